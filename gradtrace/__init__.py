@@ -1,0 +1,36 @@
+"""gradtrace: trace a forward pass into a graph, run the chain rule over it, draw it.
+
+    import gradtrace as gt
+    t = gt.trace(loss, w=0.5, b=0.1)
+    t.backward()
+    t.grads            # {'w': ..., 'b': ...}
+    t.render("loss.svg")
+"""
+
+from .errors import (BackwardError, GradtraceError, GradtraceWarning, RenderError, TraceError,
+                     UnsupportedOpError)
+from .functions import label, logsumexp, relu, scope, sigmoid, softmax, tanh, value
+from .trace import Trace, trace
+from .tracer import Traced
+
+__version__ = "0.1.0"
+
+
+def check(fn, *args, wrt=None, **kwargs):
+    """Trace ``fn``, run backward, and compare with central finite differences."""
+    from .gradcheck import check_trace
+    t = trace(fn, *args, wrt=wrt, **kwargs)
+    t.backward()
+    return check_trace(t)
+
+
+def load_json(text_or_path):
+    """A Trace from ``Trace.to_json()`` output (a JSON string or a file path)."""
+    from .jsonio import load
+    return load(text_or_path)
+
+
+__all__ = ["trace", "Trace", "Traced", "check", "load_json", "sigmoid", "relu", "tanh",
+           "softmax", "logsumexp", "label", "scope", "value", "GradtraceError", "TraceError",
+           "UnsupportedOpError", "BackwardError", "RenderError", "GradtraceWarning",
+           "__version__"]

@@ -1,0 +1,115 @@
+"""The chain-rule pass over a traced graph.
+
+Nodes are numbered in creation order, which is a topological order, so walking
+ids downward visits every consumer before what it consumes: no recursion, no
+sort.  Each edge u -> v gets ``contribution`` = ∂C/∂v · ∂v/∂u (undone
+broadcasting included), and each node's ``grad`` is the sum of the contributions
+on its out-edges: the sum rule, visible edge by edge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import BackwardError
+from .graph import argument_ids
+from .ops import PRIMITIVES
+
+_FLOAT = float
+_NDARRAY = np.ndarray
+
+
+def unbroadcast(c, target):
+    """Sum a contribution back down to the shape of the value it flows into."""
+    if type(target) is _FLOAT:
+        return c if type(c) is _FLOAT else _FLOAT(np.sum(c))
+    if type(c) is _FLOAT or c.shape != target.shape:
+        c = np.asarray(c)
+        extra = c.ndim - target.ndim
+        if extra > 0:
+            c = c.sum(axis=tuple(range(extra)))
+        axes = tuple(i for i, n in enumerate(target.shape) if n == 1 and c.shape[i] != 1)
+        if axes:
+            c = c.sum(axis=axes, keepdims=True)
+        c = np.broadcast_to(c, target.shape)
+    return c
+
+
+def _times(g, local):
+    """g · local, where a zero factor wins over inf/nan (a branch not taken stays 0)."""
+    c = g * local
+    if type(c) is _FLOAT:
+        if c != c and (g == 0.0 or local == 0.0):
+            return 0.0
+        return c
+    if not np.isfinite(c).all():
+        c = np.where((np.asarray(g) == 0) | (np.asarray(local) == 0), 0.0, c)
+    return c
+
+
+def seed_for(value, seed):
+    if seed is None:
+        if type(value) is not _FLOAT:
+            raise BackwardError(
+                f"the output has shape {value.shape}, not a scalar; backward needs a scalar "
+                "output (reduce it, e.g. with np.sum or np.mean) or seed= an array of that shape")
+        return 1.0
+    if type(value) is _FLOAT:
+        s = np.asarray(seed, dtype=float)
+        if s.shape != ():
+            raise BackwardError(f"seed has shape {s.shape} but the output is a scalar")
+        return float(s)
+    s = np.array(seed, dtype=float)
+    if s.shape != value.shape:
+        raise BackwardError(f"seed has shape {s.shape} but the output has shape {value.shape}")
+    return s
+
+
+def backward(graph, output: int, seed=None) -> None:
+    """Fill ``grad`` on every node that needs one and ``contribution`` on its in-edges."""
+    nodes = graph._node
+    pred = graph._pred
+    grads: dict[int, object] = {output: seed_for(nodes[output]["value"], seed)}
+    for v in reversed(nodes):
+        attrs = nodes[v]
+        if not attrs["requires_grad"]:
+            continue
+        g = grads.pop(v, None)
+        if g is None:  # does not reach the output: the sum over no paths
+            val = attrs["value"]
+            g = 0.0 if type(val) is _FLOAT else np.zeros(val.shape)
+        elif type(g) is _NDARRAY and not g.flags.writeable:
+            g = g.copy()
+        attrs["grad"] = g
+        op = attrs["op"]
+        if op is None:
+            continue
+        prim = PRIMITIVES[op]
+        in_edges = pred[v]
+        argvals = None
+        for u, keyed in in_edges.items():
+            un = nodes[u]
+            if not un["requires_grad"]:
+                for e in keyed.values():
+                    e["contribution"] = None
+                continue
+            uval = un["value"]
+            for k, e in keyed.items():
+                local = e["local"]
+                if local is None:
+                    if argvals is None:
+                        argvals = [nodes[a]["value"] for a in argument_ids(in_edges)]
+                    params = attrs["params"] or {}
+                    if prim.vjp is not None:
+                        c = prim.vjp(k, g, attrs["value"], argvals, params)
+                    else:
+                        with np.errstate(all="ignore"):
+                            local = prim.darray(attrs["value"], *argvals, **params)[k]
+                        c = _times(g, local)
+                else:
+                    c = _times(g, local)
+                if type(c) is not _FLOAT or type(uval) is not _FLOAT:
+                    c = unbroadcast(c, uval)
+                e["contribution"] = c
+                acc = grads.get(u)
+                grads[u] = c if acc is None else acc + c

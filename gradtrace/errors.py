@@ -1,0 +1,29 @@
+"""The exceptions and warnings gradtrace raises.
+
+Every error a user can cause is a ``GradtraceError`` whose message says what was
+wrong and what to do, so the CLI can print it as one line instead of a traceback.
+"""
+
+
+class GradtraceError(Exception):
+    """Base class: a problem with the user's function, inputs or request."""
+
+
+class TraceError(GradtraceError):
+    """The function could not be traced (bad input, unsupported op, bad output)."""
+
+
+class UnsupportedOpError(TraceError):
+    """A numpy function or ufunc that gradtrace does not know how to differentiate."""
+
+
+class BackwardError(GradtraceError):
+    """The chain-rule pass cannot run (non-scalar output without a seed, bad seed)."""
+
+
+class RenderError(GradtraceError):
+    """Graphviz is missing, failed, or ran past its time limit."""
+
+
+class GradtraceWarning(UserWarning):
+    """Something suspicious but allowed, such as NaN or inf among the inputs."""

@@ -1,0 +1,117 @@
+"""How nodes and local derivatives read as text, in the user's own names.
+
+A named node reads as its name (``z(L)``); a constant as its number; an unnamed
+op as its expression over its operands (``(a(L) − y)``), so the local derivative
+of ``(a − y)²`` reads ``2·(a − y)`` exactly as on the blackboard.  Formulas are
+filled in once, when the graph is first looked at, after every name is final.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import argument_ids
+from .ops import CALL, INFIX, PRIMITIVES, number_text
+
+ATOM = 100
+MAX_EXPR = 28  # longer expressions fall back to a short id such as v12
+
+
+def index_text(index) -> str:
+    parts = []
+    for i in index:
+        if isinstance(i, slice):
+            s = "" if i.start is None else str(i.start)
+            s += ":" + ("" if i.stop is None else str(i.stop))
+            if i.step is not None:
+                s += f":{i.step}"
+            parts.append(s)
+        elif i is None:
+            parts.append("None")
+        elif i is Ellipsis:
+            parts.append("...")
+        elif isinstance(i, np.ndarray):
+            parts.append("[" + ",".join(str(x) for x in i.ravel()[:4]) +
+                         (",…]" if i.size > 4 else "]"))
+        else:
+            parts.append(str(i))
+    return ", ".join(parts)
+
+
+def param_texts(params) -> dict[str, str]:
+    if not params:
+        return {}
+    out = {}
+    for key, val in params.items():
+        if key == "index":
+            out[key] = index_text(val)
+        elif isinstance(val, (int, float, np.number)) and not isinstance(val, bool):
+            out[key] = number_text(val)
+        elif isinstance(val, np.ndarray):
+            out[key] = "·"
+        else:
+            out[key] = str(val)
+    if "p" in params:
+        out["pm1"] = number_text(params["p"] - 1)
+    return out
+
+
+def node_texts(graph) -> dict[int, tuple[str, int]]:
+    """(text, precedence) for every node, in one pass in creation order."""
+    nodes = graph._node
+    pred = graph._pred
+    texts: dict[int, tuple[str, int]] = {}
+    for v, attrs in nodes.items():
+        name = attrs["name"]
+        if name is not None:
+            texts[v] = (name, ATOM)
+            continue
+        if attrs["kind"] != "op":
+            val = attrs["value"]
+            texts[v] = (number_text(val) if isinstance(val, float)
+                        else f"const{tuple(val.shape)}", ATOM)
+            continue
+        prim = PRIMITIVES[attrs["op"]]
+        args = argument_ids(pred[v])
+        ops = []
+        for pos, a in enumerate(args):
+            t, p = texts[a]
+            if prim.form == INFIX:
+                wrap = p < prim.prec or (pos > 0 and p <= prim.prec and p < ATOM)
+            elif prim.form == CALL:
+                wrap = False
+            else:
+                wrap = p < prim.prec
+            ops.append(f"({t})" if wrap else t)
+        text = prim.expr.format(*ops, args=", ".join(ops), **param_texts(attrs["params"]))
+        texts[v] = (text, prim.prec) if len(text) <= MAX_EXPR else (f"v{v}", ATOM)
+    return texts
+
+
+def formula_text(prim, k: int, operand_texts: list[str], params, shapes) -> str:
+    template = prim.formulas[min(k, len(prim.formulas) - 1)]
+    if callable(template):
+        return template(operand_texts, params or {}, shapes)
+    return template.format(*operand_texts, k=k, **param_texts(params))
+
+
+def fill_formulas(graph) -> None:
+    """Set each edge's ``formula``: its local derivative in operand names."""
+    nodes = graph._node
+    pred = graph._pred
+    texts = node_texts(graph)
+    for v, attrs in nodes.items():
+        if attrs["kind"] != "op":
+            continue
+        prim = PRIMITIVES[attrs["op"]]
+        args = argument_ids(pred[v])
+        operands = [t if p == ATOM else f"({t})" for t, p in (texts[a] for a in args)]
+        shapes = [nodes[a]["shape"] for a in args]
+        for u, keyed in pred[v].items():
+            for k, e in keyed.items():
+                e["formula"] = formula_text(prim, k, operands, attrs["params"], shapes)
+
+
+def display_name(graph, nid: int, texts=None) -> str:
+    texts = texts if texts is not None else node_texts(graph)
+    return texts[nid][0]

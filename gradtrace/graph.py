@@ -1,0 +1,17 @@
+"""Small read-only helpers over a traced graph (networkx MultiDiGraph)."""
+
+from __future__ import annotations
+
+
+def argument_ids(pred_v) -> list[int]:
+    """A node's arguments in position order (the edge key is the argument position)."""
+    by_pos: dict[int, int] = {}
+    for u, keyed in pred_v.items():
+        for k in keyed:
+            by_pos[k] = u
+    return [by_pos[k] for k in sorted(by_pos)]
+
+
+def consumers(graph, nid: int) -> list[tuple[int, int, dict]]:
+    """Out-edges of ``nid`` as (consumer, argument position, edge attributes), in order."""
+    return [(v, k, e) for v, keyed in sorted(graph._succ[nid].items()) for k, e in sorted(keyed.items())]

@@ -1,0 +1,128 @@
+"""Naming, validating and rebuilding a function's inputs.
+
+``fn(params={"W1": W, "b1": b}, xs=[x0, x1])`` has leaves ``params.W1``,
+``params.b1``, ``xs[0]``, ``xs[1]``.  The tracer replaces each floating leaf by a
+traced stand-in; the finite-difference check replaces one leaf by a nudged copy.
+Both go through ``rebuild``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import TraceError
+
+
+def bind(fn: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """The function's arguments by parameter name, defaults filled in."""
+    if not callable(fn):
+        raise TraceError(f"gt.trace needs a function to trace, got a {type(fn).__name__}")
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return {f"args[{i}]": a for i, a in enumerate(args)} | dict(kwargs)
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as e:
+        raise TraceError(f"cannot call {getattr(fn, '__name__', 'the function')} with the "
+                         f"given inputs: {e}") from None
+    bound.apply_defaults()
+    named: dict[str, Any] = {}
+    for pname, val in bound.arguments.items():
+        kind = sig.parameters[pname].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            for i, v in enumerate(val):
+                named[f"{pname}[{i}]"] = v
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            named.update(val)
+        else:
+            named[pname] = val
+    return named
+
+
+def call(fn: Callable, named: dict[str, Any], template: dict[str, Any]):
+    """Call ``fn`` with arguments laid out as ``bind`` found them."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        pos = [named[k] for k in template if k.startswith("args[")]
+        return fn(*pos, **{k: v for k, v in named.items() if not k.startswith("args[")})
+    args: list = []
+    kwargs: dict = {}
+    for pname, param in sig.parameters.items():
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            i = 0
+            while f"{pname}[{i}]" in named:
+                args.append(named[f"{pname}[{i}]"])
+                i += 1
+        elif param.kind is inspect.Parameter.VAR_KEYWORD:
+            kwargs.update({k: v for k, v in named.items()
+                           if k not in sig.parameters and not k.startswith(f"{param.name}[")})
+        elif param.kind is inspect.Parameter.KEYWORD_ONLY:
+            kwargs[pname] = named[pname]
+        elif pname in named:
+            args.append(named[pname])
+    return fn(*args, **kwargs)
+
+
+def classify(name: str, value) -> str:
+    """'float' (traced), 'array' (traced), 'const' (passed through) or raises."""
+    if isinstance(value, bool) or value is None:
+        return "const"
+    if isinstance(value, (float, np.floating)):
+        return "float"
+    if isinstance(value, (int, np.integer, np.bool_)):
+        return "const"
+    if isinstance(value, np.ndarray):
+        kind = value.dtype.kind
+        if kind == "f":
+            return "float" if value.ndim == 0 else "array"
+        if kind in "biu":
+            return "const"
+        raise TraceError(
+            f"input '{name}' is a numpy array of dtype {value.dtype}; gradtrace traces float "
+            "arrays (convert with np.asarray(x, dtype=float)); integer and bool arrays are "
+            "passed through as constants")
+    if isinstance(value, (str, bytes)):
+        raise TraceError(
+            f"input '{name}' is a {type(value).__name__} ({value!r:.40}); inputs must be numbers, "
+            "numpy float arrays, or dicts/lists/tuples of them. Fix non-numeric settings with "
+            "functools.partial or a closure")
+    if isinstance(value, complex):
+        raise TraceError(f"input '{name}' is complex; gradtrace differentiates real floats only")
+    return "const"
+
+
+def rebuild(value, path: str, leaf: Callable[[str, Any], Any]):
+    """Copy a nested input, replacing each leaf by ``leaf(path, value)``."""
+    if isinstance(value, dict):
+        return {k: rebuild(v, _child(path, k), leaf) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [rebuild(v, f"{path}[{i}]", leaf) for i, v in enumerate(value)]
+        if isinstance(value, tuple) and hasattr(value, "_fields"):
+            return type(value)(*items)
+        return type(value)(items)
+    return leaf(path, value)
+
+
+def _child(path: str, key) -> str:
+    return f"{path}.{key}" if isinstance(key, str) else f"{path}[{key!r}]"
+
+
+def select(wrt, names: list[str]) -> list[str]:
+    """Resolve ``wrt`` (names or prefixes such as ``params``) against the leaf names."""
+    if wrt is None:
+        return list(names)
+    if isinstance(wrt, str):
+        wrt = [wrt]
+    chosen: list[str] = []
+    for w in wrt:
+        hits = [n for n in names if n == w or n.startswith(w + ".") or n.startswith(w + "[")]
+        if not hits:
+            raise TraceError(f"wrt names '{w}', which is not a floating input; the floating "
+                             f"inputs are: {', '.join(names) or '(none)'}")
+        chosen.extend(h for h in hits if h not in chosen)
+    return [n for n in names if n in chosen]

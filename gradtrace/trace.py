@@ -1,0 +1,228 @@
+"""``gt.trace`` and the ``Trace`` object: the graph, its inputs and output, gradients.
+
+Everything downstream (diagrams, explanations, JSON, the CLI) reads
+``Trace.graph``; nothing reaches back into the tracer.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+from typing import Any, Callable
+
+import networkx as nx
+import numpy as np
+
+from . import inputs as _inputs
+from .backward import backward as _backward
+from .errors import TraceError
+from .formulas import fill_formulas
+from .tracer import ACTIVE, INTERNAL_FILES, Recorder, Traced, note_nonfinite, warn_nonfinite
+
+INTERNAL_FILES.update({__file__, _inputs.__file__})
+
+_gc_lock = threading.Lock()
+_gc_paused = 0
+
+
+def _pause_gc():
+    """Tracing makes many small objects; the cyclic GC scanning them costs more than
+    recording them.  Nothing a trace builds is cyclic garbage, so pause it."""
+    global _gc_paused
+    with _gc_lock:
+        if _gc_paused == 0 and gc.isenabled():
+            gc.disable()
+            _gc_paused = 1
+        elif _gc_paused:
+            _gc_paused += 1
+        else:
+            return False
+    return True
+
+
+def _resume_gc():
+    global _gc_paused
+    with _gc_lock:
+        _gc_paused -= 1
+        if _gc_paused == 0:
+            gc.enable()
+
+
+class Trace:
+    """One recorded forward pass: a ``networkx.MultiDiGraph`` plus where its ends are."""
+
+    def __init__(self, graph: nx.MultiDiGraph, output: int, inputs: dict[str, int],
+                 wrt: list[str], name: str = "C", fn: Callable | None = None,
+                 named_args: dict[str, Any] | None = None):
+        self._graph = graph
+        self.output = output
+        self.inputs = dict(inputs)
+        self.wrt = list(wrt)
+        self.name = name
+        self._fn = fn
+        self._named_args = named_args
+        self._formulas_done = False
+        self._seed = None
+
+    # ------------------------------------------------------------ the graph
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The DAG, with every edge's ``formula`` text filled in."""
+        if not self._formulas_done:
+            fill_formulas(self._graph)
+            self._formulas_done = True
+        return self._graph
+
+    @property
+    def value(self):
+        return self._graph._node[self.output]["value"]
+
+    @property
+    def output_name(self) -> str:
+        return self._graph._node[self.output]["name"] or self.name
+
+    # ------------------------------------------------------------ gradients
+    def backward(self, seed=None) -> "Trace":
+        """Run the chain rule from the output; returns the trace for chaining."""
+        _backward(self._graph, self.output, seed)
+        self._seed = seed
+        return self
+
+    @property
+    def has_grads(self) -> bool:
+        return "grad" in self._graph._node[self.output]
+
+    @property
+    def grads(self) -> dict[str, Any]:
+        """Gradient of the output for each input named in ``wrt``."""
+        if not self.has_grads:
+            self.backward()
+        return {name: self._graph._node[self.inputs[name]]["grad"] for name in self.wrt}
+
+    def grad(self, name: str):
+        """The gradient for one input or named node."""
+        if not self.has_grads:
+            self.backward()
+        nid = self.node_id(name)
+        attrs = self._graph._node[nid]
+        if "grad" not in attrs:
+            raise TraceError(f"'{name}' has no gradient: it does not depend on any input in "
+                             f"wrt ({', '.join(self.wrt)})")
+        return attrs["grad"]
+
+    def node_id(self, name: str) -> int:
+        """Find a node by input name or display name (the last node of that name)."""
+        if name in self.inputs:
+            return self.inputs[name]
+        if name == self.name:
+            return self.output
+        hits = [n for n, a in self._graph._node.items() if a["name"] == name]
+        if not hits:
+            known = sorted({a["name"] for a in self._graph._node.values() if a["name"]})
+            raise TraceError(f"no node named '{name}' in this trace; named nodes: "
+                             f"{', '.join(known[:30])}{' ...' if len(known) > 30 else ''}")
+        return hits[-1]
+
+    def check(self, **options):
+        """Compare backward's gradients with central finite differences."""
+        from .gradcheck import check_trace
+        return check_trace(self, **options)
+
+    # ------------------------------------------------------------ views
+    def to_json(self, indent: int | None = None) -> str:
+        from .jsonio import dumps
+        return dumps(self, indent=indent)
+
+    def explain(self, name: str, form: str = "recursive", max_paths: int = 64):
+        from .explain import explain
+        return explain(self, name, form=form, max_paths=max_paths)
+
+    def to_dot(self, **options) -> str:
+        from .render.dot import to_dot
+        return to_dot(self, **options)
+
+    def render(self, path, format: str | None = None, **options):
+        from .render.output import render
+        return render(self, path, format=format, **options)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        from .render.output import svg_text
+        from .errors import RenderError
+        try:
+            return {"image/svg+xml": svg_text(self), "text/plain": repr(self)}
+        except RenderError:
+            return {"text/plain": repr(self)}
+
+    def __repr__(self):
+        g = self._graph
+        return (f"<Trace {self.output_name} = {_short(self.value)}: {g.number_of_nodes()} nodes, "
+                f"{g.number_of_edges()} edges, inputs {', '.join(self.inputs) or '(none)'}>")
+
+
+def _short(v) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else f"array{tuple(v.shape)}"
+
+
+def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
+    """Run ``fn(*args, **kwargs)`` once on traced stand-ins and record every op.
+
+    Floating inputs (floats, float arrays, nested in dicts/lists/tuples) become
+    named input nodes; ``wrt`` picks which get gradients (default: all of them).
+    """
+    named = _inputs.bind(fn, args, kwargs)
+    kinds: dict[str, str] = {}
+
+    def survey(path, value):
+        kinds[path] = _inputs.classify(path, value)
+        return value
+
+    for pname, val in named.items():
+        _inputs.rebuild(val, pname, survey)
+    floating = [n for n, k in kinds.items() if k in ("float", "array")]
+    chosen = set(_inputs.select(wrt, floating))
+
+    rec = Recorder()
+    input_ids: dict[str, int] = {}
+
+    def stand_in(path, value):
+        kind = kinds[path]
+        if kind == "const":
+            return value
+        value = float(value) if kind == "float" else value
+        note_nonfinite(rec, path, value)
+        t = rec.leaf("input", value, path, path in chosen)
+        input_ids[path] = t._id
+        return t
+
+    traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
+    warn_nonfinite(rec)
+    fname = getattr(fn, "__name__", None) or type(fn).__name__
+    token = ACTIVE.set(rec)
+    paused = _pause_gc()
+    try:
+        rec.entry = sys._getframe()
+        result = _inputs.call(fn, traced_args, named)
+    finally:
+        rec.entry = None
+        rec.commit_pending()
+        rec.finished = True
+        ACTIVE.reset(token)
+        if paused:
+            _resume_gc()
+    nx._clear_cache(rec.graph)
+    if type(result) is not Traced:
+        if isinstance(result, (tuple, list, dict)):
+            raise TraceError(f"{fname} returned a {type(result).__name__}; gt.trace needs one "
+                             "value (a scalar loss, or an array with backward(seed=...))")
+        raise TraceError(
+            f"the output of {fname} does not depend on any traced input (it returned "
+            f"{type(result).__name__} {result!r:.40}); make it a function of its float inputs")
+    out_attrs = rec.nodes[result._id]
+    if out_attrs["name"] is None:
+        out_attrs["name"] = fname if fname.isidentifier() else "C"
+    if not rec.nodes[result._id]["requires_grad"] and chosen:
+        raise TraceError(f"the output of {fname} does not depend on any input in wrt "
+                         f"({', '.join(n for n in floating if n in chosen)})")
+    return Trace(rec.graph, result._id, input_ids, [n for n in floating if n in chosen],
+                 name=out_attrs["name"], fn=fn, named_args=named)
