@@ -66,6 +66,11 @@ def _f(x):
     return 1.0 if x else 0.0
 
 
+def _ind(mask):
+    """An indicator as float64 (also for the 0-d results of comparing floats)."""
+    return np.asarray(mask, dtype=np.float64)
+
+
 def number_text(x) -> str:
     """A number as it reads in a formula: 2 not 2.0, 0.5 not 0.5000."""
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
@@ -216,7 +221,7 @@ RELU = _register(Primitive(
     "relu", 1, "ReLU({0})", CALL, 90, ("[{0} > 0]",),
     array=lambda x: np.maximum(x, 0.0), scalar=lambda x: x if x > 0.0 else 0.0,
     dscalar=lambda out, x: (_f(x > 0.0),),
-    darray=lambda out, x: ((x > 0).astype(np.float64),),
+    darray=lambda out, x: (_ind(x > 0),),
     symbol="ReLU", note="relu'(0) = 0"))
 
 ABS = _register(Primitive(
@@ -250,20 +255,21 @@ MAXIMUM = _register(Primitive(
 MINIMUM = _register(Primitive(
     "minimum", 2, "min({0}, {1})", CALL, 90, ("[{0} ≤ {1}]", "[{1} ≤ {0}]"),
     array=np.minimum, scalar=lambda x, y: x if x <= y else y,
-    dscalar=lambda out, x, y: _dmax_scalar(out, y, x)[::-1] if x != y else (0.5, 0.5),
-    darray=lambda out, x, y: _dmax(out, y, x)[::-1], symbol="min",
+    # min(x, y) = −max(−x, −y): x wins where y > x, which is _dmax with the operands swapped
+    dscalar=lambda out, x, y: _dmax_scalar(out, y, x),
+    darray=lambda out, x, y: _dmax(out, y, x), symbol="min",
     note="ties split 0.5 / 0.5"))
 
 WHERE = _register(Primitive(
     "where", 2, "where(cond, {0}, {1})", CALL, 90, ("[cond]", "[not cond]"),
     array=lambda x, y, cond: np.where(cond, x, y),
-    darray=lambda out, x, y, cond: (cond.astype(np.float64), (~cond).astype(np.float64)),
+    darray=lambda out, x, y, cond: (_ind(cond), _ind(~cond)),
     symbol="where", note="the gradient reaches only the branch taken"))
 
 CLIP = _register(Primitive(
     "clip", 1, "clip({0}, {lo}, {hi})", CALL, 90, ("[{lo} ≤ {0} ≤ {hi}]",),
     array=lambda x, lo, hi: np.clip(x, lo, hi),
-    darray=lambda out, x, lo, hi: (((x >= lo) & (x <= hi)).astype(np.float64),),
+    darray=lambda out, x, lo, hi: (_ind((x >= lo) & (x <= hi)),),
     symbol="clip", note="gradient 1 on the closed interval [lo, hi]"))
 
 

@@ -105,6 +105,8 @@ class Recorder:
             if req and prim.darray is not None:
                 with np.errstate(all="ignore"):
                     locs = prim.darray(out, *vals, **params) if params else prim.darray(out, *vals)
+                if type(out) is _FLOAT:
+                    locs = tuple([_FLOAT(v) for v in locs])
         nid = self.n
         self.n = nid + 1
         name, scope = self._locate(nid, dunder)
