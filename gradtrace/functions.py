@@ -93,7 +93,9 @@ def scope(name: str):
         return
     entry = (rec.scope_depth(sys._getframe(2)), name)
     rec.scopes.append(entry)
+    rec.scope_version += 1
     try:
         yield
     finally:
         rec.scopes.remove(entry)
+        rec.scope_version += 1

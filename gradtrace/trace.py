@@ -205,6 +205,7 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         result = _inputs.call(fn, traced_args, named)
     finally:
         rec.entry = None
+        rec._scope_cache.clear()
         rec.commit_pending()
         rec.finished = True
         ACTIVE.reset(token)

@@ -50,6 +50,8 @@ class Recorder:
         self.finished = False
         self.nonfinite: list[str] = []
         self._interned: dict[tuple, tuple] = {(): ()}
+        self._scope_cache: list = []
+        self.scope_version = 0     # bumped whenever gt.scope enters or leaves
 
     # ------------------------------------------------------------ leaves
     def leaf(self, kind: str, value, name: str | None, requires_grad: bool) -> "Traced":
@@ -85,10 +87,16 @@ class Recorder:
             raise TraceError(
                 "this traced value belongs to a trace that has finished; "
                 "do all the computation inside the traced function")
-        vals = tuple([a.value for a in args])
-        needs = [a._needs for a in args]
-        req = True in needs
-        if prim.scalar is not None and _all_floats(vals):
+        if len(args) == 2:
+            a0, a1 = args
+            vals = (a0.value, a1.value)
+            req = a0._needs or a1._needs
+            floats = type(vals[0]) is _FLOAT and type(vals[1]) is _FLOAT
+        else:
+            vals = tuple([a.value for a in args])
+            req = any([a._needs for a in args])
+            floats = _all_floats(vals)
+        if floats and prim.scalar is not None:
             try:
                 out = prim.scalar(*vals, **params) if params else prim.scalar(*vals)
                 if params is None:
@@ -178,6 +186,20 @@ class Recorder:
             self.pending = None
 
     def _scope(self, user) -> tuple:
+        # Consecutive ops mostly come from the same frame: remember the last two
+        # answers (a frame's callers are fixed while it runs; a generator's f_back
+        # can change between resumptions, so it is part of the key).
+        cache = self._scope_cache
+        back = user.f_back
+        for fr, bk, version, result in cache:
+            if fr is user and bk is back and version == self.scope_version:
+                return result
+        result = self._scope_walk(user)
+        cache.insert(0, (user, back, self.scope_version, result))
+        del cache[2:]
+        return result
+
+    def _scope_walk(self, user) -> tuple:
         chain = []
         f = user
         entry = self.entry
