@@ -1,0 +1,1 @@
+"""Diagrams: label text, DOT generation, a fast layered layout, Graphviz output."""

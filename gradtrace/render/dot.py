@@ -1,0 +1,456 @@
+"""DOT text for a trace: what each node and edge shows, styles, clusters, collapsing.
+
+The output is a pure function of the graph and the options: nodes in id order,
+edges in (consumer, argument) order, numbers formatted with fixed digits, so the
+same trace gives byte-identical DOT on every run and machine.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from ..errors import RenderError
+from ..formulas import node_texts
+from ..graph import argument_ids
+from ..ops import PRIMITIVES
+from . import layout
+from .labels import esc, magnitude, num, partial, shape_text, sum_rule_text, value_text
+
+STYLES = {
+    "default": dict(bg="white", fg="#1b1b1b", dim="#8a8a8a", value="#1f4e79", grad="#a33a1e",
+                    edge="#6b6b6b", param="#e3eefa", data="#eef3e6", const="#f4f4f4",
+                    op="#ffffff", out="#fff1c9", border="#4a4a4a", font="Helvetica",
+                    cluster="#f7f7f2", rankdir="LR"),
+    "3b1b": dict(bg="#0e0e0e", fg="#ece6e2", dim="#8f8f8f", value="#58c4dd", grad="#fcd34d",
+                 edge="#a8a8a8", param="#1c3b4a", data="#1f3322", const="#1b1b1b",
+                 op="#161616", out="#4a3a10", border="#d0d0d0", font="CMU Serif,Times,serif",
+                 cluster="#171717", rankdir="LR"),
+}
+STYLES["compact"] = STYLES["default"]
+STYLES["heat"] = STYLES["default"]
+HEAT_RAMP = ["#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"]
+HEAT_BAD = "#e41a1c"
+FADED = "#d0d0d0"
+
+
+@dataclass
+class Options:
+    """Rendering options (all keyword arguments of ``to_dot`` / ``render``)."""
+
+    style: str = "default"          # default | 3b1b | compact | heat
+    values: bool = True             # show each node's value
+    grads: bool = True              # show gradients (when backward has run)
+    locals: bool = True             # show local derivatives on edges
+    digits: int = 3                 # significant digits
+    rankdir: str | None = None      # LR, TB, RL, BT (style's default: LR)
+    collapse: object = None         # True (every top-level scope) or scope names
+    highlight: str | None = None    # emphasise the paths from this node to the output
+    layout: str = "auto"            # auto | dot | fast
+    fast_threshold: int = 800       # auto: past this many nodes use the fast layout
+    clusters: bool = True           # draw scopes as clusters
+
+    def __post_init__(self):
+        if self.style not in STYLES:
+            raise RenderError(f"unknown style '{self.style}'; choose one of "
+                              f"{', '.join(sorted(STYLES))}")
+        if self.layout not in ("auto", "dot", "fast"):
+            raise RenderError(f"unknown layout '{self.layout}'; choose auto, dot or fast")
+        if self.rankdir is not None and self.rankdir not in ("LR", "TB", "RL", "BT"):
+            raise RenderError(f"unknown rankdir '{self.rankdir}'; choose LR, TB, RL or BT")
+        if not isinstance(self.digits, int) or not 1 <= self.digits <= 17:
+            raise RenderError("digits must be a whole number from 1 to 17")
+
+
+def make_options(**options) -> Options:
+    names = {f.name for f in fields(Options)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise RenderError(f"unknown rendering option(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(names))}")
+    return Options(**options)
+
+
+# ---------------------------------------------------------------- the view graph
+@dataclass
+class View:
+    """What is drawn: nodes (ids, or 'g<k>' for collapsed groups) and edges."""
+
+    nodes: list
+    edges: list            # (u, v, key, attrs) with u, v view ids
+    groups: dict           # group id -> (scope tuple, member ids)
+    member_of: dict        # node id -> group id
+
+
+def _collapsed_scope(scope: tuple, collapse) -> tuple | None:
+    if not scope or collapse is None or collapse is False:
+        return None
+    if collapse is True:
+        return scope[:1]
+    names = [collapse] if isinstance(collapse, str) else list(collapse)
+    for i in range(len(scope)):
+        if scope[i] in names or "/".join(scope[: i + 1]) in names:
+            return scope[: i + 1]
+    return None
+
+
+def build_view(graph, collapse) -> View:
+    nodes = graph._node
+    member_of: dict[int, str] = {}
+    groups: dict[str, tuple[tuple, list[int]]] = {}
+    group_of_scope: dict[tuple, str] = {}
+    for v, a in nodes.items():
+        cs = _collapsed_scope(a["scope"], collapse)
+        if cs is None:
+            continue
+        gid = group_of_scope.get(cs)
+        if gid is None:
+            gid = group_of_scope[cs] = f"g{len(group_of_scope)}"
+            groups[gid] = (cs, [])
+        groups[gid][1].append(v)
+        member_of[v] = gid
+    view_nodes: list = []
+    seen_groups = set()
+    for v in nodes:
+        gid = member_of.get(v)
+        if gid is None:
+            view_nodes.append(v)
+        elif gid not in seen_groups:
+            seen_groups.add(gid)
+            view_nodes.append(gid)
+    edges = []
+    merged: dict[tuple, int] = {}
+    for v in nodes:
+        for u, keyed in graph._pred[v].items():
+            for k, e in keyed.items():
+                uu, vv = member_of.get(u, u), member_of.get(v, v)
+                if uu == vv and isinstance(uu, str):
+                    continue
+                if isinstance(uu, str) or isinstance(vv, str):
+                    key = (uu, vv)
+                    if key in merged:
+                        continue
+                    merged[key] = 1
+                    edges.append((uu, vv, 0, None))
+                else:
+                    edges.append((u, v, k, e))
+    return View(view_nodes, edges, groups, member_of)
+
+
+# ---------------------------------------------------------------- node and edge text
+class Painter:
+    """Turns graph attributes into label HTML for one set of options."""
+
+    def __init__(self, trace, opts: Options):
+        self.t = trace
+        self.g = trace.graph
+        self.o = opts
+        self.s = STYLES[opts.style]
+        self.texts = {v: t for v, (t, _) in node_texts(self.g).items()}
+        self.out_name = self.texts[trace.output]
+        self.has_grads = "grad" in self.g._node[trace.output] and opts.grads
+        self.path_nodes = None
+        if opts.highlight is not None:
+            self.path_nodes = paths_to_output(trace, opts.highlight)
+        self.heat = None
+        if opts.style == "heat":
+            self.heat = _heat_scale(self.g)
+
+    def font(self, text: str, color: str, size: int | None = None, bold=False) -> str:
+        body = f"<B>{text}</B>" if bold else text
+        size_attr = f' POINT-SIZE="{size}"' if size else ""
+        return f'<FONT COLOR="{color}"{size_attr}>{body}</FONT>'
+
+    def faded(self, v) -> bool:
+        return self.path_nodes is not None and v not in self.path_nodes
+
+    def node_attrs(self, v: int) -> str:
+        a = self.g._node[v]
+        s, d = self.s, self.o.digits
+        fade = self.faded(v)
+        fg = FADED if fade else s["fg"]
+        name = esc(self.texts[v])
+        if a["kind"] == "const":
+            return (f'label=<{self.font(name, FADED if fade else s["dim"], 10)}>, '
+                    f'shape=box, style="rounded,filled", fillcolor="{s["const"]}", '
+                    f'color="{FADED if fade else s["dim"]}", margin="0.04,0.02", '
+                    f'height=0.2, width=0.2')
+        rows = []
+        head = self.font(name, fg, None, bold=True)
+        if a["kind"] == "op":
+            head += " " + self.font(esc(PRIMITIVES[a["op"]].symbol or a["op"]),
+                                    FADED if fade else s["dim"], 10)
+        if a["shape"]:
+            head += " " + self.font(esc(shape_text(a["shape"])), FADED if fade else s["dim"], 10)
+        rows.append(head)
+        compact = self.o.style == "compact"
+        if self.o.values:
+            val = esc(value_text(a["value"], d))
+            rows.append(self.font(val if compact else f"= {val}",
+                                  FADED if fade else s["value"]))
+        if self.has_grads and "grad" in a:
+            rows.append(self.font(esc(self.grad_text(v, compact)), FADED if fade else s["grad"]))
+        fill, border, peripheries = self.look(v, a)
+        table = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
+        return (f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+                f'{table}</TABLE>>, shape=box, style="rounded,filled", fillcolor="{fill}", '
+                f'color="{FADED if fade else border}", peripheries={peripheries}')
+
+    def look(self, v, a):
+        s = self.s
+        if v == self.t.output:
+            return s["out"], s["border"], 2
+        if a["kind"] == "input":
+            return (s["param"], s["border"], 1) if a["requires_grad"] else \
+                (s["data"], s["dim"], 1)
+        return s["op"], s["border"], 1
+
+    def grad_text(self, v: int, compact: bool) -> str:
+        a = self.g._node[v]
+        d = self.o.digits
+        if compact:
+            return f"∇ {value_text(a['grad'], d)}"
+        label = partial(self.out_name, self.texts[v])
+        terms = [e.get("contribution") for _, keyed in sorted(self.g._succ[v].items())
+                 for _, e in sorted(keyed.items())]
+        terms = [c for c in terms if c is not None]
+        if len(terms) > 1:
+            return f"{label} = {sum_rule_text(a['grad'], terms, d)}"
+        return f"{label} = {value_text(a['grad'], d)}"
+
+    def edge_attrs(self, u: int, v: int, e: dict) -> str:
+        s, o = self.s, self.o
+        src = self.g._node[u]
+        fade = self.path_nodes is not None and not (u in self.path_nodes and v in self.path_nodes)
+        parts = []
+        color = FADED if fade else s["edge"]
+        width = 1.0
+        contribution = e.get("contribution") if self.has_grads else None
+        if self.heat is not None and contribution is not None:
+            color, width = self.heat(contribution)
+        if self.path_nodes is not None and not fade:
+            width = 2.5
+            color = s["grad"]
+        show = o.style != "compact" and o.locals and src["requires_grad"] and not fade
+        if show:
+            lines = [self.local_text(u, v, e)]
+            if contribution is not None:
+                if self.path_nodes is not None:
+                    g = self.g._node[v].get("grad")
+                    lines.append(f"{value_text(g, o.digits)} · local = "
+                                 f"{value_text(contribution, o.digits)}"
+                                 if isinstance(g, float) else f"← {value_text(contribution, o.digits)}")
+                else:
+                    lines.append(f"← {value_text(contribution, o.digits)}")
+            html = self.font(esc(lines[0]), s["fg"], 10)
+            if len(lines) > 1:
+                html += "<BR/>" + self.font(esc(lines[1]), s["grad"], 10)
+            parts.append(f"label=<{html}>")
+        parts.append(f'color="{color}"')
+        if width != 1.0:
+            parts.append(f"penwidth={width:.2f}")
+        return ", ".join(parts)
+
+    def local_text(self, u: int, v: int, e: dict) -> str:
+        d = self.o.digits
+        head = partial(self.texts[v], self.texts[u])
+        formula = e.get("formula") or ""
+        local = e.get("local")
+        if local is None:
+            return f"{head}: {formula} (VJP)" if formula else f"{head} (VJP)"
+        if isinstance(local, float):
+            rhs = num(local, d)
+            return f"{head} = {rhs}" if formula in ("", rhs) else f"{head} = {formula} = {rhs}"
+        if np.size(local) <= 3:
+            return f"{head} = {formula} = {value_text(local, d)}"
+        return f"{head} = {formula} (elementwise)"
+
+    def group_attrs(self, gid: str, scope: tuple, members: list[int]) -> str:
+        s = self.s
+        ops = sum(1 for m in members if self.g._node[m]["kind"] == "op")
+        rows = [self.font(esc("/".join(scope)), s["fg"], None, bold=True),
+                self.font(f"{ops} ops, collapsed", s["dim"], 10)]
+        if self.has_grads:
+            outs = [m for m in members if any(w not in members for w in self.g._succ[m])]
+            norms = [magnitude(self.g._node[m]["grad"]) for m in outs if "grad" in self.g._node[m]]
+            if norms:
+                total = math.sqrt(sum(n * n for n in norms))
+                rows.append(self.font(esc(f"‖∂{self.out_name}/∂outputs‖ = {num(total, self.o.digits)}"),
+                                      s["grad"]))
+        table = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
+        return (f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+                f'{table}</TABLE>>, shape=box3d, style="filled", fillcolor="{s["cluster"]}", '
+                f'color="{s["border"]}"')
+
+
+def _heat_scale(graph):
+    """Edge colour and width from |contribution| on a log scale; NaN/inf in red."""
+    mags = []
+    for _, _, e in graph.edges(data=True):
+        c = e.get("contribution")
+        if c is not None:
+            m = magnitude(c)
+            if math.isfinite(m) and m > 0:
+                mags.append(math.log10(m))
+    lo, hi = (min(mags), max(mags)) if mags else (0.0, 1.0)
+    span = max(hi - lo, 1e-12)
+
+    def scale(c):
+        m = magnitude(c)
+        if not math.isfinite(m):
+            return HEAT_BAD, 3.0
+        if m == 0:
+            return HEAT_RAMP[0], 0.5
+        f = (math.log10(m) - lo) / span
+        return HEAT_RAMP[min(int(f * len(HEAT_RAMP)), len(HEAT_RAMP) - 1)], 0.5 + 4.5 * f
+    return scale
+
+
+def paths_to_output(trace, name: str) -> set[int]:
+    """Nodes on some path from ``name`` to the output (both ends included)."""
+    src = trace.node_id(name)
+    g = trace.graph
+    down = {src}
+    for v in sorted(g._node):
+        if v > src and any(u in down for u in g._pred[v]):
+            down.add(v)
+    up = {trace.output}
+    for v in sorted(g._node, reverse=True):
+        if v in up:
+            up.update(g._pred[v])
+    return down & up
+
+
+# ---------------------------------------------------------------- DOT text
+def to_dot(trace, **options) -> str:
+    """The diagram as DOT text (deterministic)."""
+    opts = make_options(**options)
+    graph = trace.graph
+    view = build_view(graph, opts.collapse)
+    fast = opts.layout == "fast" or (opts.layout == "auto" and len(view.nodes) > opts.fast_threshold)
+    painter = Painter(trace, opts)
+    if fast:
+        return _fast_dot(trace, view, painter, opts)
+    s = painter.s
+    rankdir = opts.rankdir or s["rankdir"]
+    lines = [
+        "digraph gradtrace {",
+        f'  graph [rankdir={rankdir}, bgcolor="{s["bg"]}", fontname="{s["font"]}", '
+        f'fontcolor="{s["fg"]}", nodesep=0.25, ranksep=0.45, newrank=true];',
+        f'  node [fontname="{s["font"]}", fontsize=12, fontcolor="{s["fg"]}"];',
+        f'  edge [fontname="{s["font"]}", fontsize=10, fontcolor="{s["fg"]}", '
+        f'color="{s["edge"]}", arrowsize=0.7];',
+    ]
+    node_lines = {}
+    for v in view.nodes:
+        if isinstance(v, str):
+            scope, members = view.groups[v]
+            node_lines[v] = f"  {v} [{painter.group_attrs(v, scope, members)}];"
+        else:
+            node_lines[v] = f"  n{v} [{painter.node_attrs(v)}];"
+    if opts.clusters:
+        lines.extend(_clustered(graph, view, node_lines, painter))
+    else:
+        lines.extend(node_lines[v] for v in view.nodes)
+    for u, v, k, e in view.edges:
+        su = u if isinstance(u, str) else f"n{u}"
+        sv = v if isinstance(v, str) else f"n{v}"
+        attrs = painter.edge_attrs(u, v, e) if e is not None else f'color="{s["edge"]}"'
+        lines.append(f"  {su} -> {sv} [{attrs}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _clustered(graph, view, node_lines, painter) -> list[str]:
+    """Nodes nested in one cluster per scope (functions and gt.scope blocks)."""
+    s = painter.s
+    tree: dict[tuple, list] = {(): []}
+    for v in view.nodes:
+        scope = () if isinstance(v, str) else graph._node[v]["scope"]
+        if isinstance(v, str):
+            scope = view.groups[v][0][:-1]
+        for i in range(1, len(scope) + 1):
+            if scope[:i] not in tree:
+                tree[scope[:i]] = []
+                tree[scope[:i - 1]].append(("scope", scope[:i]))
+        tree[scope].append(("node", v))
+    out: list[str] = []
+    counter = [0]
+
+    def emit(scope, indent):
+        for kind, item in tree[scope]:
+            if kind == "node":
+                out.append(" " * (indent - 2) + node_lines[item])
+            else:
+                counter[0] += 1
+                pad = " " * indent
+                out.append(f"{pad}subgraph cluster_{counter[0]} {{")
+                out.append(f'{pad}  label=<{painter.font(esc(item[-1]), s["dim"], 11, bold=True)}>; '
+                           f'style="rounded,filled"; fillcolor="{s["cluster"]}"; '
+                           f'color="{s["dim"]}"; labeljust=l;')
+                emit(item, indent + 2)
+                out.append(f"{pad}}}")
+    emit((), 2)
+    return out
+
+
+def _fast_dot(trace, view, painter, opts) -> str:
+    """Pinned positions for ``neato -n2``: Graphviz draws, gradtrace lays out."""
+    g = trace.graph
+    s = painter.s
+    d = opts.digits
+    sizes = {}
+    labels = {}
+    for v in view.nodes:
+        if isinstance(v, str):
+            lines = ["/".join(view.groups[v][0]), f"{len(view.groups[v][1])} nodes"]
+        else:
+            a = g._node[v]
+            lines = [painter.texts[v]]
+            if opts.values and a["kind"] != "const":
+                lines.append(value_text(a["value"], d))
+            if painter.has_grads and "grad" in a:
+                lines.append("∇ " + value_text(a["grad"], d))
+        labels[v] = lines
+        width = max(len(line) for line in lines) * 6.2 + 12
+        sizes[v] = (width, 13.0 * len(lines) + 8)
+    edges = [(u, v) for u, v, _, _ in view.edges]
+    order = {v: i for i, v in enumerate(view.nodes)}
+    pos = layout.positions(sorted(view.nodes, key=order.get), edges, sizes)
+    out = [
+        "digraph gradtrace {",
+        f'  graph [bgcolor="{s["bg"]}", splines=false, outputorder=edgesfirst, '
+        f'fontname="{s["font"]}"];',
+        f'  node [shape=box, style="rounded,filled", fontname="{s["font"]}", fontsize=10, '
+        f'fontcolor="{s["fg"]}", fillcolor="{s["op"]}", color="{s["border"]}", fixedsize=true];',
+        f'  edge [color="{s["edge"]}", arrowsize=0.5];',
+    ]
+    for v in view.nodes:
+        x, y = pos[v]
+        w, h = sizes[v]
+        nid = v if isinstance(v, str) else f"n{v}"
+        extra = ""
+        if not isinstance(v, str):
+            fill, border, per = painter.look(v, g._node[v])
+            if g._node[v]["kind"] == "const":
+                fill = s["const"]
+            extra = f', fillcolor="{fill}", color="{border}", peripheries={per}'
+        label = "<BR/>".join(esc(line) for line in labels[v])
+        out.append(f'  {nid} [pos="{x:.1f},{y:.1f}!", width={w / 72:.3f}, height={h / 72:.3f}, '
+                   f"label=<{label}>{extra}];")
+    for u, v, k, e in view.edges:
+        su = u if isinstance(u, str) else f"n{u}"
+        sv = v if isinstance(v, str) else f"n{v}"
+        attrs = ""
+        if e is not None and painter.heat is not None and e.get("contribution") is not None:
+            color, width = painter.heat(e["contribution"])
+            attrs = f' [color="{color}", penwidth={width:.2f}]'
+        out.append(f"  {su} -> {sv}{attrs};")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def uses_fast_layout(dot_text: str) -> bool:
+    return "splines=false, outputorder=edgesfirst" in dot_text.split("\n", 2)[1]

@@ -1,0 +1,116 @@
+"""Writing diagrams: format from the suffix, Graphviz with a time limit, atomic files.
+
+Every file is written to a temporary name in the target folder and moved into
+place, so a failed or interrupted render never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import graphviz
+
+from ..errors import RenderError
+from .dot import to_dot, uses_fast_layout
+
+FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
+           ".json": "json"}
+DEFAULT_TIMEOUT = 120.0
+INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: "
+                "brew install graphviz; conda: conda install graphviz) so that `dot` is on PATH")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder."""
+    path = Path(path)
+    if not path.parent.exists():
+        raise RenderError(f"cannot write {path}: folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def format_for(path: Path, format: str | None) -> str:
+    if format is not None:
+        fmt = format.lower().lstrip(".")
+        if fmt == "gv":
+            fmt = "dot"
+        if fmt not in set(FORMATS.values()):
+            raise RenderError(f"unknown format '{format}'; choose one of svg, png, pdf, dot, json")
+        return fmt
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise RenderError(f"cannot tell the format of '{path}' from its suffix; use one of "
+                          f"{', '.join(sorted(FORMATS))} or pass format=")
+    return fmt
+
+
+def graphviz_program(engine: str) -> str:
+    exe = shutil.which(engine)
+    if exe is None:
+        raise RenderError(f"Graphviz's `{engine}` program was not found on PATH; {INSTALL_HINT}")
+    return exe
+
+
+def run_graphviz(dot_text: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+    """Lay out and draw ``dot_text``; pinned-position DOT goes through ``neato -n2``."""
+    if fmt not in graphviz.FORMATS:
+        raise RenderError(f"Graphviz cannot write format '{fmt}'")
+    fast = uses_fast_layout(dot_text)
+    cmd = [graphviz_program("neato"), "-n2"] if fast else [graphviz_program("dot")]
+    cmd.append(f"-T{fmt}")
+    try:
+        proc = subprocess.run(cmd, input=dot_text.encode("utf-8"), capture_output=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        nodes = dot_text.count("label=<") - dot_text.count("->")
+        raise RenderError(
+            f"Graphviz ran past the {timeout:g} s time limit laying out about {max(nodes, 0)} "
+            "nodes; collapse scopes (collapse=True), use the fast layout (layout='fast'), "
+            "or allow more time (timeout=...)") from None
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RenderError(f"Graphviz failed ({Path(cmd[0]).name}): "
+                          f"{msg[0] if msg else 'exit status ' + str(proc.returncode)}")
+    return proc.stdout
+
+
+def render(trace, path, format: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+           **options) -> Path:
+    """Write the diagram of ``trace`` to ``path``; returns the path written."""
+    path = Path(path)
+    fmt = format_for(path, format)
+    if fmt == "json":
+        write_atomic(path, trace.to_json(indent=1).encode("utf-8"))
+        return path
+    dot_text = to_dot(trace, **options)
+    if fmt == "dot":
+        write_atomic(path, dot_text.encode("utf-8"))
+        return path
+    try:
+        data = run_graphviz(dot_text, fmt, timeout)
+    except RenderError as e:
+        if "not found on PATH" in str(e):
+            beside = path.with_suffix(".dot")
+            write_atomic(beside, dot_text.encode("utf-8"))
+            raise RenderError(f"{e}. The DOT source was written to {beside}") from None
+        raise
+    write_atomic(path, data)
+    return path
+
+
+def svg_text(trace, **options) -> str:
+    """The diagram as SVG text (for Jupyter and tests)."""
+    return run_graphviz(to_dot(trace, **options), "svg").decode("utf-8")
