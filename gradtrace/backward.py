@@ -84,9 +84,7 @@ def backward(graph, output: int, seed=None) -> None:
         op = attrs["op"]
         if op is None:
             continue
-        prim = PRIMITIVES[op]
         in_edges = pred[v]
-        argvals = None
         for u, keyed in in_edges.items():
             un = nodes[u]
             if not un["requires_grad"]:
@@ -96,20 +94,38 @@ def backward(graph, output: int, seed=None) -> None:
             uval = un["value"]
             for k, e in keyed.items():
                 local = e["local"]
-                if local is None:
-                    if argvals is None:
-                        argvals = [nodes[a]["value"] for a in argument_ids(in_edges)]
-                    params = attrs["params"] or {}
-                    if prim.vjp is not None:
-                        c = prim.vjp(k, g, attrs["value"], argvals, params)
-                    else:
-                        with np.errstate(all="ignore"):
-                            local = prim.darray(attrs["value"], *argvals, **params)[k]
-                        c = _times(g, local)
+                if local is not None and type(local) is _FLOAT and type(uval) is _FLOAT \
+                        and type(g) is _FLOAT:
+                    c = _times(g, local)          # the scalar fast path
                 else:
-                    c = _times(g, local)
-                if type(c) is not _FLOAT or type(uval) is not _FLOAT:
-                    c = unbroadcast(c, uval)
+                    c = edge_contribution(graph, v, u, k, g)
                 e["contribution"] = c
                 acc = grads.get(u)
                 grads[u] = c if acc is None else acc + c
+
+
+def edge_contribution(graph, v: int, u: int, k: int, g):
+    """What flows back along edge u -> v (argument ``k``) when ∂C/∂v = g.
+
+    Elementwise ops multiply by the stored local derivative; other ops apply their
+    VJP.  Either way broadcasting is undone to u's shape.
+    """
+    attrs = graph._node[v]
+    e = graph._pred[v][u][k]
+    local = e["local"]
+    prim = PRIMITIVES[attrs["op"]]
+    if local is None:
+        argvals = [graph._node[a]["value"] for a in argument_ids(graph._pred[v])]
+        params = attrs["params"] or {}
+        if prim.vjp is not None:
+            c = prim.vjp(k, g, attrs["value"], argvals, params)
+        else:
+            with np.errstate(all="ignore"):
+                local = prim.darray(attrs["value"], *argvals, **params)[k]
+            c = _times(g, local)
+    else:
+        c = _times(g, local)
+    uval = graph._node[u]["value"]
+    if type(c) is not _FLOAT or type(uval) is not _FLOAT:
+        c = unbroadcast(c, uval)
+    return c

@@ -92,7 +92,12 @@ def formula_text(prim, k: int, operand_texts: list[str], params, shapes) -> str:
     template = prim.formulas[min(k, len(prim.formulas) - 1)]
     if callable(template):
         return template(operand_texts, params or {}, shapes)
-    return template.format(*operand_texts, k=k, **param_texts(params))
+    # an operand already in the template's own parentheses goes in bare: tanh²(a + b)
+    for i in range(len(operand_texts)):
+        template = template.replace(f"({{{i}}})", f"({{b{i}}})")
+    bare = {f"b{i}": t[1:-1] if t.startswith("(") and t.endswith(")") else t
+            for i, t in enumerate(operand_texts)}
+    return template.format(*operand_texts, k=k, **bare, **param_texts(params))
 
 
 def fill_formulas(graph) -> None:

@@ -15,3 +15,18 @@ def argument_ids(pred_v) -> list[int]:
 def consumers(graph, nid: int) -> list[tuple[int, int, dict]]:
     """Out-edges of ``nid`` as (consumer, argument position, edge attributes), in order."""
     return [(v, k, e) for v, keyed in sorted(graph._succ[nid].items()) for k, e in sorted(keyed.items())]
+
+
+def paths_to_output(trace, name: str) -> set[int]:
+    """Nodes on some path from ``name`` to the output (both ends included)."""
+    src = trace.node_id(name)
+    g = trace.graph
+    down = {src}
+    for v in sorted(g._node):
+        if v > src and any(u in down for u in g._pred[v]):
+            down.add(v)
+    up = {trace.output}
+    for v in sorted(g._node, reverse=True):
+        if v in up:
+            up.update(g._pred[v])
+    return down & up

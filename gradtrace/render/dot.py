@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import RenderError
 from ..formulas import node_texts
-from ..graph import argument_ids
+from ..graph import paths_to_output
 from ..ops import PRIMITIVES
 from . import layout
 from .labels import esc, magnitude, num, partial, shape_text, sum_rule_text, value_text
@@ -306,21 +306,6 @@ def _heat_scale(graph):
         f = (math.log10(m) - lo) / span
         return HEAT_RAMP[min(int(f * len(HEAT_RAMP)), len(HEAT_RAMP) - 1)], 0.5 + 4.5 * f
     return scale
-
-
-def paths_to_output(trace, name: str) -> set[int]:
-    """Nodes on some path from ``name`` to the output (both ends included)."""
-    src = trace.node_id(name)
-    g = trace.graph
-    down = {src}
-    for v in sorted(g._node):
-        if v > src and any(u in down for u in g._pred[v]):
-            down.add(v)
-    up = {trace.output}
-    for v in sorted(g._node, reverse=True):
-        if v in up:
-            up.update(g._pred[v])
-    return down & up
 
 
 # ---------------------------------------------------------------- DOT text
