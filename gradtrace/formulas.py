@@ -38,6 +38,17 @@ def index_text(index) -> str:
     return ", ".join(parts)
 
 
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def power_text(p) -> str:
+    """An exponent as it is written: x², x⁻¹, x^0.5."""
+    text = number_text(p)
+    if text.lstrip("-").isdigit():
+        return text.translate(_SUPERSCRIPTS)
+    return f"^{text}"
+
+
 def param_texts(params) -> dict[str, str]:
     if not params:
         return {}
@@ -53,6 +64,7 @@ def param_texts(params) -> dict[str, str]:
             out[key] = str(val)
     if "p" in params:
         out["pm1"] = number_text(params["p"] - 1)
+        out["psup"] = power_text(params["p"])
     return out
 
 

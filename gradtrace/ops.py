@@ -145,7 +145,7 @@ def _powc_formula(ops, p, shapes):
 
 
 POW_CONST = _register(Primitive(
-    "powc", 1, "{0}^{p}", POSTFIX, 80, (_powc_formula,),
+    "powc", 1, "{0}{psup}", POSTFIX, 80, (_powc_formula,),
     array=lambda x, p: np.power(x, p), scalar=lambda x, p: _pow_scalar(x, p),
     dscalar=lambda out, x, p: (p * _pow_scalar(x, p - 1),),
     darray=lambda out, x, p: (p * np.power(x, p - 1),), symbol="^"))

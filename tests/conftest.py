@@ -1,12 +1,14 @@
 """Shared helpers: an independent central-difference gradient in float64."""
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
 settings.register_profile("dev", max_examples=30, deadline=None)
-settings.load_profile("ci")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def numeric_grad(f, x, h=1e-6):

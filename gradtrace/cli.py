@@ -1,0 +1,306 @@
+"""The ``gradtrace`` command: render, explain, check and inspect model files; the gallery.
+
+Exit status: 0 success, 1 a gradient check failed (or the gallery is stale),
+2 a usage or input error.  Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import GradtraceError
+from .render.dot import STYLES
+from .render.labels import magnitude, num
+
+class InputError(click.ClickException):
+    """An error in what the user asked for: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+
+@contextmanager
+def reported(what: str = ""):
+    """Turn gradtrace errors and exceptions from the user's code into one-line errors."""
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except GradtraceError as e:
+        raise InputError(str(e)) from None
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # the user's own function raised
+        raise InputError(f"running {what} raised {type(e).__name__}: {e}") from None
+
+
+def quiet_option(f):
+    return click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(f)
+
+
+def input_options(f):
+    f = click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False),
+                     metavar="FILE.npz|FILE.json",
+                     help="Input values by parameter name (override the defaults).")(f)
+    f = click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+                     help="Set one input: a number or a JSON list, e.g. --set w=0.5 "
+                          "--set x='[1, 2]'. Repeatable.")(f)
+    return f
+
+
+def load_trace(target: str, sets=(), inputs_file=None, wrt=None):
+    from .targets import build_inputs, load_target
+    from .trace import trace
+    with reported(target):
+        fn, short = load_target(target)
+        kwargs = build_inputs(fn, sets, inputs_file)
+        t = trace(fn, wrt=list(wrt) if wrt else None, **kwargs)
+        t.backward(seed=None if isinstance(t.value, float) else _ones(t.value))
+    return t, short
+
+
+def _ones(value):
+    import numpy as np
+    return np.ones(np.shape(value))
+
+
+def say(quiet: bool, text: str) -> None:
+    if not quiet:
+        click.echo(text)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="gradtrace")
+def main():
+    """Make backpropagation visible: trace a model, run the chain rule, draw every step.
+
+    \b
+    Examples:
+      gradtrace examples
+      gradtrace render seed_chain --style 3b1b -o chain.svg
+      gradtrace explain model.py:loss --wrt w
+      gradtrace check model.py:loss
+    """
+
+
+@main.command()
+@click.argument("target")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="OUT",
+              help="Output file (default: FUNCTION.svg in the current folder).")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot", "json"]),
+              help="Output format (default: from OUT's suffix, else svg).")
+@click.option("--style", type=click.Choice(sorted(STYLES)), default="default", show_default=True)
+@input_options
+@click.option("--wrt", multiple=True, metavar="NAME",
+              help="Inputs that get gradients (default: every floating input). Repeatable.")
+@click.option("--highlight", metavar="NAME", help="Emphasise the paths from NAME to the output.")
+@click.option("--collapse", multiple=True, metavar="SCOPE",
+              help="Fold a scope (function or gt.scope name) into one node. Repeatable.")
+@click.option("--collapse-all", is_flag=True, help="Fold every top-level scope.")
+@click.option("--rankdir", type=click.Choice(["LR", "TB", "RL", "BT"]),
+              help="Direction of flow (default: LR).")
+@click.option("--layout", type=click.Choice(["auto", "dot", "fast"]), default="auto",
+              show_default=True, help="fast: gradtrace's layered layout, for big graphs.")
+@click.option("--digits", type=click.IntRange(1, 17), default=3, show_default=True)
+@click.option("--no-values", is_flag=True, help="Hide node values.")
+@click.option("--no-grads", is_flag=True, help="Hide gradients.")
+@click.option("--no-locals", is_flag=True, help="Hide local derivatives on edges.")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds Graphviz may take.")
+@quiet_option
+def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collapse,
+           collapse_all, rankdir, layout, digits, no_values, no_grads, no_locals, timeout,
+           quiet):
+    """Draw TARGET's graph with local derivatives, gradients and fan-out sums.
+
+    TARGET is FILE.py:FUNCTION, package.module:FUNCTION or a built-in example
+    (see `gradtrace examples`). A model file is imported, so its top-level code
+    runs. Inputs come from the function's default arguments.
+
+    \b
+    Examples:
+      gradtrace render seed_chain --style 3b1b -o chain.svg
+      gradtrace render model.py:loss --set w=0.5 --set x='[1, 2]' -o loss.png
+      gradtrace render model.py:net --collapse-all --format pdf
+    """
+    t, short = load_trace(target, sets, inputs_file, wrt)
+    out = Path(output) if output else Path(f"{short}.{fmt or 'svg'}")
+    options = dict(style=style, values=not no_values, grads=not no_grads,
+                   locals=not no_locals, digits=digits, rankdir=rankdir, layout=layout,
+                   highlight=highlight,
+                   collapse=True if collapse_all else (list(collapse) or None))
+    with reported(target):
+        path = t.render(out, format=fmt, timeout=timeout, **options)
+    say(quiet, str(path))
+
+
+@main.command()
+@click.argument("target")
+@click.option("--wrt", "name", required=True, metavar="NAME",
+              help="The input or named node whose gradient to explain.")
+@click.option("--form", type=click.Choice(["recursive", "paths"]), default="recursive",
+              show_default=True)
+@click.option("--max-paths", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--latex", is_flag=True, help="Print LaTeX (align*) in the seed's notation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="OUT.svg",
+              help="Also draw the graph with NAME's paths highlighted.")
+@input_options
+@quiet_option
+def explain(target, name, form, max_paths, latex, as_json, render_to, sets, inputs_file, quiet):
+    """Explain one gradient of TARGET as the chain rule, with numbers.
+
+    The recursive form goes from the output down to NAME, one line per node:
+    ∂C/∂v = Σ ∂C/∂consumer · ∂consumer/∂v. The paths form lists every path
+    from NAME to the output as a product of local derivatives and adds them up.
+    TARGET is FILE.py:FUNCTION, package.module:FUNCTION or a built-in example;
+    a model file is imported, so its top-level code runs.
+
+    \b
+    Examples:
+      gradtrace explain seed_chain --wrt "w(L)"
+      gradtrace explain layer_fanout --wrt "a(L−1)0" --form paths
+      gradtrace explain model.py:loss --wrt w --latex
+    """
+    t, _ = load_trace(target, sets, inputs_file)
+    with reported(target):
+        e = t.explain(name, form=form, max_paths=max_paths)
+        if render_to:
+            path = t.render(render_to, highlight=name)
+    if as_json:
+        click.echo(e.to_json())
+    elif latex:
+        click.echo(e.to_latex())
+    elif not quiet:
+        click.echo(e.text)
+    if render_to:
+        say(quiet, f"wrote {path}")
+
+
+@main.command()
+@click.argument("target")
+@input_options
+@click.option("--wrt", multiple=True, metavar="NAME", help="Inputs to check (default: all).")
+@click.option("--rtol", type=float, default=1e-4, show_default=True)
+@click.option("--atol", type=float, default=1e-6, show_default=True)
+@click.option("--eps", type=float, default=1e-6, show_default=True,
+              help="Finite-difference step (relative to |x| when |x| > 1).")
+@click.option("--max-elements", type=click.IntRange(1), default=1000, show_default=True,
+              help="Elements checked per input (a fixed sample beyond this).")
+@quiet_option
+def check(target, sets, inputs_file, wrt, rtol, atol, eps, max_elements, quiet):
+    """Compare TARGET's gradients with central finite differences (float64).
+
+    Prints a table of inputs with their largest absolute and relative errors;
+    exits 1 if any input is outside the tolerance. TARGET is FILE.py:FUNCTION,
+    package.module:FUNCTION or a built-in example; a model file is imported,
+    so its top-level code runs.
+
+    \b
+    Examples:
+      gradtrace check numpy_mlp
+      gradtrace check model.py:loss --wrt W --rtol 1e-6
+    """
+    t, _ = load_trace(target, sets, inputs_file, wrt)
+    with reported(target):
+        report = t.check(eps=eps, rtol=rtol, atol=atol, max_elements=max_elements)
+    if not quiet or not report.ok:
+        click.echo(str(report))
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.argument("target")
+@input_options
+@quiet_option
+def info(target, sets, inputs_file, quiet):
+    """Counts, op histogram, fan-out nodes and gradient norms of TARGET's graph.
+
+    TARGET is FILE.py:FUNCTION, package.module:FUNCTION or a built-in example;
+    a model file is imported, so its top-level code runs.
+
+    \b
+    Example:
+      gradtrace info attention_head
+    """
+    from .formulas import node_texts
+    t, short = load_trace(target, sets, inputs_file)
+    g = t.graph
+    texts = {v: s for v, (s, _) in node_texts(g).items()}
+    kinds = Counter(a["kind"] for _, a in g.nodes(data=True))
+    ops = Counter(a["op"] for _, a in g.nodes(data=True) if a["op"])
+    lines = [f"{short}: {texts[t.output]} = {_value(t.value)}",
+             f"nodes {g.number_of_nodes()} ({kinds['input']} inputs, {kinds['const']} constants, "
+             f"{kinds['op']} ops), edges {g.number_of_edges()}",
+             "ops: " + ", ".join(f"{op} {n}" for op, n in sorted(ops.items(), key=lambda x: (-x[1], x[0])))]
+    fan = [(v, g.out_degree(v)) for v in g if g.out_degree(v) > 1 and g.nodes[v]["requires_grad"]]
+    lines.append(f"fan-out nodes ({len(fan)}): " + (", ".join(
+        f"{texts[v]} ×{d}" for v, d in fan[:20]) + (" ..." if len(fan) > 20 else "") or "none"))
+    lines.append("gradient norm per input:")
+    width = max((len(n) for n in t.inputs), default=0)
+    for name, nid in t.inputs.items():
+        attrs = g.nodes[nid]
+        label = f" ({texts[nid]})" if texts[nid] != name else ""
+        grad = num(magnitude(attrs["grad"])) if "grad" in attrs else "(not in wrt)"
+        lines.append(f"  {name.ljust(width)}  {grad}{label}")
+    say(quiet, "\n".join(lines))
+
+
+def _value(v) -> str:
+    return num(v, 6) if isinstance(v, float) else f"array of shape {tuple(v.shape)}"
+
+
+@main.command()
+def examples():
+    """List the built-in examples, one line each.
+
+    \b
+    Example:
+      gradtrace examples
+    """
+    from .examples import EXAMPLES, summary
+    width = max(len(n) for n in EXAMPLES)
+    for name, fn in EXAMPLES.items():
+        click.echo(f"{name.ljust(width)}  {summary(fn)}")
+
+
+@main.command()
+@click.option("-o", "--output", "folder", type=click.Path(file_okay=False), default="gallery",
+              show_default=True, help="Folder to write.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 and name the files whose content differs.")
+@quiet_option
+def gallery(folder, check_only, quiet):
+    """Regenerate the gallery: an SVG and DOT file per example and a README.
+
+    \b
+    Examples:
+      gradtrace gallery
+      gradtrace gallery --check
+    """
+    from . import gallery as gal
+    folder = Path(folder)
+    with reported("the gallery"):
+        if check_only:
+            stale = gal.check(folder)
+            if stale:
+                click.echo("the gallery is out of date; run `gradtrace gallery`:", err=True)
+                for name in stale:
+                    click.echo(f"  {name}", err=True)
+                sys.exit(1)
+            say(quiet, f"{folder}: {len(gal.ENTRIES)} entries up to date")
+            return
+        if quiet:
+            written = gal.write(folder)
+        else:
+            def progress(entries):
+                with click.progressbar(entries, label="rendering", file=sys.stderr,
+                                       item_show_func=lambda e: e.stem if e else "") as bar:
+                    yield from bar
+            written = gal.write(folder, progress)
+    say(quiet, f"wrote {len(written)} files to {folder}")

@@ -1,0 +1,140 @@
+"""The committed gallery: one SVG and its DOT per entry, plus a README with captions.
+
+Each entry is exactly a ``gradtrace render`` command line, so every picture can be
+remade by hand and ``gradtrace gallery --check`` can tell when code and gallery
+have drifted apart (it compares DOT, which is deterministic byte for byte).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .render.output import run_graphviz, write_atomic
+from .targets import build_inputs, load_target
+from .trace import trace
+
+
+@dataclass(frozen=True)
+class Entry:
+    stem: str
+    target: str
+    options: dict = field(default_factory=dict)
+    caption: str = ""
+    notice: str = ""
+
+    def command(self, folder: str = "gallery") -> str:
+        flags = []
+        for key, value in self.options.items():
+            flag = "--" + key.replace("_", "-")
+            if key == "collapse" and value is True:
+                flags.append("--collapse-all")
+            elif value is True:
+                flags.append(flag)
+            elif isinstance(value, (list, tuple)):
+                flags.extend(f"{flag} {v}" for v in value)
+            else:
+                flags.append(f"{flag} {value}")
+        return " ".join(["gradtrace render", self.target, *flags, f"-o {folder}/{self.stem}.svg"])
+
+
+ENTRIES = [
+    Entry("seed_chain", "seed_chain", {"style": "3b1b"},
+          "The seed's single-neuron chain: three weights, three biases, four activations.",
+          "Follow the bottom row right to left: each edge carries one factor of the chain rule, "
+          "∂C0/∂a(L) = 2(a(L) − y), then σ'(z(L)), then ∂z(L)/∂w(L) = a(L−1). Each node's "
+          "red line is the product of the factors between it and C0."),
+    Entry("last_layer", "last_layer", {"style": "3b1b"},
+          "The last layer alone: ∂C0/∂w(L) = ∂C0/∂a(L) · ∂a(L)/∂z(L) · ∂z(L)/∂w(L).",
+          "The three edges into z(L) say ∂z(L)/∂w(L) = a(L−1), ∂z(L)/∂b(L) = 1 and "
+          "∂z(L)/∂a(L−1) = w(L): how strongly the previous neuron fires sets how much the weight "
+          "matters, and the weight sets how much the previous neuron matters."),
+    Entry("last_layer_highlight", "last_layer", {"style": "3b1b", "highlight": "w(L)"},
+          "The same layer with the path from w(L) to C0 highlighted.",
+          "Only the path that ∂C0/∂w(L) travels stays lit; each lit edge shows the gradient "
+          "arriving from the output times its local derivative."),
+    Entry("layer_fanout", "layer_fanout", {},
+          "A layer of two neurons: C0 = Σj (a(L)j − yj)².",
+          "Each a(L−1)k feeds both neurons, so its gradient is written as a sum of two terms, "
+          "one per path; the ← number on each of its two out-edges is the term that path gave."),
+    Entry("square", "square", {},
+          "x · x: one value, two edges.",
+          "The multiplication uses x twice, so there are two edges, each with ∂f/∂x = x = 3, and "
+          "x's gradient is 3 + 3 = 6 (a tool that stores children in a set shows one arrow)."),
+    Entry("shared_input", "shared_input", {},
+          "x · y + x: two paths from x to the output.",
+          "x's gradient is y (through the product) + 1 (straight into the sum) = 6."),
+    Entry("numpy_mlp", "numpy_mlp", {"rankdir": "TB"},
+          "A numpy MLP (3 → 4 → 2, tanh) on a batch of 5: the tensor view.",
+          "Matrix products have no per-element local derivative, so their edges name the "
+          "vector-Jacobian product (ḡ @ W1ᵀ, Xᵀ @ ḡ); b1's gradient has b1's shape because "
+          "broadcasting over the batch is summed back."),
+    Entry("numpy_mlp_heat", "numpy_mlp", {"style": "heat", "rankdir": "TB"},
+          "The same MLP in the heat style.",
+          "Edge width and colour follow |contribution| on a log scale: thin pale edges carry "
+          "vanishing gradient, NaN or ∞ would show in red."),
+    Entry("softmax_xent", "softmax_xent", {"rankdir": "TB"},
+          "Softmax cross-entropy of a linear classifier.",
+          "The gradient reaching the logits is (softmax − one-hot)/n: logsumexp's VJP gives the "
+          "softmax, the picked logits subtract the one-hot."),
+    Entry("attention_head", "attention_head", {"rankdir": "TB"},
+          "One attention head after a layer norm; functions and gt.scope blocks become clusters.",
+          "layer_norm and attention are the functions that were called; query, key and value are "
+          "gt.scope blocks inside attention."),
+    Entry("attention_head_collapsed", "attention_head", {"collapse": True, "rankdir": "TB"},
+          "The same head with its scopes collapsed.",
+          "Each collapsed node counts its ops and gives the norm of the gradient at its outputs; "
+          "drop --collapse to expand them."),
+]
+
+
+def render_entry(entry: Entry) -> tuple[str, object]:
+    """(DOT text, trace) for one entry, exactly as ``gradtrace render`` makes it."""
+    fn, _ = load_target(entry.target)
+    t = trace(fn, **build_inputs(fn))
+    t.backward()
+    return t.to_dot(**entry.options), t
+
+
+def readme(folder: str) -> str:
+    lines = ["# gradtrace gallery", "",
+             "Every picture here is made by the command under it; `gradtrace gallery` remakes "
+             "them all and `gradtrace gallery --check` fails when any DOT file differs from "
+             "what the code produces now.", ""]
+    for e in ENTRIES:
+        lines += [f"## {e.stem}", "", f"![{e.caption}]({e.stem}.svg)", "", f"*{e.caption}*", "",
+                  "```", e.command(folder), "```", "", f"What to notice: {e.notice}", ""]
+    return "\n".join(lines)
+
+
+def check(folder: Path) -> list[str]:
+    """Names of the files whose content differs from what the code makes now."""
+    stale = []
+    for e in ENTRIES:
+        dot, _ = render_entry(e)
+        path = folder / f"{e.stem}.dot"
+        if not path.exists() or path.read_text(encoding="utf-8") != dot:
+            stale.append(str(path))
+        if not (folder / f"{e.stem}.svg").exists():
+            stale.append(str(folder / f"{e.stem}.svg"))
+    readme_path = folder / "README.md"
+    if not readme_path.exists() or readme_path.read_text(encoding="utf-8") != readme(folder.name):
+        stale.append(str(readme_path))
+    return stale
+
+
+def write(folder: Path, progress=lambda entries: entries) -> list[Path]:
+    """Regenerate every entry's DOT and SVG and the README; returns the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for e in progress(ENTRIES):
+        dot, _ = render_entry(e)
+        svg = run_graphviz(dot, "svg")
+        for suffix, data in ((".dot", dot.encode("utf-8")), (".svg", svg)):
+            path = folder / f"{e.stem}{suffix}"
+            write_atomic(path, data)
+            written.append(path)
+    path = folder / "README.md"
+    write_atomic(path, readme(folder.name).encode("utf-8"))
+    written.append(path)
+    return written
