@@ -35,14 +35,20 @@ def unbroadcast(c, target):
     return c
 
 
-def _times(g, local):
-    """g · local, where a zero factor wins over inf/nan (a branch not taken stays 0)."""
+def _times(g, local, guard: bool = True):
+    """g · local, where a zero factor wins over inf/nan (a branch not taken stays 0).
+
+    Only ops whose local derivative can be infinite at finite inputs (``guard``:
+    1/x, log, sqrt, ...) pay for the check on arrays.
+    """
+    if type(local) is _FLOAT and local == 1.0:
+        return g
     c = g * local
     if type(c) is _FLOAT:
         if c != c and (g == 0.0 or local == 0.0):
             return 0.0
         return c
-    if not np.isfinite(c).all():
+    if guard and not np.isfinite(c).all():
         c = np.where((np.asarray(g) == 0) | (np.asarray(local) == 0), 0.0, c)
     return c
 
@@ -92,13 +98,19 @@ def backward(graph, output: int, seed=None) -> None:
                     e["contribution"] = None
                 continue
             uval = un["value"]
+            scalar = type(g) is _FLOAT and type(uval) is _FLOAT
             for k, e in keyed.items():
                 local = e["local"]
-                if local is not None and type(local) is _FLOAT and type(uval) is _FLOAT \
-                        and type(g) is _FLOAT:
-                    c = _times(g, local)          # the scalar fast path
-                else:
+                if local is None:                      # a VJP
                     c = edge_contribution(graph, v, u, k, g)
+                elif scalar and type(local) is _FLOAT:  # the scalar fast path
+                    c = g * local
+                    if c != c and (g == 0.0 or local == 0.0):
+                        c = 0.0
+                else:                                  # elementwise on arrays
+                    c = _times(g, local, PRIMITIVES[op].guard)
+                    if type(c) is not _FLOAT or type(uval) is not _FLOAT:
+                        c = unbroadcast(c, uval)
                 e["contribution"] = c
                 acc = grads.get(u)
                 grads[u] = c if acc is None else acc + c
@@ -122,9 +134,9 @@ def edge_contribution(graph, v: int, u: int, k: int, g):
         else:
             with np.errstate(all="ignore"):
                 local = prim.darray(attrs["value"], *argvals, **params)[k]
-            c = _times(g, local)
+            c = _times(g, local, prim.guard)
     else:
-        c = _times(g, local)
+        c = _times(g, local, prim.guard)
     uval = graph._node[u]["value"]
     if type(c) is not _FLOAT or type(uval) is not _FLOAT:
         c = unbroadcast(c, uval)

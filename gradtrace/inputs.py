@@ -8,6 +8,7 @@ Both go through ``rebuild``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, Callable
 
@@ -16,12 +17,18 @@ import numpy as np
 from .errors import TraceError
 
 
+@functools.lru_cache(maxsize=512)
+def signature(fn: Callable) -> inspect.Signature:
+    """``inspect.signature``, remembered: it costs more than tracing a small model."""
+    return inspect.signature(fn)
+
+
 def bind(fn: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
     """The function's arguments by parameter name, defaults filled in."""
     if not callable(fn):
         raise TraceError(f"gt.trace needs a function to trace, got a {type(fn).__name__}")
     try:
-        sig = inspect.signature(fn)
+        sig = signature(fn)
     except (TypeError, ValueError):
         return {f"args[{i}]": a for i, a in enumerate(args)} | dict(kwargs)
     try:
@@ -46,7 +53,7 @@ def bind(fn: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
 def call(fn: Callable, named: dict[str, Any], template: dict[str, Any]):
     """Call ``fn`` with arguments laid out as ``bind`` found them."""
     try:
-        sig = inspect.signature(fn)
+        sig = signature(fn)
     except (TypeError, ValueError):
         pos = [named[k] for k in template if k.startswith("args[")]
         return fn(*pos, **{k: v for k, v in named.items() if not k.startswith("args[")})
@@ -112,17 +119,21 @@ def _child(path: str, key) -> str:
     return f"{path}.{key}" if isinstance(key, str) else f"{path}[{key!r}]"
 
 
-def select(wrt, names: list[str]) -> list[str]:
-    """Resolve ``wrt`` (names or prefixes such as ``params``) against the leaf names."""
+def wanted(wrt) -> Callable[[str], bool]:
+    """Does a leaf name fall under ``wrt`` (names or prefixes such as ``params``)?"""
     if wrt is None:
-        return list(names)
-    if isinstance(wrt, str):
-        wrt = [wrt]
-    chosen: list[str] = []
-    for w in wrt:
-        hits = [n for n in names if n == w or n.startswith(w + ".") or n.startswith(w + "[")]
-        if not hits:
+        return lambda name: True
+    prefixes = [wrt] if isinstance(wrt, str) else list(wrt)
+    exact = set(prefixes)
+    return lambda name: name in exact or any(
+        name.startswith(w + ".") or name.startswith(w + "[") for w in prefixes)
+
+
+def check_wrt(wrt, names: list[str]) -> None:
+    """Every name in ``wrt`` must match at least one floating input."""
+    if wrt is None:
+        return
+    for w in [wrt] if isinstance(wrt, str) else wrt:
+        if not any(wanted([w])(n) for n in names):
             raise TraceError(f"wrt names '{w}', which is not a floating input; the floating "
                              f"inputs are: {', '.join(names) or '(none)'}")
-        chosen.extend(h for h in hits if h not in chosen)
-    return [n for n in names if n in chosen]

@@ -47,6 +47,7 @@ class Primitive:
     darray: Callable | None = None  # local derivatives on arrays: darray(out, *vals, **params)
     vjp: Callable | None = None     # vjp(k, g, out, vals, params) -> contribution to arg k
     symbol: str = ""                # short label for diagrams ('+', '×', 'σ')
+    guard: bool = False             # local derivative can be inf/nan at finite inputs
     note: str = ""                  # convention at kinks, shown in docs
 
     @property
@@ -117,7 +118,7 @@ DIV = _register(Primitive(
     "div", 2, "{0}/{1}", INFIX, 60, ("1/{1}", "−{0}/{1}²"),
     array=np.true_divide, scalar=lambda x, y: x / y,
     dscalar=lambda out, x, y: (1.0 / y, -out / y),
-    darray=lambda out, x, y: (1.0 / y, -out / y), symbol="÷"))
+    darray=lambda out, x, y: (1.0 / y, -out / y), symbol="÷", guard=True))
 
 
 def _dpow_scalar(out, x, y):
@@ -134,7 +135,7 @@ def _dpow_array(out, x, y):
 POW = _register(Primitive(
     "pow", 2, "{0}^{1}", INFIX, 80, ("{1}·{0}^({1}−1)", "{0}^{1}·ln {0}"),
     array=np.power, scalar=_pow_scalar, dscalar=_dpow_scalar, darray=_dpow_array, symbol="^",
-    note="d/dy x^y is taken as 0 at x = 0 and nan for x < 0"))
+    note="d/dy x^y is taken as 0 at x = 0 and nan for x < 0", guard=True))
 
 
 def _powc_formula(ops, p, shapes):
@@ -148,7 +149,7 @@ POW_CONST = _register(Primitive(
     "powc", 1, "{0}{psup}", POSTFIX, 80, (_powc_formula,),
     array=lambda x, p: np.power(x, p), scalar=lambda x, p: _pow_scalar(x, p),
     dscalar=lambda out, x, p: (p * _pow_scalar(x, p - 1),),
-    darray=lambda out, x, p: (p * np.power(x, p - 1),), symbol="^"))
+    darray=lambda out, x, p: (p * np.power(x, p - 1),), symbol="^", guard=True))
 
 
 NEG = _register(Primitive(
@@ -164,13 +165,13 @@ EXP = _register(Primitive(
 LOG = _register(Primitive(
     "log", 1, "ln({0})", CALL, 90, ("1/{0}",),
     array=np.log, scalar=math.log,
-    dscalar=lambda out, x: (1.0 / x,), darray=lambda out, x: (1.0 / x,), symbol="ln"))
+    dscalar=lambda out, x: (1.0 / x,), darray=lambda out, x: (1.0 / x,), symbol="ln", guard=True))
 
 LOG1P = _register(Primitive(
     "log1p", 1, "ln(1 + {0})", CALL, 90, ("1/(1 + {0})",),
     array=np.log1p, scalar=math.log1p,
     dscalar=lambda out, x: (1.0 / (1.0 + x),), darray=lambda out, x: (1.0 / (1.0 + x),),
-    symbol="log1p"))
+    symbol="log1p", guard=True))
 
 EXPM1 = _register(Primitive(
     "expm1", 1, "exp({0}) − 1", CALL, 90, ("exp({0})",),
@@ -180,7 +181,7 @@ EXPM1 = _register(Primitive(
 SQRT = _register(Primitive(
     "sqrt", 1, "√{0}", CALL, 90, ("1/(2√{0})",),
     array=np.sqrt, scalar=math.sqrt,
-    dscalar=lambda out, x: (0.5 / out,), darray=lambda out, x: (0.5 / out,), symbol="√"))
+    dscalar=lambda out, x: (0.5 / out,), darray=lambda out, x: (0.5 / out,), symbol="√", guard=True))
 
 SIN = _register(Primitive(
     "sin", 1, "sin({0})", CALL, 90, ("cos({0})",),

@@ -171,36 +171,28 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     named input nodes; ``wrt`` picks which get gradients (default: all of them).
     """
     named = _inputs.bind(fn, args, kwargs)
-    kinds: dict[str, str] = {}
-
-    def survey(path, value):
-        kinds[path] = _inputs.classify(path, value)
-        return value
-
-    for pname, val in named.items():
-        _inputs.rebuild(val, pname, survey)
-    floating = [n for n, k in kinds.items() if k in ("float", "array")]
-    chosen = set(_inputs.select(wrt, floating))
-
+    in_wrt = _inputs.wanted(wrt)
     rec = Recorder()
     input_ids: dict[str, int] = {}
 
     def stand_in(path, value):
-        kind = kinds[path]
+        kind = _inputs.classify(path, value)
         if kind == "const":
             return value
         value = float(value) if kind == "float" else value
         note_nonfinite(rec, path, value)
-        t = rec.leaf("input", value, path, path in chosen)
+        t = rec.leaf("input", value, path, in_wrt(path))
         input_ids[path] = t._id
         return t
 
-    traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
-    warn_nonfinite(rec)
-    fname = getattr(fn, "__name__", None) or type(fn).__name__
     token = ACTIVE.set(rec)
     paused = _pause_gc()
     try:
+        traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
+        floating = list(input_ids)
+        _inputs.check_wrt(wrt, floating)
+        warn_nonfinite(rec)
+        fname = getattr(fn, "__name__", None) or type(fn).__name__
         rec.entry = sys._getframe()
         result = _inputs.call(fn, traced_args, named)
     finally:
@@ -222,8 +214,9 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     out_attrs = rec.nodes[result._id]
     if out_attrs["name"] is None:
         out_attrs["name"] = fname if fname.isidentifier() else "C"
-    if not rec.nodes[result._id]["requires_grad"] and chosen:
+    chosen = [n for n in floating if rec.nodes[input_ids[n]]["requires_grad"]]
+    if not out_attrs["requires_grad"] and chosen:
         raise TraceError(f"the output of {fname} does not depend on any input in wrt "
-                         f"({', '.join(n for n in floating if n in chosen)})")
-    return Trace(rec.graph, result._id, input_ids, [n for n in floating if n in chosen],
+                         f"({', '.join(chosen)})")
+    return Trace(rec.graph, result._id, input_ids, chosen,
                  name=out_attrs["name"], fn=fn, named_args=named)

@@ -111,7 +111,11 @@ class Recorder:
                 out = _FLOAT(out)
             locs = None
             if req and prim.darray is not None:
-                with np.errstate(all="ignore"):
+                if prim.guard:   # 1/x, log, sqrt ...: infinite at some finite inputs, quietly
+                    with np.errstate(all="ignore"):
+                        locs = prim.darray(out, *vals, **params) if params else \
+                            prim.darray(out, *vals)
+                else:
                     locs = prim.darray(out, *vals, **params) if params else prim.darray(out, *vals)
                 if type(out) is _FLOAT:
                     locs = tuple([_FLOAT(v) for v in locs])
@@ -131,6 +135,44 @@ class Recorder:
                 keyed = pred[aid] = {}
                 succ[aid][nid] = keyed
             keyed[k] = {"local": locs[k] if locs is not None else None, "formula": None}
+        return Traced(nid, out, self, req)
+
+    def binary(self, prim: ops.Primitive, a: "Traced", b) -> "Traced":
+        """``op`` specialised for the hot case: a Python operator on two arguments."""
+        if type(b) is not Traced:
+            b = self.const(b)
+        elif b._rec is not self:
+            raise TraceError("traced values from two different traces cannot be mixed")
+        av = a.value
+        bv = b.value
+        if type(av) is not _FLOAT or type(bv) is not _FLOAT or prim.scalar is None \
+                or self.finished:
+            return self.op(prim, (a, b), None, True)
+        try:
+            out = prim.scalar(av, bv)
+            la, lb = prim.dscalar(out, av, bv)
+        except (ArithmeticError, ValueError):
+            out, (la, lb) = self._scalar_edge_cases(prim, (av, bv), None)
+        req = a._needs or b._needs
+        nid = self.n
+        self.n = nid + 1
+        name, scope = self._locate(nid, True)
+        self.nodes[nid] = {"kind": "op", "op": prim.name, "name": name, "value": out,
+                           "shape": (), "scope": scope, "params": None, "requires_grad": req}
+        succ = self.succ
+        succ[nid] = {}
+        aid = a._id
+        bid = b._id
+        if aid == bid:
+            keyed = {0: {"local": la, "formula": None}, 1: {"local": lb, "formula": None}}
+            self.pred[nid] = {aid: keyed}
+            succ[aid][nid] = keyed
+        else:
+            ka = {0: {"local": la, "formula": None}}
+            kb = {1: {"local": lb, "formula": None}}
+            self.pred[nid] = {aid: ka, bid: kb}
+            succ[aid][nid] = ka
+            succ[bid][nid] = kb
         return Traced(nid, out, self, req)
 
     @staticmethod
@@ -256,60 +298,46 @@ class Traced:
         self._rec = rec
         self._needs = needs
 
-    # ---- plumbing
-    def _other(self, other):
-        if type(other) is Traced:
-            if other._rec is not self._rec:
-                raise TraceError("traced values from two different traces cannot be mixed")
-            return other
-        return self._rec.const(other)
-
-    def _bin(self, prim, other):
-        return self._rec.op(prim, (self, self._other(other)), None, True)
-
-    def _rbin(self, prim, other):
-        return self._rec.op(prim, (self._other(other), self), None, True)
-
-    # ---- arithmetic
+    # ---- arithmetic (the recorder turns plain numbers into constant nodes)
     def __add__(self, o):
-        return self._bin(ops.ADD, o)
+        return self._rec.binary(ops.ADD, self, o)
 
     def __radd__(self, o):
-        return self._rbin(ops.ADD, o)
+        return self._rec.binary(ops.ADD, self._rec.const(o), self)
 
     def __sub__(self, o):
-        return self._bin(ops.SUB, o)
+        return self._rec.binary(ops.SUB, self, o)
 
     def __rsub__(self, o):
-        return self._rbin(ops.SUB, o)
+        return self._rec.binary(ops.SUB, self._rec.const(o), self)
 
     def __mul__(self, o):
-        return self._bin(ops.MUL, o)
+        return self._rec.binary(ops.MUL, self, o)
 
     def __rmul__(self, o):
-        return self._rbin(ops.MUL, o)
+        return self._rec.binary(ops.MUL, self._rec.const(o), self)
 
     def __truediv__(self, o):
-        return self._bin(ops.DIV, o)
+        return self._rec.binary(ops.DIV, self, o)
 
     def __rtruediv__(self, o):
-        return self._rbin(ops.DIV, o)
+        return self._rec.binary(ops.DIV, self._rec.const(o), self)
 
     def __pow__(self, o):
         if type(o) is not Traced and isinstance(o, (int, float, np.integer, np.floating)) \
                 and not isinstance(o, bool):
             return self._rec.op(ops.POW_CONST, (self,), {"p": o if isinstance(o, int) else float(o)},
                                 True)
-        return self._bin(ops.POW, o)
+        return self._rec.binary(ops.POW, self, o)
 
     def __rpow__(self, o):
-        return self._rbin(ops.POW, o)
+        return self._rec.binary(ops.POW, self._rec.const(o), self)
 
     def __matmul__(self, o):
-        return self._bin(ops.MATMUL, o)
+        return self._rec.binary(ops.MATMUL, self, o)
 
     def __rmatmul__(self, o):
-        return self._rbin(ops.MATMUL, o)
+        return self._rec.binary(ops.MATMUL, self._rec.const(o), self)
 
     def __neg__(self):
         return self._rec.op(ops.NEG, (self,), None, True)
@@ -445,6 +473,14 @@ class Traced:
 
     # ---- numpy protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        prim = UFUNC_PRIMITIVES.get(ufunc)
+        if prim is not None and method == "__call__" and not kwargs:
+            if prim.arity == 1:
+                x = inputs[0]
+                return x._rec.op(prim, (x,)) if type(x) is Traced else prim.array(x)
+            if ufunc is np.power and type(inputs[1]) is not Traced:
+                return inputs[0] ** inputs[1]
+            return binary_op(prim, inputs[0], inputs[1])
         if "out" in kwargs:
             raise TraceError(
                 f"np.{ufunc.__name__}(..., out=...) writes in place into an array; that is not "
@@ -455,19 +491,16 @@ class Traced:
                 f"use the plain function (np.sum instead of np.add.reduce, etc.)")
         if ufunc in CONSTANT_UFUNCS:
             return ufunc(*[_raw(i) for i in inputs], **kwargs)
-        if kwargs and set(kwargs) - {"dtype", "casting"}:
-            raise TraceError(f"np.{ufunc.__name__}: keyword arguments {sorted(kwargs)} "
-                             "are not supported on traced values")
         if ufunc is np.positive:
             return inputs[0]
-        if ufunc is np.power and type(inputs[1]) is not Traced:
-            return inputs[0] ** inputs[1]
-        prim = UFUNC_PRIMITIVES.get(ufunc)
         if prim is None:
             raise UnsupportedOpError(
                 f"gradtrace cannot differentiate np.{ufunc.__name__}: it is not in gradtrace's "
                 "op table (gradtrace.ops); write it with supported operations or compute it "
                 "outside the traced function")
+        if set(kwargs) - {"dtype", "casting"}:
+            raise TraceError(f"np.{ufunc.__name__}: keyword arguments {sorted(kwargs)} "
+                             "are not supported on traced values")
         if prim.arity == 1:
             return apply(prim, inputs[0])
         return binary_op(prim, inputs[0], inputs[1])
@@ -650,7 +683,15 @@ FUNCTION_HANDLERS = {
 
 
 def note_nonfinite(rec: Recorder, name: str, value) -> None:
-    finite = math.isfinite(value) if type(value) is _FLOAT else bool(np.isfinite(value).all())
+    """Remember inputs holding NaN or inf, to warn once per trace."""
+    if type(value) is _FLOAT:
+        finite = math.isfinite(value)
+    else:
+        # one pass, no temporary: x·x (BLAS, multithreaded) or Σx is finite only if
+        # every element is (or, rarely, it overflowed: then look element by element)
+        quick = np.vdot(value, value) if value.flags.c_contiguous and value.dtype.kind == "f" \
+            else np.add.reduce(value, axis=None)
+        finite = math.isfinite(float(quick)) or bool(np.isfinite(value).all())
     if not finite:
         rec.nonfinite.append(name)
 

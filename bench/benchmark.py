@@ -1,0 +1,277 @@
+"""gradtrace side by side with micrograd, HIPS autograd, mygrad and hand-written numpy.
+
+    ./dev bench            # the full run (a few minutes)
+    ./dev bench --quick    # fewer repeats, no 20,000-node render
+    ./dev bench --smoke    # tiny sizes: checks that every case still runs
+
+Every case is timed in this one process, tools interleaved round by round, and
+reported as the median; ratios compare medians from the same run (the machine is
+shared and noisy, so absolute times are context, ratios are the result).
+Gradients are compared between tools before anything is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import gradtrace as gt  # noqa: E402
+from bench import models as M  # noqa: E402
+
+
+def peer(name):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def timed(runs: dict, repeats: int) -> dict:
+    """Median seconds per tool; tools take turns so drift hits them all alike.
+
+    Each run returns what a user keeps (a trace, a loss with its graph, gradients);
+    it is released after the clock stops, so no tool is charged for freeing the
+    previous run's graph.
+    """
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            kept = fn()
+            times[name].append(time.perf_counter() - t0)
+            del kept
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+        self.missing = set()
+
+    def add(self, case, tool, seconds, base=None, target=None, note=""):
+        ratio = seconds / base if base else None
+        verdict = ""
+        if target is not None and ratio is not None:
+            verdict = "meets" if ratio <= target else "MISSES"
+            verdict += f" (<= {target:g}x)"
+        self.rows.append((case, tool, f"{seconds * 1e3:9.1f} ms",
+                          f"{ratio:6.2f}x" if ratio is not None else "", verdict, note))
+
+    def show(self):
+        head = ("case", "tool", "median", "ratio", "target", "note")
+        widths = [max(len(str(r[i])) for r in self.rows + [head]) for i in range(6)]
+        line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa
+        print(line(head))
+        print(line(["-" * w for w in widths]))
+        for r in self.rows:
+            print(line(r))
+        if self.missing:
+            print(f"\npeers not installed (cases skipped): {', '.join(sorted(self.missing))}")
+
+
+# ---------------------------------------------------------------- cases
+def scalar_mlp(table, repeats, sizes, n):
+    layers = M.scalar_mlp_params(sizes)
+    xs, ys = M.scalar_data(n)
+
+    def ours():
+        t = gt.trace(lambda layers: M.scalar_mlp_loss(layers, xs, ys, gt.relu), layers)
+        t.backward()
+        return t
+    t = ours()
+    nodes = t.graph.number_of_nodes()
+    case = f"scalar MLP {'-'.join(map(str, sizes))}, {n} samples ({nodes} nodes)"
+    runs = {"gradtrace": ours}
+    mg = peer("micrograd.engine")
+    if mg is not None:
+        from micrograd.nn import MLP
+        model = MLP(sizes[0], list(sizes[1:]))
+        # same weights as ours, so the gradients can be compared
+        for layer, ours_layer in zip(model.layers, layers):
+            for neuron, spec in zip(layer.neurons, ours_layer):
+                for p, w in zip(neuron.w, spec["w"]):
+                    p.data = w
+                neuron.b.data = spec["b"]
+
+        def micrograd():
+            for p in model.parameters():
+                p.grad = 0.0
+            total = mg.Value(0.0)
+            for x, y in zip(xs, ys):
+                d = model(x) - y
+                total = total + d * d
+            loss = total * (1.0 / len(xs))
+            loss.backward()
+            return loss
+        micrograd()
+        ref = [p.grad for p in model.parameters()]
+        mine = [t.grads[f"layers[{li}][{ni}].{k}"] for li, layer in enumerate(layers)
+                for ni, neuron in enumerate(layer)
+                for k in [f"w[{i}]" for i in range(len(neuron["w"]))] + ["b"]]
+        assert np.allclose(ref, mine), "micrograd and gradtrace disagree"
+        runs["micrograd"] = micrograd
+    else:
+        table.missing.add("micrograd")
+    med = timed(runs, repeats)
+    base = med.get("micrograd")
+    table.add(case, "micrograd", base, base) if base else None
+    table.add(case, "gradtrace", med["gradtrace"], base, 1.0,
+              f"{med['gradtrace'] / nodes * 1e6:.1f} µs/node")
+    return nodes
+
+
+def dense_mlp(table, repeats, sizes, batch):
+    params = M.dense_params(sizes)
+    X, Y = M.dense_data(batch, sizes)
+    case = f"tanh MLP {'-'.join(map(str, sizes))}, batch {batch}"
+    ref = M.dense_grads_by_hand(params, X, Y)
+
+    def ours():
+        t = gt.trace(M.dense_loss, params, X, Y, wrt="params")
+        t.backward()
+        return t
+    for k, v in ours().grads.items():
+        assert np.allclose(v, ref[k.split(".")[1]]), k
+    runs = {"numpy by hand": lambda: M.dense_grads_by_hand(params, X, Y), "gradtrace": ours}
+    ag = peer("autograd")
+    if ag is not None:
+        import autograd.numpy as anp
+        grad_fn = ag.grad(lambda p: M.dense_loss(p, X, Y, tanh=anp.tanh, mean=anp.mean))
+        for k, v in grad_fn(params).items():
+            assert np.allclose(v, ref[k]), k
+        runs["autograd"] = lambda: grad_fn(params)
+    else:
+        table.missing.add("autograd")
+    mgd = peer("mygrad")
+    if mgd is not None:
+        def mygrad():
+            ps = {k: mgd.tensor(v) for k, v in params.items()}
+            loss = M.dense_loss(ps, X, Y, tanh=mgd.tanh, mean=mgd.mean)
+            loss.backward()
+            return {k: p.grad for k, p in ps.items()}
+        for k, v in mygrad().items():
+            assert np.allclose(v, ref[k]), k
+        runs["mygrad"] = mygrad
+    else:
+        table.missing.add("mygrad")
+    med = timed(runs, repeats)
+    base = med["numpy by hand"]
+    for tool in runs:
+        table.add(case, tool, med[tool], base, 1.15 if tool == "gradtrace" else None)
+
+
+def sin_chain(table, repeats, steps, width):
+    x0 = np.linspace(-1, 1, width)
+    case = f"{steps}× x = sin(x)·1.01 + 0.1 on a {width}-vector"
+
+    def ours():
+        t = gt.trace(lambda x: np.sum(M.sin_chain(x, steps)), x0)
+        t.backward()
+        return t
+    runs = {"gradtrace": ours}
+    ag = peer("autograd")
+    if ag is not None:
+        import autograd.numpy as anp
+        grad_fn = ag.grad(lambda x: anp.sum(M.sin_chain(x, steps, sin=anp.sin)))
+        assert np.allclose(grad_fn(x0), ours().grads["x"])
+        runs["autograd"] = lambda: grad_fn(x0)
+    else:
+        table.missing.add("autograd")
+    med = timed(runs, repeats)
+    base = med.get("autograd")
+    if base:
+        table.add(case, "autograd", base, base)
+    table.add(case, "gradtrace", med["gradtrace"], base, 0.5,
+              f"{med['gradtrace'] / (3 * steps) * 1e6:.1f} µs/op")
+
+
+def memory(table, sizes, n):
+    layers = M.scalar_mlp_params(sizes)
+    xs, ys = M.scalar_data(n)
+    gc.collect()
+    tracemalloc.start()
+    t = gt.trace(lambda layers: M.scalar_mlp_loss(layers, xs, ys, gt.relu), layers)
+    traced, _ = tracemalloc.get_traced_memory()
+    t.backward()
+    after_backward, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    nodes = t.graph.number_of_nodes()
+    table.rows.append((f"memory, scalar MLP ({nodes} nodes)", "gradtrace",
+                       f"{traced / nodes:6.0f} B/node", "", "reported",
+                       f"{after_backward / nodes:.0f} B/node with gradients, peak {peak / 2**20:.1f} MiB"))
+
+
+def rendering(table, repeats, big: bool):
+    def graph(n_samples, sizes):
+        layers = M.scalar_mlp_params(sizes)
+        xs, ys = M.scalar_data(n_samples)
+        return gt.trace(lambda layers: M.scalar_mlp_loss(layers, xs, ys, gt.relu),
+                        layers).backward()
+    small = graph(2, (2, 12, 12, 1))      # ~1,000 values
+    mid = graph(7, (2, 12, 12, 1))        # ~3,000 values
+    out = Path(os.environ.get("TMPDIR", "/tmp")) / "gradtrace-bench.svg"
+
+    def draw(t, layout):
+        return lambda: t.render(out, layout=layout, timeout=600)
+    runs = {"dot": draw(small, "dot"), "fast": draw(mid, "fast")}
+    med = timed(runs, repeats)
+    n1, n3 = small.graph.number_of_nodes(), mid.graph.number_of_nodes()
+    base = med["dot"]
+    table.add(f"render {n1} nodes to SVG", "Graphviz dot layout", base, base)
+    table.add(f"render {n3} nodes to SVG", "gradtrace fast layout", med["fast"], base, 1.0,
+              "target: no slower than dot on the smaller graph")
+    if big:
+        huge = graph(32, (2, 16, 16, 1))
+        sec = timed({"fast": draw(huge, "fast")}, 1)["fast"]
+        n = huge.graph.number_of_nodes()
+        table.rows.append((f"render {n} nodes to SVG", "gradtrace fast layout",
+                           f"{sec * 1e3:9.1f} ms", "", "meets (<= 15 s)" if sec <= 15 else
+                           "MISSES (<= 15 s)", ""))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats, no 20k-node render")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat")
+    ap.add_argument("--only", choices=["scalar", "dense", "sin", "memory", "render"],
+                    action="append", help="run only these cases (repeatable)")
+    args = ap.parse_args(argv)
+    table = Table()
+    print(f"gradtrace {gt.__version__}, Python {platform.python_version()}, numpy "
+          f"{np.__version__}, {platform.machine()}, {os.cpu_count()} cores\n")
+    if args.smoke:
+        scalar_mlp(table, 1, (2, 3, 1), 2)
+        dense_mlp(table, 1, (8, 4, 2), 3)
+        sin_chain(table, 1, 20, 4)
+        memory(table, (2, 3, 1), 2)
+    else:
+        repeats = 3 if args.quick else 7
+        wanted = set(args.only or ["scalar", "dense", "sin", "memory", "render"])
+        if "scalar" in wanted:
+            scalar_mlp(table, repeats, (2, 16, 16, 1), 32)
+        if "dense" in wanted:
+            dense_mlp(table, repeats * 3, (784, 256, 256, 10), 128)
+        if "sin" in wanted:
+            sin_chain(table, repeats, 2000, 16)
+        if "memory" in wanted:
+            memory(table, (2, 16, 16, 1), 32)
+        if "render" in wanted:
+            rendering(table, 3 if args.quick else 5, big=not args.quick)
+    table.show()
+
+
+if __name__ == "__main__":
+    main()
