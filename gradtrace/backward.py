@@ -109,7 +109,7 @@ def backward(graph, output: int, seed=None) -> None:
                         c = 0.0
                 else:                                  # elementwise on arrays
                     c = _times(g, local, PRIMITIVES[op].guard)
-                    if type(c) is not _FLOAT or type(uval) is not _FLOAT:
+                    if type(uval) is _FLOAT or type(c) is _FLOAT or c.shape != uval.shape:
                         c = unbroadcast(c, uval)
                 e["contribution"] = c
                 acc = grads.get(u)

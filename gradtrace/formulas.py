@@ -127,8 +127,3 @@ def fill_formulas(graph) -> None:
         for u, keyed in pred[v].items():
             for k, e in keyed.items():
                 e["formula"] = formula_text(prim, k, operands, attrs["params"], shapes)
-
-
-def display_name(graph, nid: int, texts=None) -> str:
-    texts = texts if texts is not None else node_texts(graph)
-    return texts[nid][0]

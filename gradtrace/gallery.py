@@ -41,9 +41,9 @@ class Entry:
 ENTRIES = [
     Entry("seed_chain", "seed_chain", {"style": "3b1b"},
           "The seed's single-neuron chain: three weights, three biases, four activations.",
-          "Follow the bottom row right to left: each edge carries one factor of the chain rule, "
-          "∂C0/∂a(L) = 2(a(L) − y), then σ'(z(L)), then ∂z(L)/∂w(L) = a(L−1). Each node's "
-          "red line is the product of the factors between it and C0."),
+          "Follow the chain from C0 back to w(L): each edge carries one factor of the chain "
+          "rule, ∂C0/∂a(L) = 2(a(L) − y), then σ'(z(L)), then ∂z(L)/∂w(L) = a(L−1). Each "
+          "node's gradient line (∂C0/∂…) is the product of the factors between it and C0."),
     Entry("last_layer", "last_layer", {"style": "3b1b"},
           "The last layer alone: ∂C0/∂w(L) = ∂C0/∂a(L) · ∂a(L)/∂z(L) · ∂z(L)/∂w(L).",
           "The three edges into z(L) say ∂z(L)/∂w(L) = a(L−1), ∂z(L)/∂b(L) = 1 and "

@@ -12,11 +12,6 @@ def argument_ids(pred_v) -> list[int]:
     return [by_pos[k] for k in sorted(by_pos)]
 
 
-def consumers(graph, nid: int) -> list[tuple[int, int, dict]]:
-    """Out-edges of ``nid`` as (consumer, argument position, edge attributes), in order."""
-    return [(v, k, e) for v, keyed in sorted(graph._succ[nid].items()) for k, e in sorted(keyed.items())]
-
-
 def paths_to_output(trace, name: str) -> set[int]:
     """Nodes on some path from ``name`` to the output (both ends included)."""
     src = trace.node_id(name)

@@ -446,8 +446,3 @@ LOGSUMEXP = _register(Primitive(
     vjp=lambda k, g, out, v, p: expand_to(g, v[0].shape, p["axis"], p["keepdims"]) * np.exp(
         v[0] - expand_to(out, v[0].shape, p["axis"], p["keepdims"])),
     symbol="logsumexp"))
-
-
-def conventions() -> dict[str, str]:
-    """The documented behaviour of each op at its non-differentiable points."""
-    return {name: p.note for name, p in PRIMITIVES.items() if p.note}

@@ -198,6 +198,7 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     finally:
         rec.entry = None
         rec._scope_cache.clear()
+        rec._consts.clear()
         rec.commit_pending()
         rec.finished = True
         ACTIVE.reset(token)

@@ -51,6 +51,7 @@ class Recorder:
         self.nonfinite: list[str] = []
         self._interned: dict[tuple, tuple] = {(): ()}
         self._scope_cache: list = []
+        self._consts: dict[int, tuple] = {}
         self.scope_version = 0     # bumped whenever gt.scope enters or leaves
 
     # ------------------------------------------------------------ leaves
@@ -66,18 +67,26 @@ class Recorder:
         return Traced(nid, value, self, requires_grad)
 
     def const(self, value) -> "Traced":
-        """A number or array the function uses that is not an input."""
+        """A number or array the function uses that is not an input.
+
+        The same object used again (a literal in a loop, a closed-over array) is the
+        same node: it is one value, and the graph stays small.
+        """
+        hit = self._consts.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
         if type(value) is _FLOAT:
-            return self.leaf("const", value, None, False)
-        if isinstance(value, (bool, int, float, np.number, np.bool_)):
-            return self.leaf("const", float(value), None, False)
-        if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-            if value.ndim == 0:
-                return self.leaf("const", float(value), None, False)
-            return self.leaf("const", value, None, False)
-        raise TraceError(
-            f"cannot use a {type(value).__name__} as a number in a traced computation; "
-            "only floats, ints, bools and numeric numpy arrays can meet traced values")
+            t = self.leaf("const", value, None, False)
+        elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+            t = self.leaf("const", float(value), None, False)
+        elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+            t = self.leaf("const", float(value) if value.ndim == 0 else value, None, False)
+        else:
+            raise TraceError(
+                f"cannot use a {type(value).__name__} as a number in a traced computation; "
+                "only floats, ints, bools and numeric numpy arrays can meet traced values")
+        self._consts[id(value)] = (value, t)   # holding value keeps its id from reuse
+        return t
 
     # ------------------------------------------------------------ ops
     def op(self, prim: ops.Primitive, args: tuple, params: dict | None = None,
@@ -143,22 +152,39 @@ class Recorder:
             b = self.const(b)
         elif b._rec is not self:
             raise TraceError("traced values from two different traces cannot be mixed")
+        if self.finished:
+            return self.op(prim, (a, b), None, True)   # raises the finished-trace error
         av = a.value
         bv = b.value
-        if type(av) is not _FLOAT or type(bv) is not _FLOAT or prim.scalar is None \
-                or self.finished:
-            return self.op(prim, (a, b), None, True)
-        try:
-            out = prim.scalar(av, bv)
-            la, lb = prim.dscalar(out, av, bv)
-        except (ArithmeticError, ValueError):
-            out, (la, lb) = self._scalar_edge_cases(prim, (av, bv), None)
+        if type(av) is _FLOAT and type(bv) is _FLOAT and prim.scalar is not None:
+            try:
+                out = prim.scalar(av, bv)
+                la, lb = prim.dscalar(out, av, bv)
+            except (ArithmeticError, ValueError):
+                out, (la, lb) = self._scalar_edge_cases(prim, (av, bv), None)
+            shape = ()
+        else:
+            out = prim.array(av, bv)
+            if type(out) is not _NDARRAY or out.ndim == 0:
+                out = _FLOAT(out)
+                shape = ()
+            else:
+                shape = out.shape
+            la = lb = None
+            if (a._needs or b._needs) and prim.darray is not None:
+                if prim.guard:
+                    with np.errstate(all="ignore"):
+                        la, lb = prim.darray(out, av, bv)
+                else:
+                    la, lb = prim.darray(out, av, bv)
+                if not shape:
+                    la, lb = _FLOAT(la), _FLOAT(lb)
         req = a._needs or b._needs
         nid = self.n
         self.n = nid + 1
         name, scope = self._locate(nid, True)
         self.nodes[nid] = {"kind": "op", "op": prim.name, "name": name, "value": out,
-                           "shape": (), "scope": scope, "params": None, "requires_grad": req}
+                           "shape": shape, "scope": scope, "params": None, "requires_grad": req}
         succ = self.succ
         succ[nid] = {}
         aid = a._id
