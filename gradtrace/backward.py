@@ -31,7 +31,8 @@ def unbroadcast(c, target):
         axes = tuple(i for i, n in enumerate(target.shape) if n == 1 and c.shape[i] != 1)
         if axes:
             c = c.sum(axis=axes, keepdims=True)
-        c = np.broadcast_to(c, target.shape)
+        if c.shape != target.shape:  # a scalar contribution spread over an array input
+            c = np.broadcast_to(c, target.shape)
     return c
 
 

@@ -192,12 +192,12 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         floating = list(input_ids)
         _inputs.check_wrt(wrt, floating)
         warn_nonfinite(rec)
-        fname = getattr(fn, "__name__", None) or type(fn).__name__
+        fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
         rec.entry = sys._getframe()
         result = _inputs.call(fn, traced_args, named)
     finally:
         rec.entry = None
-        rec._scope_cache.clear()
+        rec._site_cache.clear()
         rec._consts.clear()
         rec.commit_pending()
         rec.finished = True

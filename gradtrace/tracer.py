@@ -50,7 +50,7 @@ class Recorder:
         self.finished = False
         self.nonfinite: list[str] = []
         self._interned: dict[tuple, tuple] = {(): ()}
-        self._scope_cache: list = []
+        self._site_cache: list = []  # see _site
         self._consts: dict[int, tuple] = {}
         self.scope_version = 0     # bumped whenever gt.scope enters or leaves
 
@@ -96,7 +96,12 @@ class Recorder:
             raise TraceError(
                 "this traced value belongs to a trace that has finished; "
                 "do all the computation inside the traced function")
-        if len(args) == 2:
+        if len(args) == 1:
+            a0 = args[0]
+            vals = (a0.value,)
+            req = a0._needs
+            floats = type(vals[0]) is _FLOAT
+        elif len(args) == 2:
             a0, a1 = args
             vals = (a0.value, a1.value)
             req = a0._needs or a1._needs
@@ -219,7 +224,38 @@ class Recorder:
             f = f.f_back
         if f is None:
             return None, ()
-        user = f
+        lasti = f.f_lasti
+        is_call, name, scope = self._site(f, lasti)
+        pending = self.pending
+        if pending is not None and pending[0] is f and pending[1] != lasti:
+            self.commit_pending()
+        if dunder and is_call and name is not None:
+            name = self._name_from_builtin(f, name, nid)
+        return name, scope
+
+    def _site(self, user, lasti):
+        """(is a call, variable name, scope) of an instruction, remembered per frame.
+
+        Loops run the same few instructions of one or two frames again and again; a
+        frame's callers are fixed while it runs (a generator's f_back can change
+        between resumptions, so it is part of the key).
+        """
+        back = user.f_back
+        for fr, bk, version, table in self._site_cache:
+            if fr is user and bk is back and version == self.scope_version:
+                hit = table.get(lasti)
+                if hit is None:
+                    hit = table[lasti] = self._site_walk(user)
+                return hit
+        table = {}
+        self._site_cache.insert(0, (user, back, self.scope_version, table))
+        del self._site_cache[2:]
+        hit = table[lasti] = self._site_walk(user)
+        return hit
+
+    def _site_walk(self, user):
+        f = user
+        internal = INTERNAL_FILES
         is_call, what = site_of(f)
         hops = 0
         while what is RETURN and hops < 8:
@@ -229,13 +265,7 @@ class Recorder:
                 break
             what = site_of(f)[1]
             hops += 1
-        name = None if what is RETURN else what
-        pending = self.pending
-        if pending is not None and pending[0] is user and pending[1] != user.f_lasti:
-            self.commit_pending()
-        if dunder and is_call and name is not None:
-            name = self._name_from_builtin(user, name, nid)
-        return name, self._scope(user)
+        return is_call, (None if what is RETURN else what), self._scope_walk(user)
 
     def _name_from_builtin(self, user, name, nid):
         """``s = sum(xs)`` makes many adds from one call: only the last one is ``s``."""
@@ -252,20 +282,6 @@ class Recorder:
             if attrs["name"] is None:
                 attrs["name"] = name
             self.pending = None
-
-    def _scope(self, user) -> tuple:
-        # Consecutive ops mostly come from the same frame: remember the last two
-        # answers (a frame's callers are fixed while it runs; a generator's f_back
-        # can change between resumptions, so it is part of the key).
-        cache = self._scope_cache
-        back = user.f_back
-        for fr, bk, version, result in cache:
-            if fr is user and bk is back and version == self.scope_version:
-                return result
-        result = self._scope_walk(user)
-        cache.insert(0, (user, back, self.scope_version, result))
-        del cache[2:]
-        return result
 
     def _scope_walk(self, user) -> tuple:
         chain = []
