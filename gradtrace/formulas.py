@@ -124,6 +124,6 @@ def fill_formulas(graph) -> None:
         args = argument_ids(pred[v])
         operands = [t if p == ATOM else f"({t})" for t, p in (texts[a] for a in args)]
         shapes = [nodes[a]["shape"] for a in args]
-        for u, keyed in pred[v].items():
+        for keyed in pred[v].values():
             for k, e in keyed.items():
                 e["formula"] = formula_text(prim, k, operands, attrs["params"], shapes)

@@ -12,7 +12,6 @@ import threading
 from typing import Any, Callable
 
 import networkx as nx
-import numpy as np
 
 from . import inputs as _inputs
 from .backward import backward as _backward
