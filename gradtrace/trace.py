@@ -153,6 +153,10 @@ class Trace:
         except RenderError:
             return {"text/plain": repr(self)}
 
+    def _repr_svg_(self):
+        bundle = self._repr_mimebundle_()
+        return bundle.get("image/svg+xml")
+
     def __repr__(self):
         g = self._graph
         return (f"<Trace {self.output_name} = {_short(self.value)}: {g.number_of_nodes()} nodes, "

@@ -246,6 +246,7 @@ def test_jupyter_repr():
     t = gt.trace(chain).backward()
     bundle = t._repr_mimebundle_()
     assert bundle["image/svg+xml"].lstrip().startswith("<?xml")
+    assert t._repr_svg_() == bundle["image/svg+xml"]
 
 
 def test_value_text_summaries():
