@@ -17,23 +17,23 @@ from ..formulas import node_texts
 from ..graph import paths_to_output
 from ..ops import PRIMITIVES
 from . import layout
-from .labels import esc, magnitude, num, partial, shape_text, sum_rule_text, value_text
+from .labels import (esc, magnitude, num, partial, shape_text, signed_term, sum_rule_text,
+                     value_text)
 
 STYLES = {
     "default": dict(bg="white", fg="#1b1b1b", dim="#8a8a8a", value="#1f4e79", grad="#a33a1e",
                     edge="#6b6b6b", param="#e3eefa", data="#eef3e6", const="#f4f4f4",
                     op="#ffffff", out="#fff1c9", border="#4a4a4a", font="Helvetica",
-                    cluster="#f7f7f2", rankdir="LR"),
+                    cluster="#f7f7f2", faded="#d0d0d0", rankdir="LR"),
     "3b1b": dict(bg="#0e0e0e", fg="#ece6e2", dim="#8f8f8f", value="#58c4dd", grad="#fcd34d",
                  edge="#a8a8a8", param="#1c3b4a", data="#1f3322", const="#1b1b1b",
                  op="#161616", out="#4a3a10", border="#d0d0d0", font="CMU Serif,Times,serif",
-                 cluster="#171717", rankdir="LR"),
+                 cluster="#171717", faded="#3a3a3a", rankdir="LR"),
 }
 STYLES["compact"] = STYLES["default"]
 STYLES["heat"] = STYLES["default"]
 HEAT_RAMP = ["#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"]
 HEAT_BAD = "#e41a1c"
-FADED = "#d0d0d0"
 
 
 @dataclass
@@ -170,33 +170,33 @@ class Painter:
         a = self.g._node[v]
         s, d = self.s, self.o.digits
         fade = self.faded(v)
-        fg = FADED if fade else s["fg"]
+        fg = self.s["faded"] if fade else s["fg"]
         name = esc(self.texts[v])
         if a["kind"] == "const":
-            return (f'label=<{self.font(name, FADED if fade else s["dim"], 10)}>, '
+            return (f'label=<{self.font(name, self.s["faded"] if fade else s["dim"], 10)}>, '
                     f'shape=box, style="rounded,filled", fillcolor="{s["const"]}", '
-                    f'color="{FADED if fade else s["dim"]}", margin="0.04,0.02", '
+                    f'color="{self.s["faded"] if fade else s["dim"]}", margin="0.04,0.02", '
                     f'height=0.2, width=0.2')
         rows = []
         head = self.font(name, fg, None, bold=True)
         if a["kind"] == "op":
             head += " " + self.font(esc(PRIMITIVES[a["op"]].symbol or a["op"]),
-                                    FADED if fade else s["dim"], 10)
+                                    self.s["faded"] if fade else s["dim"], 10)
         if a["shape"]:
-            head += " " + self.font(esc(shape_text(a["shape"])), FADED if fade else s["dim"], 10)
+            head += " " + self.font(esc(shape_text(a["shape"])), self.s["faded"] if fade else s["dim"], 10)
         rows.append(head)
         compact = self.o.style == "compact"
         if self.o.values:
             val = esc(value_text(a["value"], d))
             rows.append(self.font(val if compact else f"= {val}",
-                                  FADED if fade else s["value"]))
+                                  self.s["faded"] if fade else s["value"]))
         if self.has_grads and "grad" in a:
-            rows.append(self.font(esc(self.grad_text(v, compact)), FADED if fade else s["grad"]))
+            rows.append(self.font(esc(self.grad_text(v, compact)), self.s["faded"] if fade else s["grad"]))
         fill, border, peripheries = self.look(v, a)
         table = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
         return (f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
                 f'{table}</TABLE>>, shape=box, style="rounded,filled", fillcolor="{fill}", '
-                f'color="{FADED if fade else border}", peripheries={peripheries}')
+                f'color="{self.s["faded"] if fade else border}", peripheries={peripheries}')
 
     def look(self, v, a):
         s = self.s
@@ -225,7 +225,7 @@ class Painter:
         src = self.g._node[u]
         fade = self.path_nodes is not None and not (u in self.path_nodes and v in self.path_nodes)
         parts = []
-        color = FADED if fade else s["edge"]
+        color = self.s["faded"] if fade else s["edge"]
         width = 1.0
         contribution = e.get("contribution") if self.has_grads else None
         if self.heat is not None and contribution is not None:
@@ -237,11 +237,12 @@ class Painter:
         if show:
             lines = [self.local_text(u, v, e)]
             if contribution is not None:
-                if self.path_nodes is not None:
-                    g = self.g._node[v].get("grad")
-                    lines.append(f"{value_text(g, o.digits)} · local = "
-                                 f"{value_text(contribution, o.digits)}"
-                                 if isinstance(g, float) else f"← {value_text(contribution, o.digits)}")
+                g = self.g._node[v].get("grad")
+                local = e.get("local")
+                if self.path_nodes is not None and isinstance(g, float) and isinstance(local, float):
+                    # the chain rule on this edge: what arrives times the local derivative
+                    lines.append(f"{num(g, o.digits)} · {signed_term(local, o.digits)} = "
+                                 f"{num(contribution, o.digits)}")
                 else:
                     lines.append(f"← {value_text(contribution, o.digits)}")
             html = self.font(esc(lines[0]), s["fg"], 10)
