@@ -92,6 +92,7 @@ def backward(graph, output: int, seed=None) -> None:
         if op is None:
             continue
         in_edges = pred[v]
+        argvals = None
         for u, keyed in in_edges.items():
             un = nodes[u]
             if not un["requires_grad"]:
@@ -103,7 +104,9 @@ def backward(graph, output: int, seed=None) -> None:
             for k, e in keyed.items():
                 local = e["local"]
                 if local is None:                      # a VJP
-                    c = edge_contribution(graph, v, u, k, g)
+                    if argvals is None:
+                        argvals = [nodes[a]["value"] for a in argument_ids(in_edges)]
+                    c = edge_contribution(graph, v, u, k, g, argvals)
                 elif scalar and type(local) is _FLOAT:  # the scalar fast path
                     c = g * local
                     if c != c and (g == 0.0 or local == 0.0):
@@ -117,7 +120,7 @@ def backward(graph, output: int, seed=None) -> None:
                 grads[u] = c if acc is None else acc + c
 
 
-def edge_contribution(graph, v: int, u: int, k: int, g):
+def edge_contribution(graph, v: int, u: int, k: int, g, argvals=None):
     """What flows back along edge u -> v (argument ``k``) when ∂C/∂v = g.
 
     Elementwise ops multiply by the stored local derivative; other ops apply their
@@ -128,7 +131,8 @@ def edge_contribution(graph, v: int, u: int, k: int, g):
     local = e["local"]
     prim = PRIMITIVES[attrs["op"]]
     if local is None:
-        argvals = [graph._node[a]["value"] for a in argument_ids(graph._pred[v])]
+        if argvals is None:
+            argvals = [graph._node[a]["value"] for a in argument_ids(graph._pred[v])]
         params = attrs["params"] or {}
         if prim.vjp is not None:
             c = prim.vjp(k, g, attrs["value"], argvals, params)

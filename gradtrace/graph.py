@@ -5,11 +5,8 @@ from __future__ import annotations
 
 def argument_ids(pred_v) -> list[int]:
     """A node's arguments in position order (the edge key is the argument position)."""
-    by_pos: dict[int, int] = {}
-    for u, keyed in pred_v.items():
-        for k in keyed:
-            by_pos[k] = u
-    return [by_pos[k] for k in sorted(by_pos)]
+    by_pos = {k: u for u, keyed in pred_v.items() for k in keyed}
+    return [by_pos[k] for k in range(len(by_pos))]
 
 
 def paths_to_output(trace, name: str) -> set[int]:

@@ -193,10 +193,22 @@ COS = _register(Primitive(
     array=np.cos, scalar=math.cos,
     dscalar=lambda out, x: (-math.sin(x),), darray=lambda out, x: (-np.sin(x),), symbol="cos"))
 
+def _one_minus_square(t):
+    """1 − t² with one new array, not two (these locals are kept, so memory counts)."""
+    r = np.multiply(t, t)
+    return np.subtract(1.0, r, out=r)
+
+
+def _times_one_minus(s):
+    """s(1 − s) with one new array."""
+    r = np.subtract(1.0, s)
+    return np.multiply(r, s, out=r)
+
+
 TANH = _register(Primitive(
     "tanh", 1, "tanh({0})", CALL, 90, ("1 − tanh²({0})",),
     array=np.tanh, scalar=math.tanh,
-    dscalar=lambda out, x: (1.0 - out * out,), darray=lambda out, x: (1.0 - out * out,),
+    dscalar=lambda out, x: (1.0 - out * out,), darray=lambda out, x: (_one_minus_square(out),),
     symbol="tanh"))
 
 
@@ -215,7 +227,7 @@ def _sigmoid_array(x):
 SIGMOID = _register(Primitive(
     "sigmoid", 1, "σ({0})", CALL, 90, ("σ'({0})",),
     array=_sigmoid_array, scalar=_sigmoid_scalar,
-    dscalar=lambda out, x: (out * (1.0 - out),), darray=lambda out, x: (out * (1.0 - out),),
+    dscalar=lambda out, x: (out * (1.0 - out),), darray=lambda out, x: (_times_one_minus(out),),
     symbol="σ", note="σ'(z) = σ(z)(1 − σ(z))"))
 
 RELU = _register(Primitive(
@@ -290,8 +302,8 @@ def _axes(axis, ndim):
 
 def _count(shape, axis):
     if axis is None:
-        return int(np.prod(shape)) if shape else 1
-    return int(np.prod([shape[a] for a in _axes(axis, len(shape))]))
+        return math.prod(shape)
+    return math.prod(shape[a] for a in _axes(axis, len(shape)))
 
 
 SUM = _register(Primitive(
@@ -328,6 +340,11 @@ MIN = _register(Primitive(
     vjp=_extreme_vjp, symbol="min", note="ties split the gradient evenly"))
 
 
+def _mT(x):
+    """Swap the last two axes (``.T`` for matrices, the cheap spelling)."""
+    return x.T if x.ndim == 2 else np.swapaxes(x, -1, -2)
+
+
 def _matmul_vjp(k, g, out, v, p):
     a, b = v
     if a.ndim == 1 and b.ndim == 1:
@@ -337,12 +354,12 @@ def _matmul_vjp(k, g, out, v, p):
             return np.multiply.outer(g, b)
         if a.ndim == 1:
             return (b @ g[..., None])[..., 0]
-        return g @ np.swapaxes(b, -1, -2)
+        return g @ _mT(b)
     if a.ndim == 1:
         return a[:, None] * g[..., None, :]
     if b.ndim == 1:
-        return (np.swapaxes(a, -1, -2) @ g[..., None])[..., 0]
-    return np.swapaxes(a, -1, -2) @ g
+        return (_mT(a) @ g[..., None])[..., 0]
+    return _mT(a) @ g
 
 
 MATMUL = _register(Primitive(
