@@ -54,19 +54,9 @@ def input_options(f):
 
 
 def load_trace(target: str, sets=(), inputs_file=None, wrt=None):
-    from .targets import build_inputs, load_target
-    from .trace import trace
+    from .targets import trace_target
     with reported(target):
-        fn, short = load_target(target)
-        kwargs = build_inputs(fn, sets, inputs_file)
-        t = trace(fn, wrt=list(wrt) if wrt else None, **kwargs)
-        t.backward(seed=None if isinstance(t.value, float) else _ones(t.value))
-    return t, short
-
-
-def _ones(value):
-    import numpy as np
-    return np.ones(np.shape(value))
+        return trace_target(target, sets, inputs_file, wrt)
 
 
 def say(quiet: bool, text: str) -> None:

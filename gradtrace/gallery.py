@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .render.output import run_graphviz, write_atomic
-from .targets import build_inputs, load_target
-from .trace import trace
+from .targets import trace_target
 
 
 @dataclass(frozen=True)
@@ -90,9 +89,7 @@ ENTRIES = [
 
 def render_entry(entry: Entry) -> tuple[str, object]:
     """(DOT text, trace) for one entry, exactly as ``gradtrace render`` makes it."""
-    fn, _ = load_target(entry.target)
-    t = trace(fn, **build_inputs(fn))
-    t.backward()
+    t, _ = trace_target(entry.target)
     return t.to_dot(**entry.options), t
 
 

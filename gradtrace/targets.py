@@ -161,3 +161,17 @@ def build_inputs(fn: Callable, sets: tuple[str, ...] = (), inputs_file: str | No
                                  f"--set {name}=VALUE or --inputs FILE")
     kwargs.update({k: v for k, v in given.items() if k not in params})
     return kwargs
+
+
+def trace_target(target: str, sets: tuple[str, ...] = (), inputs_file: str | None = None,
+                 wrt=None):
+    """Load TARGET, trace it on its inputs and run backward: what every command starts with.
+
+    A non-scalar output is seeded with ones (the gradient of its sum).
+    Returns the trace and a short name for output files.
+    """
+    from .trace import trace
+    fn, short = load_target(target)
+    t = trace(fn, wrt=list(wrt) if wrt else None, **build_inputs(fn, sets, inputs_file))
+    t.backward(seed=None if isinstance(t.value, float) else np.ones(np.shape(t.value)))
+    return t, short
