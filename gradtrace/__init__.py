@@ -11,7 +11,7 @@ from .errors import (BackwardError, GradtraceError, GradtraceWarning, RenderErro
                      UnsupportedOpError)
 from .functions import label, logsumexp, relu, scope, sigmoid, softmax, tanh, value
 from .trace import Trace, trace
-from .tracer import Traced
+from .traced import Traced
 
 __version__ = "0.1.0"
 

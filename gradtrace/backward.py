@@ -135,7 +135,7 @@ def edge_contribution(graph, v: int, u: int, k: int, g, argvals=None):
             argvals = [graph._node[a]["value"] for a in argument_ids(graph._pred[v])]
         params = attrs["params"] or {}
         if prim.vjp is not None:
-            c = prim.vjp(k, g, attrs["value"], argvals, params)
+            c = _vjp(prim, k, g, attrs["value"], argvals, params)
         else:
             with np.errstate(all="ignore"):
                 local = prim.darray(attrs["value"], *argvals, **params)[k]
@@ -146,3 +146,12 @@ def edge_contribution(graph, v: int, u: int, k: int, g, argvals=None):
     if type(c) is not _FLOAT or type(uval) is not _FLOAT:
         c = unbroadcast(c, uval)
     return c
+
+
+def _vjp(prim, k, g, out, argvals, params):
+    """A VJP rule sees ndarrays only (0-d values are stored as Python floats)."""
+    try:
+        return prim.vjp(k, np.asarray(g), np.asarray(out), [np.asarray(a) for a in argvals],
+                        params)
+    except (ValueError, ArithmeticError, IndexError, np.linalg.LinAlgError) as e:
+        raise BackwardError(f"the chain rule through {prim.name} failed: {e}") from e

@@ -12,8 +12,12 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import ops
+from .ops.core import normalize_axes
 from .errors import TraceError
-from .tracer import ACTIVE, INTERNAL_FILES, Traced, apply
+from .dispatch import record
+from .naming import INTERNAL_FILES
+from .recorder import ACTIVE
+from .traced import Traced
 
 INTERNAL_FILES.add(__file__)
 
@@ -30,7 +34,7 @@ def _plain(prim, x, params=None):
 
 def _unary(prim, x, params=None):
     if type(x) is Traced:
-        return apply(prim, x, params)
+        return record(prim, (x,), params)
     return _plain(prim, x, params)
 
 
@@ -51,14 +55,18 @@ def tanh(x):
 
 def softmax(x, axis=-1):
     """exp(x) / Σ exp(x) along ``axis``, shifted by the max for stability."""
-    return _unary(ops.SOFTMAX, x, {"axis": axis})
+    return _unary(ops.SOFTMAX, x, softmax_params(x, axis))
+
+
+def softmax_params(x, axis) -> dict:
+    return {"axis": normalize_axes(axis, np.ndim(value(x)), "gt.softmax")}
 
 
 def logsumexp(x, axis=None, keepdims=False):
     """log Σ exp(x) along ``axis``, shifted by the max for stability."""
-    if isinstance(axis, list):
-        axis = tuple(axis)
-    return _unary(ops.LOGSUMEXP, x, {"axis": axis, "keepdims": bool(keepdims)})
+    return _unary(ops.LOGSUMEXP, x, {"axis": normalize_axes(axis, np.ndim(value(x)),
+                                                            "gt.logsumexp"),
+                                     "keepdims": bool(keepdims)})
 
 
 def label(x, name: str):

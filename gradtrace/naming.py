@@ -11,8 +11,12 @@ caller's variable.
 from __future__ import annotations
 
 import dis
+import sys
 
 RETURN = object()  # the op's value is returned, ask the caller
+
+# Frames in these files are gradtrace's own; naming looks past them to user code.
+INTERNAL_FILES: set[str] = {__file__}
 
 _STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF", "STORE_ATTR",
               "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"}
@@ -50,3 +54,132 @@ def site_of(frame) -> tuple[bool, object]:
             _TABLES.clear()
         table = _TABLES[code] = _build_table(code)
     return table.get(frame.f_lasti, (False, None))
+
+
+class Naming:
+    """The recorder's half that reads names and scopes off the user's frames.
+
+    Mixed into ``Recorder`` (not held as a member) so the hot path pays no extra
+    call per op.  State: ``entry`` (gradtrace's frame that calls the user's
+    function), ``scopes`` (open ``gt.scope`` blocks), ``pending`` (see
+    ``_name_from_builtin``), a per-frame cache of instruction sites.
+    """
+
+    def init_naming(self):
+        self.entry = None
+        self.scopes: list[tuple[int, str]] = []
+        self.pending = None        # (frame, lasti, name, node id)
+        self._interned: dict[tuple, tuple] = {(): ()}
+        self._site_cache: list = []
+        self.scope_version = 0     # bumped whenever gt.scope enters or leaves
+
+    def forget_frames(self):
+        """Drop every frame reference once the trace is over (frames hold user objects)."""
+        self.entry = None
+        self._site_cache.clear()
+        self.commit_pending()
+
+    def _locate(self, nid: int, dunder: bool):
+        """The user's variable name for a new node, and its scope tuple."""
+        f = sys._getframe(2)
+        internal = INTERNAL_FILES
+        while f is not None and f.f_code.co_filename in internal:
+            f = f.f_back
+        if f is None:
+            return None, ()
+        lasti = f.f_lasti
+        is_call, name, scope = self._site(f, lasti)
+        pending = self.pending
+        if pending is not None and pending[0] is f and pending[1] != lasti:
+            self.commit_pending()
+        if dunder and is_call and name is not None:
+            name = self._name_from_builtin(f, name, nid)
+        return name, scope
+
+    def _site(self, user, lasti):
+        """(is a call, variable name, scope) of an instruction, remembered per frame.
+
+        Loops run the same few instructions of one or two frames again and again; a
+        frame's callers are fixed while it runs (a generator's f_back can change
+        between resumptions, so it is part of the key).
+        """
+        back = user.f_back
+        for fr, bk, version, table in self._site_cache:
+            if fr is user and bk is back and version == self.scope_version:
+                hit = table.get(lasti)
+                if hit is None:
+                    hit = table[lasti] = self._site_walk(user)
+                return hit
+        table = {}
+        self._site_cache.insert(0, (user, back, self.scope_version, table))
+        del self._site_cache[2:]
+        hit = table[lasti] = self._site_walk(user)
+        return hit
+
+    def _site_walk(self, user):
+        f = user
+        internal = INTERNAL_FILES
+        is_call, what = site_of(f)
+        hops = 0
+        while what is RETURN and hops < 8:
+            f = f.f_back
+            if f is None or f is self.entry or f.f_code.co_filename in internal:
+                what = None
+                break
+            what = site_of(f)[1]
+            hops += 1
+        return is_call, (None if what is RETURN else what), self._scope_walk(user)
+
+    def _name_from_builtin(self, user, name, nid):
+        """``s = sum(xs)`` makes many adds from one call: only the last one is ``s``."""
+        pending = self.pending
+        if pending is not None and not (pending[0] is user and pending[1] == user.f_lasti):
+            self.commit_pending()
+        self.pending = (user, user.f_lasti, name, nid)
+        return None
+
+    def commit_pending(self):
+        if self.pending is not None:
+            _, _, name, nid = self.pending
+            attrs = self.nodes[nid]
+            if attrs["name"] is None:
+                attrs["name"] = name
+            self.pending = None
+
+    def _scope_walk(self, user) -> tuple:
+        chain = []
+        f = user
+        entry = self.entry
+        internal = INTERNAL_FILES
+        while f is not None and f is not entry:
+            if f.f_code.co_filename not in internal:
+                chain.append(f.f_code.co_name)
+            f = f.f_back
+        if f is None or (len(chain) < 2 and not self.scopes):
+            return ()
+        chain.reverse()
+        if self.scopes:
+            parts = []
+            for depth, fname in enumerate(chain):
+                if depth and fname[0] != "<":
+                    parts.append(fname)
+                parts.extend(s for d, s in self.scopes if d == depth)
+            key = tuple(parts)
+        else:
+            key = tuple([c for c in chain[1:] if c[0] != "<"])
+        interned = self._interned.get(key)
+        if interned is None:
+            interned = self._interned[key] = key
+        return interned
+
+    def scope_depth(self, caller) -> int:
+        """How many user frames below the traced function ``caller`` is (for gt.scope)."""
+        depth = 0
+        f = caller
+        while f is not None and f is not self.entry:
+            if f.f_code.co_filename not in INTERNAL_FILES:
+                depth += 1
+            f = f.f_back
+        return max(depth - 1, 0)
+
+

@@ -17,9 +17,16 @@ from . import inputs as _inputs
 from .backward import backward as _backward
 from .errors import TraceError
 from .formulas import fill_formulas
-from .tracer import ACTIVE, INTERNAL_FILES, Recorder, Traced, note_nonfinite, warn_nonfinite
+from . import constructors
+from .naming import INTERNAL_FILES
+from .ops import FILES as _OP_FILES
+from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
+from .traced import Traced
 
-INTERNAL_FILES.update({__file__, _inputs.__file__})
+INTERNAL_FILES.update({__file__, _inputs.__file__, constructors.__file__} | _OP_FILES)
+INTERNAL_FILES.update(m.__file__ for m in (sys.modules["gradtrace.dispatch"],
+                                           sys.modules["gradtrace.traced"],
+                                           sys.modules["gradtrace.recorder"]))
 
 _gc_lock = threading.Lock()
 _gc_paused = 0
@@ -189,6 +196,7 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         return t
 
     token = ACTIVE.set(rec)
+    constructors.enter()
     paused = _pause_gc()
     try:
         traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
@@ -199,15 +207,12 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         rec.entry = sys._getframe()
         result = _inputs.call(fn, traced_args, named)
     finally:
-        rec.entry = None
-        rec._site_cache.clear()
-        rec._consts.clear()
-        rec.commit_pending()
-        rec.finished = True
+        rec.forget_frames()
+        rec.finish()
         ACTIVE.reset(token)
+        constructors.leave()
         if paused:
             _resume_gc()
-    nx._clear_cache(rec.graph)
     if type(result) is not Traced:
         if isinstance(result, (tuple, list, dict)):
             raise TraceError(f"{fname} returned a {type(result).__name__}; gt.trace needs one "

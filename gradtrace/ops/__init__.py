@@ -1,0 +1,25 @@
+"""The op table: the one place that knows calculus, and the only place an op is added.
+
+Rows live by family (``elementwise``, ``reductions``, ``shape``, ``linalg``,
+``constants``); each names the numpy callables and ``Traced`` methods it answers,
+and ``gradtrace.traced`` derives its dispatch from ``ROWS``.  Adding ``np.arctan``
+is one ``unary(...)`` row here plus one line in the per-op gradient test list.
+"""
+
+from . import constants, elementwise, linalg, reductions, shape  # noqa: F401  (register rows)
+from .core import (CALL, INFIX, NO_VALUE, POSTFIX, PREFIX, ROWS, PRIMITIVES, Composite, Constant,
+                   Primitive, number_text, scalar_fallback)
+from .elementwise import (ABS, ADD, DIV, FLOOR_DIVIDE, MAXIMUM, MINIMUM, MOD, MUL, NEG, POW,
+                          POW_CONST, RELU, SIGMOID, SUB, TANH)
+from .linalg import MATMUL
+from .reductions import LOGSUMEXP, SOFTMAX
+from .shape import CAST, GETITEM, RESHAPE, TRANSPOSE, getitem_params, is_basic_index
+
+FILES = {m.__file__ for m in (constants, elementwise, linalg, reductions, shape)} | {
+    __file__, __import__(f"{__name__}.core", fromlist=["x"]).__file__}
+
+__all__ = ["CALL", "INFIX", "POSTFIX", "PREFIX", "NO_VALUE", "ROWS", "PRIMITIVES", "Composite",
+           "Constant", "Primitive", "number_text", "scalar_fallback", "ABS", "ADD", "DIV",
+           "FLOOR_DIVIDE", "MAXIMUM", "MINIMUM", "MOD", "MUL", "NEG", "POW", "POW_CONST", "RELU",
+           "SIGMOID", "SUB", "TANH", "MATMUL", "LOGSUMEXP", "SOFTMAX", "CAST", "GETITEM",
+           "RESHAPE", "TRANSPOSE", "getitem_params", "is_basic_index", "FILES"]

@@ -1,0 +1,218 @@
+"""The kinds of row in the op table, and the small helpers the rows share.
+
+A row is one of:
+
+* ``Primitive``: a differentiable operation with its own node in the graph.  It
+  says how to compute the value (floats and arrays), how it differentiates (a
+  local derivative per argument for elementwise ops, a vector-Jacobian product
+  otherwise), how it reads as text, and which numpy callables / ``Traced``
+  methods it answers (``numpy=``, ``method=``), with ``bind`` turning such a call
+  into (traced arguments, parameters).
+* ``Composite``: a numpy function written with other rows (``np.hstack`` is
+  ``atleast_1d`` + ``concatenate``); its nodes are those rows' nodes.
+* ``Constant``: a numpy function whose result is piecewise constant or not a
+  float (``argmax``, ``isclose``); it runs on the plain values and its result is
+  a constant, never an error.
+
+The dispatch tables in ``gradtrace.traced`` are derived from these rows, so adding
+an op is adding a row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import TraceError, UnsupportedOpError
+
+# How an op's expression reads when its node has no name (used for formulas):
+# 'infix' wraps operands of lower precedence, 'call' already delimits them,
+# 'postfix'/'prefix' wrap anything that is not an atom.
+INFIX, CALL, POSTFIX, PREFIX = "infix", "call", "postfix", "prefix"
+
+
+@dataclass(frozen=True, slots=True)
+class Primitive:
+    """One differentiable operation."""
+
+    name: str
+    arity: int                      # -1: any number of arguments (concatenate, einsum)
+    expr: str                       # expression template, operands as {0}, {1}
+    form: str                       # INFIX, CALL, POSTFIX or PREFIX
+    prec: int                       # binding strength for parenthesising
+    formulas: tuple                 # per argument: text template, or fn(operand_texts, params, shapes)
+    array: Callable                 # forward on numpy values: array(*vals, **params)
+    scalar: Callable | None = None  # forward on Python floats (fast path)
+    dscalar: Callable | None = None  # local derivatives on floats: dscalar(out, *vals)
+    darray: Callable | None = None  # local derivatives on arrays: darray(out, *vals, **params)
+    vjp: Callable | None = None     # vjp(k, g, out, vals, params) -> contribution to arg k
+    symbol: str = ""                # short label for diagrams ('+', '×', 'σ')
+    guard: bool = False             # local derivative can be inf/nan at finite inputs
+    numpy: tuple = ()               # numpy ufuncs / functions this row answers
+    method: tuple = ()              # Traced method names this row answers
+    bind: Callable | None = None    # bind(*args, **kwargs) -> (tensor args, params or None)
+
+
+@dataclass(frozen=True, slots=True)
+class Composite:
+    """A numpy function written with other rows: ``impl(record, *args, **kwargs)``."""
+
+    name: str
+    impl: Callable
+    numpy: tuple = ()
+    method: tuple = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """A numpy function whose result does not carry a gradient (ints, bools, steps)."""
+
+    name: str
+    numpy: tuple = ()
+    method: tuple = ()
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+ROWS: list = []          # every row, in table order (for dispatch and `gradtrace ops`)
+
+
+def register(row):
+    """Add a row to the table; returns it so a module can keep a handle."""
+    if isinstance(row, Primitive):
+        if row.name in PRIMITIVES:
+            raise ValueError(f"op {row.name!r} is registered twice")
+        PRIMITIVES[row.name] = row
+    ROWS.append(row)
+    return row
+
+
+# ---------------------------------------------------------------- shared helpers
+def number_text(x) -> str:
+    """A number as it reads in a formula: 2 not 2.0, 0.5 not 0.5000."""
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return str(int(x))
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else f"{x:.4g}"
+
+
+def indicator(mask):
+    """An indicator as float64 (also for the 0-d results of comparing floats)."""
+    return np.asarray(mask, dtype=np.float64)
+
+
+def scalar_fallback(prim: Primitive, vals, params):
+    """Forward on floats with numpy semantics (inf/nan instead of exceptions)."""
+    with np.errstate(all="ignore"):
+        out = prim.array(*[np.float64(v) for v in vals], **(params or {}))
+    return float(out)
+
+
+def normalize_axes(axis, ndim: int, fname: str):
+    """``axis`` as a sorted tuple of non-negative ints, or None for 'all axes'."""
+    if axis is None:
+        return None
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TraceError(f"{fname}: axis must be an int or a tuple of ints, got {a!r}")
+        if not -ndim <= a < ndim:
+            raise TraceError(f"{fname}: axis {a} is out of bounds for an array of "
+                             f"dimension {ndim}")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise TraceError(f"{fname}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def reduced_count(shape, axes) -> int:
+    """How many elements each output element of a reduction over ``axes`` combines."""
+    if axes is None:
+        return math.prod(shape)
+    return math.prod(shape[a] for a in axes)
+
+
+def expand_to(g, shape, axes, keepdims):
+    """Give a reduced gradient back the reduced axes so it broadcasts against the input."""
+    g = np.asarray(g)
+    if not keepdims:
+        if axes is None:
+            return g.reshape((1,) * len(shape))
+        g = np.expand_dims(g, axes)
+    return g
+
+
+NO_VALUE = getattr(np, "_NoValue", object())
+
+
+def refuse(fname: str, **given) -> None:
+    """Refuse keywords gradtrace does not implement when they are given a real value.
+
+    ``given`` maps each keyword to (its value, the value that means 'not used').
+    """
+    for key, (val, default) in given.items():
+        if val is default or (default is None and val is None):
+            continue
+        if val is NO_VALUE:
+            continue
+        raise UnsupportedOpError(
+            f"{fname}: the keyword {key}={val!r:.40} is not supported while tracing; "
+            f"drop it, or compute this outside the traced function")
+
+
+def float_dtype(fname: str, dtype) -> None:
+    """Accept dtype=None or float64 (the result is float64 either way); refuse the rest."""
+    if dtype is None or np.dtype(dtype) == np.float64:
+        return
+    raise UnsupportedOpError(
+        f"{fname}: dtype={np.dtype(dtype)} is not supported while tracing (gradtrace "
+        "computes in the inputs' float type); cast with .astype after the call instead")
+
+
+def shape_of(x) -> tuple:
+    """The shape of a traced value, an array, a float or a nested list."""
+    shape = getattr(x, "shape", None)
+    return tuple(shape) if shape is not None else np.shape(x)
+
+
+def ndim_of(x) -> int:
+    return len(shape_of(x))
+
+
+def dummy(shape):
+    """An array of ``shape`` that takes no memory: numpy's shape logic runs on it."""
+    return np.broadcast_to(np.empty((), dtype=bool), tuple(shape))
+
+
+def as_array(v):
+    """A float value as a 0-d array, so VJP rules see ndarrays only."""
+    return np.asarray(v)
+
+
+def is_traced(v) -> bool:
+    """True for gradtrace's traced values (without importing the type: imports go one way)."""
+    return getattr(type(v), "__gradtrace_traced__", False)
+
+
+def value_of(v):
+    """The plain value behind a traced value, or the value itself."""
+    return v.value if is_traced(v) else v
+
+
+def plain_only(fname: str, **args) -> None:
+    """Arguments that steer an op (indices, shifts, shapes) must not be traced values."""
+    for key, val in args.items():
+        vals = val if isinstance(val, (list, tuple)) else (val,)
+        if any(is_traced(v) for v in vals):
+            raise TraceError(f"{fname}: the argument {key} is a traced value; it must be a "
+                             "constant (indices, shapes and counts are not differentiable)")
+
+
+def positions(shape):
+    """1, 2, ... n laid out in ``shape``: numpy's own selection logic run on it says
+    which input element lands where (0 marks a filled-in element)."""
+    n = math.prod(shape)
+    return np.arange(1, n + 1, dtype=np.int64).reshape(shape)

@@ -1,0 +1,434 @@
+"""Shape and assembly: transpose, reshape, indexing, concatenate/stack, and the
+selections (flip, roll, tile, repeat, take, sort, pad, diag, tril ...).
+
+A *selection* picks input elements into a new layout, perhaps filling some places
+with a constant.  numpy's own function, run on an array of positions, says which
+element lands where; the value is that gather, and the VJP scatters the gradient
+back (adding where an element was picked more than once).  So each such numpy
+function is one row that reuses numpy's exact semantics for every keyword.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import TraceError
+from .core import (CALL, NO_VALUE, POSTFIX, Composite, Primitive, dummy, float_dtype, ndim_of,
+                   normalize_axes, plain_only, positions, refuse, register, shape_of, value_of)
+
+
+# ---------------------------------------------------------------- transpose and reshape
+def _inverse_perm(axes, ndim):
+    return tuple(np.argsort(axes)) if axes is not None else tuple(range(ndim))[::-1]
+
+
+def _bind_transpose(a, axes=None):
+    ndim = ndim_of(a)
+    if axes is not None:
+        axes = tuple(int(i) for i in axes)
+        if sorted(i % ndim if -ndim <= i < ndim else -1 for i in axes) != list(range(ndim)):
+            raise TraceError(f"np.transpose: axes {axes} are not a permutation of the "
+                             f"{ndim} axes")
+        axes = tuple(i % ndim for i in axes)
+    return (a,), {"axes": axes}
+
+
+TRANSPOSE = register(Primitive(
+    "transpose", 1, "{0}ᵀ", POSTFIX, 95, ("transpose back",),
+    array=lambda x, axes=None: np.transpose(x, axes),
+    vjp=lambda k, g, out, v, p: np.transpose(g, _inverse_perm(p["axes"], v[0].ndim)),
+    symbol="ᵀ", numpy=(np.transpose,), bind=_bind_transpose))
+
+
+def _bind_reshape(a, shape=NO_VALUE, order="C", *, newshape=NO_VALUE, copy=None):
+    if shape is NO_VALUE:
+        shape = newshape
+    if shape is NO_VALUE:
+        raise TraceError("np.reshape needs a shape")
+    if order not in ("C", "F", "A"):
+        raise TraceError(f"np.reshape: order={order!r} is not supported; use 'C' or 'F'")
+    plain_only("np.reshape", shape=shape)
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    shape = np.reshape(dummy(shape_of(a)), shape).shape if -1 in shape else shape
+    p = {"shape": shape}
+    if order == "F":
+        p["order"] = "F"
+    return (a,), p
+
+
+RESHAPE = register(Primitive(
+    "reshape", 1, "reshape({0})", CALL, 90, ("reshape back",),
+    array=lambda x, shape, order="C": np.reshape(x, shape, order=order),
+    vjp=lambda k, g, out, v, p: np.reshape(g, v[0].shape, order=p.get("order", "C")),
+    symbol="reshape", numpy=(np.reshape,), bind=_bind_reshape))
+
+
+def reshaped(record, a, shape):
+    """``a`` in a new shape (itself when the shape is unchanged)."""
+    shape = tuple(shape)
+    if tuple(shape_of(a)) == shape:
+        return a
+    return record(RESHAPE, (a,), {"shape": shape})
+
+
+def _shape_by(fn):
+    """A composite that reshapes as ``fn`` would (squeeze, expand_dims, ravel ...)."""
+    def impl(record, a, *args, **kwargs):
+        plain_only(fn.__name__, args=list(args), kwargs=list(kwargs.values()))
+        return reshaped(record, a, np.shape(fn(dummy(shape_of(a)), *args, **kwargs)))
+    return impl
+
+
+def _atleast(fn):
+    def impl(record, *arys):
+        out = [reshaped(record, a, fn(dummy(shape_of(a))).shape) for a in arys]
+        return out[0] if len(out) == 1 else tuple(out)
+    return impl
+
+
+def _permute_by(fn):
+    """A composite that permutes axes as ``fn`` would (swapaxes, moveaxis, rollaxis)."""
+    def impl(record, a, *args, **kwargs):
+        plain_only(fn.__name__, args=list(args))
+        nd = ndim_of(a)
+        probe = np.broadcast_to(np.empty((), dtype=bool), tuple(range(2, nd + 2)))
+        perm = tuple(s - 2 for s in fn(probe, *args, **kwargs).shape)
+        if perm == tuple(range(nd)):
+            return a
+        return record(TRANSPOSE, (a,), {"axes": perm})
+    return impl
+
+
+def _ravel(record, a, order="C"):
+    if order not in ("C", "A", "K"):
+        raise TraceError(f"ravel/flatten: order={order!r} is not supported; use 'C'")
+    return reshaped(record, a, (int(np.prod(shape_of(a))),))
+
+
+for _row in [
+        Composite("squeeze", _shape_by(np.squeeze), numpy=(np.squeeze,), method=("squeeze",)),
+        Composite("expand_dims", _shape_by(np.expand_dims), numpy=(np.expand_dims,)),
+        Composite("ravel", _ravel, numpy=(np.ravel,), method=("ravel", "flatten")),
+        Composite("atleast_1d", _atleast(np.atleast_1d), numpy=(np.atleast_1d,)),
+        Composite("atleast_2d", _atleast(np.atleast_2d), numpy=(np.atleast_2d,)),
+        Composite("atleast_3d", _atleast(np.atleast_3d), numpy=(np.atleast_3d,)),
+        Composite("swapaxes", _permute_by(np.swapaxes), numpy=(np.swapaxes,),
+                  method=("swapaxes",)),
+        Composite("moveaxis", _permute_by(np.moveaxis), numpy=(np.moveaxis,)),
+        Composite("rollaxis", _permute_by(np.rollaxis), numpy=(np.rollaxis,)),
+        Composite("matrix_transpose", _permute_by(lambda x: np.swapaxes(x, -1, -2)),
+                  numpy=tuple(f for f in [getattr(np, "matrix_transpose", None)] if f))]:
+    register(_row)
+
+
+# ---------------------------------------------------------------- indexing
+def is_basic_index(index) -> bool:
+    """True when ``x[index]`` is a view (ints, slices, None, Ellipsis only)."""
+    return all(isinstance(i, (int, slice, type(None), type(Ellipsis))) and not isinstance(i, bool)
+               for i in index)
+
+
+def _getitem_vjp(k, g, out, v, p):
+    x, index = v[0], p["index"]
+    grad = np.zeros(x.shape)
+    if is_basic_index(index):
+        grad[index] = g
+    else:  # repeated indices must add up
+        np.add.at(grad, index, g)
+    return grad
+
+
+GETITEM = register(Primitive(
+    "getitem", 1, "{0}[{index}]", POSTFIX, 95, ("ḡ into {0}[{index}]",),
+    array=lambda x, index: x[index], vjp=_getitem_vjp, symbol="[·]"))
+
+
+def getitem_params(index) -> dict:
+    """Normalise an index the user wrote (lists become arrays; traced indices refused)."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    plain_only("indexing", index=list(index))
+    index = tuple(np.asarray(i) if isinstance(i, list) else
+                  (int(i) if isinstance(i, np.integer) else i) for i in index)
+    for i in index:
+        if isinstance(i, np.ndarray) and i.dtype.kind not in "biu":
+            raise TraceError(f"an index array must hold ints or bools, not {i.dtype}")
+    return {"index": index}
+
+
+# ---------------------------------------------------------------- concatenate, stack
+def _concat_vjp(k, g, out, v, p):
+    axis = p["axis"]
+    start = sum(a.shape[axis] for a in v[:k])
+    sl = [slice(None)] * out.ndim
+    sl[axis] = slice(start, start + v[k].shape[axis])
+    return g[tuple(sl)]
+
+
+def _bind_concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    refuse("np.concatenate", out=(out, None))
+    float_dtype("np.concatenate", dtype)
+    arrays = list(arrays)
+    if not arrays:
+        raise TraceError("np.concatenate needs at least one array")
+    if axis is None:
+        arrays = [np.reshape(a, (-1,)) for a in arrays]
+        axis = 0
+    nd = ndim_of(arrays[0])
+    if nd == 0:
+        raise TraceError("np.concatenate: zero-dimensional arrays cannot be concatenated")
+    return tuple(arrays), {"axis": normalize_axes(axis, nd, "np.concatenate")[0]}
+
+
+CONCATENATE = register(Primitive(
+    "concatenate", -1, "concat({args})", CALL, 90, ("part {k} of ḡ",),
+    array=lambda *xs, axis: np.concatenate(xs, axis=axis), vjp=_concat_vjp,
+    symbol="concat", numpy=(np.concatenate,), bind=_bind_concatenate))
+
+
+def _bind_stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    refuse("np.stack", out=(out, None))
+    float_dtype("np.stack", dtype)
+    arrays = list(arrays)
+    if not arrays:
+        raise TraceError("np.stack needs at least one array")
+    nd = ndim_of(arrays[0]) + 1
+    return tuple(arrays), {"axis": normalize_axes(axis, nd, "np.stack")[0]}
+
+
+STACK = register(Primitive(
+    "stack", -1, "stack({args})", CALL, 90, ("slice {k} of ḡ",),
+    array=lambda *xs, axis: np.stack(xs, axis=axis),
+    vjp=lambda k, g, out, v, p: np.take(g, k, axis=p["axis"]),
+    symbol="stack", numpy=(np.stack,), bind=_bind_stack))
+
+
+def _stack_with(atleast, axis_for):
+    def impl(record, tup, *, dtype=None, casting="same_kind"):
+        float_dtype("stacking", dtype)
+        arrs = [atleast(record, a) for a in tup]
+        return record(CONCATENATE, tuple(arrs), {"axis": axis_for(arrs)})
+    return impl
+
+
+def _column(record, a):
+    return reshaped(record, a, (shape_of(a)[0], 1)) if ndim_of(a) == 1 else \
+        _atleast(np.atleast_2d)(record, a)
+
+
+def _append(record, arr, values, axis=None):
+    if axis is None:
+        return record(CONCATENATE, (np.reshape(arr, (-1,)), np.reshape(values, (-1,))),
+                      {"axis": 0})
+    return np.concatenate([arr, values], axis=axis)
+
+
+def _diff(record, a, n=1, axis=-1, prepend=NO_VALUE, append=NO_VALUE):
+    if n < 0:
+        raise TraceError(f"np.diff: order must be non-negative, got {n}")
+    nd = ndim_of(a)
+    if nd == 0:
+        raise TraceError("np.diff needs at least a 1-D array")
+    axis = normalize_axes(axis, nd, "np.diff")[0]
+    parts = []
+    for extra in (prepend, append):
+        if extra is not NO_VALUE:
+            if ndim_of(extra) == 0:
+                shape = list(shape_of(a))
+                shape[axis] = 1
+                extra = np.broadcast_to(extra, shape)
+            parts.append(extra)
+        else:
+            parts.append(None)
+    pieces = [p for p in (parts[0], a, parts[1]) if p is not None]
+    if len(pieces) > 1:
+        a = np.concatenate(pieces, axis=axis)
+    for _ in range(n):
+        length = shape_of(a)[axis]
+        hi = [slice(None)] * nd
+        lo = [slice(None)] * nd
+        hi[axis] = slice(1, length)
+        lo[axis] = slice(0, length - 1)
+        a = a[tuple(hi)] - a[tuple(lo)]
+    return a
+
+
+for _row in [
+        Composite("hstack", _stack_with(_atleast(np.atleast_1d),
+                                        lambda arrs: 0 if ndim_of(arrs[0]) == 1 else 1),
+                  numpy=(np.hstack,)),
+        Composite("vstack", _stack_with(_atleast(np.atleast_2d), lambda arrs: 0),
+                  numpy=tuple(f for f in [np.vstack, getattr(np, "row_stack", None)] if f)),
+        Composite("dstack", _stack_with(_atleast(np.atleast_3d), lambda arrs: 2),
+                  numpy=(np.dstack,)),
+        Composite("column_stack", lambda record, tup: record(
+            CONCATENATE, tuple(_column(record, a) for a in tup), {"axis": 1}),
+                  numpy=(np.column_stack,)),
+        Composite("append", _append, numpy=(np.append,)),
+        Composite("diff", _diff, numpy=(np.diff,))]:
+    register(_row)
+
+
+# ---------------------------------------------------------------- selections
+def gather(x, index, fill=0.0):
+    """x's elements laid out by ``index`` (flat positions; -1 takes ``fill``)."""
+    flat = np.asarray(x).reshape(-1)
+    if index.size and index.min() < 0:
+        if flat.size == 0:
+            return np.full(index.shape, fill, dtype=np.result_type(flat, np.float64))
+        picked = flat[np.maximum(index, 0)]
+        return np.where(index >= 0, picked, fill).astype(flat.dtype, copy=False)
+    return flat[index]
+
+
+def _scatter_vjp(k, g, out, v, p):
+    x, index = v[0], p["index"]
+    g = np.broadcast_to(np.asarray(g, dtype=np.float64), index.shape)
+    valid = index >= 0
+    if valid.all():
+        idx, w = index.reshape(-1), g.reshape(-1)
+    else:
+        idx, w = index[valid], g[valid]
+    return np.bincount(idx, weights=w, minlength=x.size).reshape(x.shape)
+
+
+def _same_call(fn):
+    """Index of a selection: numpy's function applied to the positions."""
+    def index(a, *args, **kwargs):
+        return np.asarray(fn(positions(shape_of(a)), *args, **kwargs))
+    return index
+
+
+def selection(name, fn, *, method=(), index=None, numpy=None, fill=None):
+    """A row for a numpy function that only selects (and maybe fills in) elements."""
+    index = index or _same_call(fn)
+
+    def bind(a, *args, **kwargs):
+        plain_only(f"np.{name}", args=list(args), kwargs=list(kwargs.values()))
+        p = {"index": index(a, *args, **kwargs) - 1}
+        if fill is not None:
+            p["fill"] = fill(a, *args, **kwargs)
+        return (a,), p
+
+    return register(Primitive(
+        name, 1, f"{name}({{0}})", CALL, 90, (f"ḡ back through {name}",),
+        array=gather, vjp=_scatter_vjp, symbol=name,
+        numpy=(fn,) if numpy is None and fn is not None else (numpy or ()), method=method,
+        bind=bind))
+
+
+def _sort_index(a, axis=-1, kind=None, order=None, *, stable=None):
+    refuse("np.sort", order=(order, None))
+    vals = np.asarray(value_of(a))
+    pos = positions(vals.shape)
+    if axis is None:
+        return pos.reshape(-1)[np.argsort(vals.reshape(-1), kind="stable")]
+    return np.take_along_axis(pos, np.argsort(vals, axis=axis, kind="stable"), axis=axis)
+
+
+def _partition_index(a, kth, axis=-1, kind="introselect", order=None):
+    refuse("np.partition", order=(order, None))
+    vals = np.asarray(value_of(a))
+    pos = positions(vals.shape)
+    if axis is None:
+        return pos.reshape(-1)[np.argpartition(vals.reshape(-1), kth)]
+    return np.take_along_axis(pos, np.argpartition(vals, kth, axis=axis), axis=axis)
+
+
+_PAD_SELECTING = {"constant", "edge", "reflect", "symmetric", "wrap"}
+
+
+def _pad_check(mode, kwargs):
+    if not isinstance(mode, str) or mode not in _PAD_SELECTING:
+        raise TraceError(f"np.pad: mode={mode!r} is not supported while tracing; gradtrace "
+                         f"supports {', '.join(sorted(_PAD_SELECTING))}")
+    if kwargs.get("reflect_type", "even") != "even":
+        raise TraceError("np.pad: reflect_type='odd' is not supported while tracing")
+    extra = set(kwargs) - {"constant_values", "reflect_type"}
+    if extra:
+        raise TraceError(f"np.pad: keywords {sorted(extra)} are not supported with mode={mode!r}")
+
+
+def _pad_index(a, pad_width, mode="constant", **kwargs):
+    _pad_check(mode, kwargs)
+    kwargs.pop("constant_values", None)
+    return np.pad(positions(shape_of(a)), pad_width, mode=mode, **kwargs)
+
+
+def _pad_fill(a, pad_width, mode="constant", **kwargs):
+    if mode != "constant":
+        return 0.0
+    cv = kwargs.get("constant_values", 0)
+    filled = np.pad(np.zeros(shape_of(a)), pad_width, mode="constant", constant_values=cv)
+    return float(filled.flat[0]) if filled.size and np.all(filled == filled.flat[0]) else \
+        (filled if filled.size else 0.0)
+
+
+def _take_index(a, indices, axis=None, out=None, mode="raise"):
+    refuse("np.take", out=(out, None))
+    return np.asarray(np.take(positions(shape_of(a)), indices, axis=axis, mode=mode))
+
+
+def _swv(x, window_shape, axis=None, *, subok=False, writeable=False):
+    return np.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)
+
+
+def _resize_index(a, new_shape):
+    return np.resize(positions(shape_of(a)), new_shape)
+
+
+FLIP = selection("flip", np.flip)
+FLIPLR = selection("fliplr", np.fliplr)
+FLIPUD = selection("flipud", np.flipud)
+ROT90 = selection("rot90", np.rot90)
+ROLL = selection("roll", np.roll)
+TILE = selection("tile", np.tile)
+REPEAT = selection("repeat", np.repeat, method=("repeat",))
+TAKE = selection("take", np.take, method=("take",), index=_take_index)
+TAKE_ALONG_AXIS = selection("take_along_axis", np.take_along_axis)
+DIAGONAL = selection("diagonal", np.diagonal, method=("diagonal",))
+DIAG = selection("diag", np.diag)
+DIAGFLAT = selection("diagflat", np.diagflat)
+TRIL = selection("tril", np.tril)
+TRIU = selection("triu", np.triu)
+BROADCAST_TO = selection("broadcast_to", np.broadcast_to)
+DELETE = selection("delete", np.delete)
+RESIZE = selection("resize", np.resize, index=_resize_index)
+SORT = selection("sort", np.sort, index=_sort_index)
+PARTITION = selection("partition", np.partition, index=_partition_index)
+PAD = selection("pad", np.pad, index=_pad_index, fill=_pad_fill)
+SLIDING_WINDOW = selection("sliding_window_view", _swv,
+                           numpy=(np.lib.stride_tricks.sliding_window_view,))
+SPLIT_PART = selection("split", None)
+
+
+def _splitter(fn):
+    """np.split and friends: numpy splits the positions, each part is a selection."""
+    def impl(record, ary, *args, **kwargs):
+        plain_only(fn.__name__, args=list(args))
+        parts = fn(positions(shape_of(ary)), *args, **kwargs)
+        return [record(SPLIT_PART, (ary,), {"index": np.array(part) - 1}) for part in parts]
+    return impl
+
+
+for _fn in (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit):
+    register(Composite(_fn.__name__, _splitter(_fn), numpy=(_fn,)))
+
+
+# ---------------------------------------------------------------- copies and casts
+COPY = register(Primitive(
+    "copy", 1, "copy({0})", CALL, 90, ("1",),
+    array=lambda x: np.array(x, copy=True) if isinstance(x, np.ndarray) else x,
+    darray=lambda out, x: (1.0,), symbol="copy"))
+
+
+def _copy(record, a, order="K", subok=False):
+    return record(COPY, (a,), None)
+
+
+register(Composite("copy", _copy, numpy=(np.copy,), method=("copy",)))
+
+CAST = register(Primitive(
+    "astype", 1, "{0}", CALL, 90, ("1",),
+    array=lambda x, dtype: np.asarray(x).astype(dtype),
+    darray=lambda out, x, dtype: (1.0,), symbol="astype"))

@@ -1,0 +1,260 @@
+"""The recorder: the one writer of a trace's graph.
+
+It computes each op's value and local derivatives and appends a node plus one
+edge per argument slot, writing networkx's own adjacency dicts directly (the
+same layout ``MultiDiGraph.add_edge`` builds, checked in the tests): tracing is
+the hot path and ``add_node``/``add_edge`` cost more than the arithmetic they
+record.  Names and scopes come from the ``Naming`` half (``gradtrace.naming``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import warnings
+
+import networkx as nx
+import numpy as np
+
+from . import ops
+from .errors import GradtraceWarning, TraceError
+from .naming import Naming
+from .traced import Traced
+
+ACTIVE: contextvars.ContextVar["Recorder | None"] = contextvars.ContextVar(
+    "gradtrace_recorder", default=None)
+
+_FLOAT = float
+_NDARRAY = np.ndarray
+
+
+class Recorder(Naming):
+    """Builds one trace's graph while the user's function runs."""
+
+    def __init__(self):
+        self.graph = nx.MultiDiGraph()
+        self.nodes = self.graph._node
+        self.succ = self.graph._succ
+        self.pred = self.graph._pred
+        self.n = 0
+        self.finished = False
+        self.nonfinite: list[str] = []
+        self._consts: dict[int, tuple] = {}
+        self.init_naming()
+
+    # ------------------------------------------------------------ leaves
+    def leaf(self, kind: str, value, name: str | None, requires_grad: bool) -> "Traced":
+        nid = self.n
+        self.n = nid + 1
+        scalar = type(value) is _FLOAT
+        self.nodes[nid] = {"kind": kind, "op": None, "name": name, "value": value,
+                           "shape": () if scalar else value.shape, "scope": (),
+                           "params": None, "requires_grad": requires_grad}
+        self.succ[nid] = {}
+        self.pred[nid] = {}
+        return Traced(nid, value, self, requires_grad)
+
+    def const(self, value) -> "Traced":
+        """A number or array the function uses that is not an input.
+
+        The same object used again (a literal in a loop, a closed-over array) is the
+        same node: it is one value, and the graph stays small.
+        """
+        hit = self._consts.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        if type(value) is _FLOAT:
+            t = self.leaf("const", value, None, False)
+        elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+            t = self.leaf("const", float(value), None, False)
+        elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+            t = self.leaf("const", float(value) if value.ndim == 0 else value, None, False)
+        elif isinstance(value, (list, tuple)) and _numeric(value):
+            arr = np.asarray(value, dtype=np.float64)
+            t = self.leaf("const", float(arr) if arr.ndim == 0 else arr, None, False)
+        else:
+            raise TraceError(
+                f"cannot use a {type(value).__name__} as a number in a traced computation; "
+                "only floats, ints, bools and numeric numpy arrays can meet traced values")
+        self._consts[id(value)] = (value, t)   # holding value keeps its id from reuse
+        return t
+
+    def finish(self) -> None:
+        """The function has returned: no more ops, and no references to its objects."""
+        self.finished = True
+        self._consts.clear()
+        # the graph was written through its dicts: drop any cache networkx keeps beside them
+        getattr(self.graph, "__networkx_cache__", {}).clear()
+
+    # ------------------------------------------------------------ ops
+    def op(self, prim: ops.Primitive, args: tuple, params: dict | None = None,
+           dunder: bool = False) -> "Traced":
+        """Compute ``prim`` on the arguments' values and record it."""
+        if self.finished:
+            raise TraceError(
+                "this traced value belongs to a trace that has finished; "
+                "do all the computation inside the traced function")
+        if len(args) == 1:
+            a0 = args[0]
+            vals = (a0.value,)
+            req = a0._needs
+            floats = type(vals[0]) is _FLOAT
+        elif len(args) == 2:
+            a0, a1 = args
+            vals = (a0.value, a1.value)
+            req = a0._needs or a1._needs
+            floats = type(vals[0]) is _FLOAT and type(vals[1]) is _FLOAT
+        else:
+            vals = tuple([a.value for a in args])
+            req = any([a._needs for a in args])
+            floats = _all_floats(vals)
+        if floats and prim.scalar is not None:
+            try:
+                out = prim.scalar(*vals, **params) if params else prim.scalar(*vals)
+                if params is None:
+                    locs = prim.dscalar(out, *vals)
+                else:
+                    locs = prim.dscalar(out, *vals, **params)
+            except (ArithmeticError, ValueError):
+                out, locs = self._scalar_edge_cases(prim, vals, params)
+        else:
+            try:
+                out = prim.array(*vals, **params) if params else prim.array(*vals)
+            except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as e:
+                raise _forward_error(prim, vals, e) from e
+            if type(out) is not _NDARRAY or out.ndim == 0:
+                out = _FLOAT(out)
+            locs = None
+            if req and prim.darray is not None:
+                if prim.guard:   # 1/x, log, sqrt ...: infinite at some finite inputs, quietly
+                    with np.errstate(all="ignore"):
+                        locs = prim.darray(out, *vals, **params) if params else \
+                            prim.darray(out, *vals)
+                else:
+                    locs = prim.darray(out, *vals, **params) if params else prim.darray(out, *vals)
+                if type(out) is _FLOAT:
+                    locs = tuple([_FLOAT(v) for v in locs])
+        nid = self.n
+        self.n = nid + 1
+        name, scope = self._locate(nid, dunder)
+        self.nodes[nid] = {"kind": "op", "op": prim.name, "name": name, "value": out,
+                           "shape": () if type(out) is _FLOAT else out.shape, "scope": scope,
+                           "params": params, "requires_grad": req}
+        self.succ[nid] = {}
+        pred = self.pred[nid] = {}
+        succ = self.succ
+        for k, a in enumerate(args):
+            aid = a._id
+            keyed = pred.get(aid)
+            if keyed is None:
+                keyed = pred[aid] = {}
+                succ[aid][nid] = keyed
+            keyed[k] = {"local": locs[k] if locs is not None else None, "formula": None}
+        return Traced(nid, out, self, req)
+
+    def binary(self, prim: ops.Primitive, a: "Traced", b) -> "Traced":
+        """``op`` specialised for the hot case: a Python operator on two arguments."""
+        if type(b) is not Traced:
+            b = self.const(b)
+        elif b._rec is not self:
+            raise TraceError("traced values from two different traces cannot be mixed")
+        if self.finished:
+            return self.op(prim, (a, b), None, True)   # raises the finished-trace error
+        av = a.value
+        bv = b.value
+        if type(av) is _FLOAT and type(bv) is _FLOAT and prim.scalar is not None:
+            try:
+                out = prim.scalar(av, bv)
+                la, lb = prim.dscalar(out, av, bv)
+            except (ArithmeticError, ValueError):
+                out, (la, lb) = self._scalar_edge_cases(prim, (av, bv), None)
+            shape = ()
+        else:
+            try:
+                out = prim.array(av, bv)
+            except (ValueError, TypeError) as e:
+                raise _forward_error(prim, (av, bv), e) from e
+            if type(out) is not _NDARRAY or out.ndim == 0:
+                out = _FLOAT(out)
+                shape = ()
+            else:
+                shape = out.shape
+            la = lb = None
+            if (a._needs or b._needs) and prim.darray is not None:
+                if prim.guard:
+                    with np.errstate(all="ignore"):
+                        la, lb = prim.darray(out, av, bv)
+                else:
+                    la, lb = prim.darray(out, av, bv)
+                if not shape:
+                    la, lb = _FLOAT(la), _FLOAT(lb)
+        req = a._needs or b._needs
+        nid = self.n
+        self.n = nid + 1
+        name, scope = self._locate(nid, True)
+        self.nodes[nid] = {"kind": "op", "op": prim.name, "name": name, "value": out,
+                           "shape": shape, "scope": scope, "params": None, "requires_grad": req}
+        succ = self.succ
+        succ[nid] = {}
+        aid = a._id
+        bid = b._id
+        if aid == bid:
+            keyed = {0: {"local": la, "formula": None}, 1: {"local": lb, "formula": None}}
+            self.pred[nid] = {aid: keyed}
+            succ[aid][nid] = keyed
+        else:
+            ka = {0: {"local": la, "formula": None}}
+            kb = {1: {"local": lb, "formula": None}}
+            self.pred[nid] = {aid: ka, bid: kb}
+            succ[aid][nid] = ka
+            succ[bid][nid] = kb
+        return Traced(nid, out, self, req)
+
+    @staticmethod
+    def _scalar_edge_cases(prim, vals, params):
+        """Float inputs where ``math`` raises (log 0, 1/0, overflow): use numpy's inf/nan."""
+        out = ops.scalar_fallback(prim, vals, params)
+        with np.errstate(all="ignore"):
+            arr = [np.float64(v) for v in vals]
+            locs = prim.darray(np.float64(out), *arr, **(params or {}))
+        return out, tuple(float(v) for v in locs)
+
+
+def _numeric(seq) -> bool:
+    try:
+        return np.asarray(seq).dtype.kind in "biuf"
+    except (ValueError, TypeError):
+        return False
+
+
+def _all_floats(vals) -> bool:
+    for v in vals:
+        if type(v) is not _FLOAT:
+            return False
+    return True
+
+
+def _forward_error(prim, vals, e) -> TraceError:
+    shapes = ", ".join(str(np.shape(v)) for v in vals)
+    return TraceError(f"{prim.name} failed on traced values of shapes {shapes}: {e}")
+
+
+def note_nonfinite(rec: Recorder, name: str, value) -> None:
+    """Remember inputs holding NaN or inf, to warn once per trace."""
+    if type(value) is _FLOAT:
+        finite = math.isfinite(value)
+    else:
+        # one pass, no temporary: x·x (BLAS, multithreaded) or Σx is finite only if
+        # every element is (or, rarely, it overflowed: then look element by element)
+        quick = np.vdot(value, value) if value.flags.c_contiguous and value.dtype.kind == "f" \
+            else np.add.reduce(value, axis=None)
+        finite = math.isfinite(float(quick)) or bool(np.isfinite(value).all())
+    if not finite:
+        rec.nonfinite.append(name)
+
+
+def warn_nonfinite(rec: Recorder) -> None:
+    if rec.nonfinite:
+        warnings.warn(f"inputs {', '.join(rec.nonfinite)} contain NaN or inf; they are traced "
+                      "as given, and gradients through them may be NaN", GradtraceWarning,
+                      stacklevel=3)

@@ -1,0 +1,323 @@
+"""The traced value: a float or float array standing in for the user's value while
+the function runs.
+
+Python operators go straight to the recorder (the hot path); numpy's
+``__array_ufunc__`` / ``__array_function__`` protocols and the ndarray-like
+methods go through ``gradtrace.dispatch``, whose tables come from the op table.
+Leaving the graph (``float()``, ``.item()``, ``np.asarray`` to a plain array) is
+refused while the value depends on an input that gets a gradient.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import dispatch, ops
+from .errors import TraceError
+
+_FLOAT = float
+# handlers looked up once: while a trace runs, np.transpose & co. may be wrapped
+# (gradtrace.constructors), and the tables are keyed by numpy's own functions
+_TRANSPOSE = dispatch.FUNCTIONS[np.transpose]
+_SWAPAXES = dispatch.FUNCTIONS[np.swapaxes]
+_RESHAPE = dispatch.FUNCTIONS[np.reshape]
+
+
+class Traced:
+    """A float or float array being traced; behaves like one inside the function."""
+
+    __slots__ = ("_id", "value", "_rec", "_needs")
+    __array_priority__ = 1000
+    __gradtrace_traced__ = True
+
+    def __init__(self, nid: int, value, rec, needs: bool):
+        self._id = nid
+        self.value = value
+        self._rec = rec
+        self._needs = needs
+
+    # ---- arithmetic (the recorder turns plain numbers into constant nodes)
+    def __add__(self, o):
+        return self._rec.binary(ops.ADD, self, o)
+
+    def __radd__(self, o):
+        return self._rec.binary(ops.ADD, self._rec.const(o), self)
+
+    def __sub__(self, o):
+        return self._rec.binary(ops.SUB, self, o)
+
+    def __rsub__(self, o):
+        return self._rec.binary(ops.SUB, self._rec.const(o), self)
+
+    def __mul__(self, o):
+        return self._rec.binary(ops.MUL, self, o)
+
+    def __rmul__(self, o):
+        return self._rec.binary(ops.MUL, self._rec.const(o), self)
+
+    def __truediv__(self, o):
+        return self._rec.binary(ops.DIV, self, o)
+
+    def __rtruediv__(self, o):
+        return self._rec.binary(ops.DIV, self._rec.const(o), self)
+
+    def __mod__(self, o):
+        return self._rec.binary(ops.MOD, self, o)
+
+    def __rmod__(self, o):
+        return self._rec.binary(ops.MOD, self._rec.const(o), self)
+
+    def __floordiv__(self, o):
+        return self._rec.binary(ops.FLOOR_DIVIDE, self, o)
+
+    def __rfloordiv__(self, o):
+        return self._rec.binary(ops.FLOOR_DIVIDE, self._rec.const(o), self)
+
+    def __divmod__(self, o):
+        return self // o, self % o
+
+    def __rdivmod__(self, o):
+        return o // self, o % self
+
+    def __pow__(self, o):
+        if type(o) is not Traced and isinstance(o, (int, float, np.integer, np.floating)) \
+                and not isinstance(o, bool):
+            return self._rec.op(ops.POW_CONST, (self,), {"p": o if isinstance(o, int) else float(o)},
+                                True)
+        return self._rec.binary(ops.POW, self, o)
+
+    def __rpow__(self, o):
+        return self._rec.binary(ops.POW, self._rec.const(o), self)
+
+    def __matmul__(self, o):
+        return self._rec.binary(ops.MATMUL, self, o)
+
+    def __rmatmul__(self, o):
+        return self._rec.binary(ops.MATMUL, self._rec.const(o), self)
+
+    def __neg__(self):
+        return self._rec.op(ops.NEG, (self,), None, True)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self._rec.op(ops.ABS, (self,), None, True)
+
+    # ---- augmented assignment: numpy would write into the array, which every alias sees
+    def _in_place(self, o, op_text, plain_op):
+        if type(self.value) is _FLOAT:   # a float is immutable: x += 1 rebinds, as in Python
+            return plain_op(self, o)
+        raise TraceError(
+            f"'x {op_text}= ...' on a traced array would change the array in place (numpy "
+            "semantics: every other name for it sees the change), which the graph cannot "
+            f"record; write 'x = x {op_text} ...' instead")
+
+    def __iadd__(self, o):
+        return self._in_place(o, "+", Traced.__add__)
+
+    def __isub__(self, o):
+        return self._in_place(o, "-", Traced.__sub__)
+
+    def __imul__(self, o):
+        return self._in_place(o, "*", Traced.__mul__)
+
+    def __itruediv__(self, o):
+        return self._in_place(o, "/", Traced.__truediv__)
+
+    def __ipow__(self, o):
+        return self._in_place(o, "**", Traced.__pow__)
+
+    def __imatmul__(self, o):
+        return self._in_place(o, "@", Traced.__matmul__)
+
+    def __imod__(self, o):
+        return self._in_place(o, "%", Traced.__mod__)
+
+    def __ifloordiv__(self, o):
+        return self._in_place(o, "//", Traced.__floordiv__)
+
+    # ---- comparisons give plain booleans: control flow, not part of the graph
+    def __lt__(self, o):
+        return self.value < _raw(o)
+
+    def __le__(self, o):
+        return self.value <= _raw(o)
+
+    def __gt__(self, o):
+        return self.value > _raw(o)
+
+    def __ge__(self, o):
+        return self.value >= _raw(o)
+
+    def __eq__(self, o):
+        return self.value == _raw(o)
+
+    def __ne__(self, o):
+        return self.value != _raw(o)
+
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        return bool(self.value)
+
+    # ---- leaving the graph: allowed only where no gradient can be lost
+    def _leave(self, what: str):
+        if self._needs:
+            raise TraceError(
+                f"a traced value was converted to a plain number ({what}), which would drop "
+                "it from the graph and silently lose its gradient; use numpy functions "
+                "(np.exp, np.log, ...) or gradtrace's (gt.sigmoid, ...) instead")
+        return self.value
+
+    def __float__(self):
+        return float(self._leave("float(), math.*"))
+
+    def __int__(self):
+        return int(self._leave("int()"))
+
+    def __index__(self):
+        raise TraceError("a traced value cannot be used as an index or a count; indices are "
+                         "constants")
+
+    def __complex__(self):
+        return complex(self._leave("complex()"))
+
+    def __round__(self, ndigits=None):
+        return round(float(self.value), ndigits)
+
+    def item(self, *args):
+        v = self._leave(".item()")
+        return float(v) if type(v) is _FLOAT else v.item(*args)
+
+    def tolist(self):
+        v = self._leave(".tolist()")
+        return v if type(v) is _FLOAT else v.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if self._needs:
+            raise TraceError(
+                "a traced value was turned into a plain numpy array (np.asarray(x, dtype=int), "
+                "or a numpy call gradtrace does not intercept), which would silently lose its "
+                "gradient; use np.stack or np.concatenate so it stays in the graph")
+        return np.asarray(self.value, dtype=dtype)
+
+    def __setitem__(self, key, value):
+        raise TraceError(
+            "in-place writes to a traced array are not allowed (x[i] = ...): they would "
+            "change a value the graph already recorded; build a new array instead "
+            "(np.where, np.concatenate, or arithmetic)")
+
+    def sort(self, *args, **kwargs):
+        raise TraceError("x.sort() sorts in place, which the graph cannot record; write "
+                         "x = np.sort(x) instead")
+
+    def fill(self, *args, **kwargs):
+        raise TraceError("x.fill() writes in place, which the graph cannot record; build a new "
+                         "array (np.full_like) instead")
+
+    # ---- array-like surface
+    @property
+    def shape(self):
+        return () if type(self.value) is _FLOAT else self.value.shape
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+    @property
+    def dtype(self):
+        return np.dtype(np.float64) if type(self.value) is _FLOAT else self.value.dtype
+
+    @property
+    def real(self):
+        return self
+
+    def conj(self):
+        return self
+
+    conjugate = conj
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a scalar traced value")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __getitem__(self, index):
+        params = ops.getitem_params(index)
+        return dispatch.record(ops.GETITEM, (self,), params)
+
+    @property
+    def T(self):
+        return _TRANSPOSE(self)
+
+    @property
+    def mT(self):
+        return _SWAPAXES(self, -1, -2)
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)) else axes
+        return _TRANSPOSE(self, tuple(axes) if axes else None)
+
+    def reshape(self, *shape, order="C"):
+        shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) \
+            else shape
+        return _RESHAPE(self, shape, order=order)
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        dtype = np.dtype(dtype)
+        if dtype.kind == "f":
+            if dtype == self.dtype:
+                return self
+            return dispatch.record(ops.CAST, (self,), {"dtype": dtype.name})
+        if dtype.kind == "c":
+            raise TraceError("gradtrace differentiates real floats only; a cast to complex "
+                             "is not supported")
+        return np.asarray(self.value).astype(dtype)   # ints/bools: a constant, like argmax
+
+    def __format__(self, spec):
+        return format(self.value, spec)
+
+    def __repr__(self):
+        attrs = self._rec.nodes[self._id]
+        name = attrs["name"] or f"#{self._id}"
+        return f"Traced({name}, value={self.value!r})"
+
+    # ---- numpy protocols
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        prim = dispatch.UFUNCS.get(ufunc)
+        if prim is not None and method == "__call__" and not kwargs and prim.bind is None:
+            if prim.arity == 1:
+                x = inputs[0]
+                return x._rec.op(prim, (x,)) if type(x) is Traced else prim.array(x)
+            if ufunc is np.power and type(inputs[1]) is not Traced:
+                return inputs[0] ** inputs[1]
+            return dispatch.record(prim, inputs, None)
+        return dispatch.ufunc_call(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return dispatch.array_function(func, args, kwargs)
+
+
+def _raw(x):
+    return x.value if type(x) is Traced else x
+
+
+def _install_methods():
+    """ndarray-like methods (``x.var()``, ``x.argmax()``...) from the op table's rows."""
+    for name, handler in dispatch.METHODS.items():
+        if name not in Traced.__dict__:
+            setattr(Traced, name, handler)
+
+
+_install_methods()
