@@ -94,10 +94,7 @@ def classify(name: str, value) -> str:
             "arrays (convert with np.asarray(x, dtype=float)); integer and bool arrays are "
             "passed through as constants")
     if isinstance(value, (str, bytes)):
-        raise TraceError(
-            f"input '{name}' is a {type(value).__name__} ({value!r:.40}); inputs must be numbers, "
-            "numpy float arrays, or dicts/lists/tuples of them. Fix non-numeric settings with "
-            "functools.partial or a closure")
+        return "const"      # a setting such as einsum subscripts or an activation's name
     if isinstance(value, complex):
         raise TraceError(f"input '{name}' is complex; gradtrace differentiates real floats only")
     return "const"

@@ -9,13 +9,15 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import warnings
 from typing import Any, Callable
 
 import networkx as nx
+import numpy as np
 
 from . import inputs as _inputs
 from .backward import backward as _backward
-from .errors import TraceError
+from .errors import GradtraceWarning, TraceError
 from .formulas import fill_formulas
 from . import constructors
 from .naming import INTERNAL_FILES
@@ -174,6 +176,12 @@ def _short(v) -> str:
     return f"{v:.6g}" if isinstance(v, float) else f"array{tuple(v.shape)}"
 
 
+def _numeric_result(result) -> bool:
+    if isinstance(result, (bool, int, float, np.number, np.bool_)):
+        return True
+    return isinstance(result, np.ndarray) and result.dtype.kind in "biuf"
+
+
 def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     """Run ``fn(*args, **kwargs)`` once on traced stand-ins and record every op.
 
@@ -217,15 +225,24 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         if isinstance(result, (tuple, list, dict)):
             raise TraceError(f"{fname} returned a {type(result).__name__}; gt.trace needs one "
                              "value (a scalar loss, or an array with backward(seed=...))")
-        raise TraceError(
+        if not _numeric_result(result):
+            raise TraceError(
+                f"the output of {fname} is a {type(result).__name__} ({result!r:.40}); it must "
+                "be a number or a float array computed from the function's float inputs")
+        warnings.warn(
             f"the output of {fname} does not depend on any traced input (it returned "
-            f"{type(result).__name__} {result!r:.40}); make it a function of its float inputs")
+            f"{type(result).__name__} {result!r:.40}), so every gradient is 0; if that is not "
+            "what you meant, make it a function of its float inputs", GradtraceWarning,
+            stacklevel=2)
+        value = np.asarray(result, dtype=np.float64)
+        result = rec.leaf("const", float(value) if value.ndim == 0 else value, None, False)
     out_attrs = rec.nodes[result._id]
     if out_attrs["name"] is None:
         out_attrs["name"] = fname if fname.isidentifier() else "C"
     chosen = [n for n in floating if rec.nodes[input_ids[n]]["requires_grad"]]
-    if not out_attrs["requires_grad"] and chosen:
-        raise TraceError(f"the output of {fname} does not depend on any input in wrt "
-                         f"({', '.join(chosen)})")
+    if not out_attrs["requires_grad"] and chosen and out_attrs["kind"] == "op":
+        warnings.warn(f"the output of {fname} does not depend on any input in wrt "
+                      f"({', '.join(chosen)}), so every gradient is 0", GradtraceWarning,
+                      stacklevel=2)
     return Trace(rec.graph, result._id, input_ids, chosen,
                  name=out_attrs["name"], fn=fn, named_args=named)

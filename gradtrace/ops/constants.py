@@ -20,7 +20,7 @@ _FUNCTIONS = [np.argmax, np.argmin, np.argsort, np.argpartition, np.argwhere, np
               np.array_equiv, np.searchsorted, np.digitize, np.any, np.all, np.isreal,
               np.iscomplex, np.iscomplexobj, np.isrealobj, np.shape, np.ndim, np.size,
               np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.result_type,
-              np.unravel_index, np.ravel_multi_index]
+              np.unravel_index, np.ravel_multi_index, np.imag, np.angle]
 
 for _f in _UFUNCS + _FUNCTIONS:
     _method = (_f.__name__,) if _f.__name__ in (

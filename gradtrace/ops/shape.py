@@ -427,8 +427,39 @@ def _copy(record, a, order="K", subok=False):
 
 
 register(Composite("copy", _copy, numpy=(np.copy,), method=("copy",)))
+# real values: the real part is the value itself (a float has no imaginary part)
+register(Composite("real", lambda record, val: val, numpy=(np.real,)))
+register(Composite("real_if_close", lambda record, a, tol=100: a, numpy=(np.real_if_close,)))
 
 CAST = register(Primitive(
     "astype", 1, "{0}", CALL, 90, ("1",),
     array=lambda x, dtype: np.asarray(x).astype(dtype),
     darray=lambda out, x, dtype: (1.0,), symbol="astype"))
+
+
+# ---------------------------------------------------------------- convolution
+CONV_MATRIX = selection("convolution_matrix", None)
+
+
+def _convolve(record, a, v, mode="full"):
+    """np.convolve as (the Toeplitz matrix of a) @ v, then numpy's window for ``mode``."""
+    if ndim_of(a) != 1 or ndim_of(v) != 1:
+        raise TraceError("np.convolve takes two 1-D arrays")
+    m, n = shape_of(a)[0], shape_of(v)[0]
+    if m == 0 or n == 0:
+        raise TraceError("np.convolve: an input is empty")
+    rows = np.arange(m + n - 1)[:, None] - np.arange(n)[None, :]
+    index = np.where((rows >= 0) & (rows < m), rows, -1)
+    full = record(CONV_MATRIX, (a,), {"index": index, "fill": 0.0}) @ v
+    short, long = min(m, n), max(m, n)
+    if mode == "full":
+        return full
+    if mode == "same":
+        start = (short - 1) // 2
+        return full[start:start + long]
+    if mode == "valid":
+        return full[short - 1:long]
+    raise TraceError(f"np.convolve: mode must be 'full', 'same' or 'valid', not {mode!r}")
+
+
+register(Composite("convolve", _convolve, numpy=(np.convolve,)))
