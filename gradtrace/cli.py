@@ -78,6 +78,13 @@ def main():
     """
 
 
+@main.command("ops")
+def list_ops():
+    """List the numpy functions and methods gradtrace differentiates (from its op table)."""
+    from .ops.listing import supported_markdown
+    click.echo(supported_markdown(), nl=False)
+
+
 @main.command()
 @click.argument("target")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="OUT",

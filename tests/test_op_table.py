@@ -194,3 +194,12 @@ def test_constant_rows_give_plain_values():
     t = gt.trace(lambda x: np.sum(x * np.argmax(x) + np.isclose(x, 0.3)), x).backward()
     np.testing.assert_allclose(t.grads["x"], [2.0, 2.0, 2.0])
     assert all(isinstance(r, (Primitive, Composite, Constant)) for r in ROWS)
+
+
+def test_readme_lists_the_op_table():
+    from pathlib import Path
+
+    from gradtrace.ops.listing import supported_markdown
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    listed = readme.split("<!-- ops:start -->\n")[1].split("<!-- ops:end -->")[0]
+    assert listed == supported_markdown(), "README's op list is stale: paste `gradtrace ops`"

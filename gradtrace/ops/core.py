@@ -21,6 +21,7 @@ an op is adding a row.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -77,6 +78,7 @@ class Constant:
 
 PRIMITIVES: dict[str, Primitive] = {}
 ROWS: list = []          # every row, in table order (for dispatch and `gradtrace ops`)
+FAMILY: dict[int, str] = {}   # id(row) -> the family module that registered it
 
 
 def register(row):
@@ -86,6 +88,10 @@ def register(row):
             raise ValueError(f"op {row.name!r} is registered twice")
         PRIMITIVES[row.name] = row
     ROWS.append(row)
+    module = sys._getframe(1).f_globals.get("__name__", "")
+    if module.endswith(".core"):      # registered through a helper (unary, selection ...)
+        module = sys._getframe(2).f_globals.get("__name__", "")
+    FAMILY[id(row)] = module.rsplit(".", 1)[-1]
     return row
 
 
