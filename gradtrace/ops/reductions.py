@@ -28,15 +28,18 @@ def _spread(g, x, p):
 
 
 # ---------------------------------------------------------------- sum, mean
-def _bind_sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=NO_VALUE,
-              where=NO_VALUE):
-    refuse("np.sum", out=(out, None))
-    _no_where("np.sum", where)
-    float_dtype("np.sum", dtype)
-    p = _params("np.sum", a, axis, keepdims)
-    if initial is not NO_VALUE:
-        p["initial"] = float(initial)
-    return (a,), p
+def _bind_folding(fname):
+    """sum and prod: axis, keepdims and initial implemented; out and where refused."""
+    def bind(a, axis=None, dtype=None, out=None, keepdims=False, initial=NO_VALUE,
+             where=NO_VALUE):
+        refuse(fname, out=(out, None))
+        _no_where(fname, where)
+        float_dtype(fname, dtype)
+        p = _params(fname, a, axis, keepdims)
+        if initial is not NO_VALUE:
+            p["initial"] = float(initial)
+        return (a,), p
+    return bind
 
 
 SUM = register(Primitive(
@@ -44,7 +47,7 @@ SUM = register(Primitive(
     array=lambda x, axis=None, keepdims=False, initial=0.0: np.sum(
         x, axis=axis, keepdims=keepdims, initial=initial),
     vjp=lambda k, g, out, v, p: _spread(g, v[0], p),
-    symbol="Σ", numpy=(np.sum,), method=("sum",), bind=_bind_sum))
+    symbol="Σ", numpy=(np.sum,), method=("sum",), bind=_bind_folding("np.sum")))
 
 
 def _bind_mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=NO_VALUE):
@@ -132,22 +135,11 @@ def _prod_vjp(k, g, out, v, p):
     return np.transpose(grad, np.argsort(perm))
 
 
-def _bind_prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=NO_VALUE,
-               where=NO_VALUE):
-    refuse("np.prod", out=(out, None))
-    _no_where("np.prod", where)
-    float_dtype("np.prod", dtype)
-    p = _params("np.prod", a, axis, keepdims)
-    if initial is not NO_VALUE:
-        p["initial"] = float(initial)
-    return (a,), p
-
-
 PROD = register(Primitive(
     "prod", 1, "Π{0}", CALL, 90, ("Π of the others",),
     array=lambda x, axis=None, keepdims=False, initial=1.0: np.prod(
         x, axis=axis, keepdims=keepdims, initial=initial),
-    vjp=_prod_vjp, symbol="Π", numpy=(np.prod,), method=("prod",), bind=_bind_prod))
+    vjp=_prod_vjp, symbol="Π", numpy=(np.prod,), method=("prod",), bind=_bind_folding("np.prod")))
 
 
 # ---------------------------------------------------------------- var, std

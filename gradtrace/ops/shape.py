@@ -165,12 +165,17 @@ def _concat_vjp(k, g, out, v, p):
     return g[tuple(sl)]
 
 
-def _bind_concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
-    refuse("np.concatenate", out=(out, None))
-    float_dtype("np.concatenate", dtype)
+def _sequence(fname, arrays, out, dtype) -> list:
+    refuse(fname, out=(out, None))
+    float_dtype(fname, dtype)
     arrays = list(arrays)
     if not arrays:
-        raise TraceError("np.concatenate needs at least one array")
+        raise TraceError(f"{fname} needs at least one array")
+    return arrays
+
+
+def _bind_concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    arrays = _sequence("np.concatenate", arrays, out, dtype)
     if axis is None:
         arrays = [np.reshape(a, (-1,)) for a in arrays]
         axis = 0
@@ -187,11 +192,7 @@ CONCATENATE = register(Primitive(
 
 
 def _bind_stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
-    refuse("np.stack", out=(out, None))
-    float_dtype("np.stack", dtype)
-    arrays = list(arrays)
-    if not arrays:
-        raise TraceError("np.stack needs at least one array")
+    arrays = _sequence("np.stack", arrays, out, dtype)
     nd = ndim_of(arrays[0]) + 1
     return tuple(arrays), {"axis": normalize_axes(axis, nd, "np.stack")[0]}
 
