@@ -8,8 +8,8 @@ Both go through ``rebuild``.
 
 from __future__ import annotations
 
-import functools
 import inspect
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -17,10 +17,19 @@ import numpy as np
 from .errors import TraceError
 
 
-@functools.lru_cache(maxsize=512)
+_SIGNATURES: "weakref.WeakKeyDictionary[Callable, inspect.Signature]" = weakref.WeakKeyDictionary()
+
+
 def signature(fn: Callable) -> inspect.Signature:
-    """``inspect.signature``, remembered: it costs more than tracing a small model."""
-    return inspect.signature(fn)
+    """``inspect.signature``, remembered while ``fn`` lives: it costs more than tracing a
+    small model.  Held weakly, so a traced closure and what it closes over are freed."""
+    try:
+        sig = _SIGNATURES.get(fn)
+    except TypeError:            # not weak-referenceable (a builtin): no cache
+        return inspect.signature(fn)
+    if sig is None:
+        sig = _SIGNATURES[fn] = inspect.signature(fn)
+    return sig
 
 
 def bind(fn: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
@@ -73,6 +82,15 @@ def call(fn: Callable, named: dict[str, Any], template: dict[str, Any]):
         elif pname in named:
             args.append(named[pname])
     return fn(*args, **kwargs)
+
+
+def snapshot(value):
+    """An array as it is now, read-only: later writes by the caller or the function cannot
+    change what the trace recorded.  A read-only array that owns its data needs no copy."""
+    if value.flags.writeable or value.base is not None:
+        value = value.copy()
+    value.flags.writeable = False
+    return value
 
 
 def classify(name: str, value) -> str:

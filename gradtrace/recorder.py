@@ -18,6 +18,7 @@ import numpy as np
 
 from . import ops
 from .errors import GradtraceWarning, TraceError
+from .inputs import snapshot
 from .naming import Naming
 from .traced import Traced
 
@@ -58,17 +59,22 @@ class Recorder(Naming):
         """A number or array the function uses that is not an input.
 
         The same object used again (a literal in a loop, a closed-over array) is the
-        same node: it is one value, and the graph stays small.
+        same node while its contents are unchanged: one value, and the graph stays
+        small.  An array is recorded as a read-only snapshot, so a buffer the function
+        refills (``buf[:] = data[i]``) becomes a new node with its new contents.
         """
         hit = self._consts.get(id(value))
         if hit is not None and hit[0] is value:
-            return hit[1]
+            if type(value) is not _NDARRAY or np.array_equal(value, hit[1].value,
+                                                             equal_nan=value.dtype.kind == "f"):
+                return hit[1]
         if type(value) is _FLOAT:
             t = self.leaf("const", value, None, False)
         elif isinstance(value, (bool, int, float, np.number, np.bool_)):
             t = self.leaf("const", float(value), None, False)
         elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-            t = self.leaf("const", float(value) if value.ndim == 0 else value, None, False)
+            t = self.leaf("const", float(value) if value.ndim == 0 else snapshot(value),
+                          None, False)
         elif isinstance(value, (list, tuple)) and _numeric(value):
             arr = np.asarray(value, dtype=np.float64)
             t = self.leaf("const", float(arr) if arr.ndim == 0 else arr, None, False)

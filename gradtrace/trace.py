@@ -197,7 +197,7 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         kind = _inputs.classify(path, value)
         if kind == "const":
             return value
-        value = float(value) if kind == "float" else value
+        value = float(value) if kind == "float" else _inputs.snapshot(value)
         note_nonfinite(rec, path, value)
         t = rec.leaf("input", value, path, in_wrt(path))
         input_ids[path] = t._id

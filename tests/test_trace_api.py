@@ -234,10 +234,15 @@ def test_nan_inputs_warn_once_and_are_recorded():
     assert np.isnan(t.graph.nodes[t.inputs["x"]]["value"])
 
 
-def test_values_by_reference():
+def test_inputs_are_snapshots_read_only_arrays_are_not_copied():
     W = np.ones((2, 2))
     t = gt.trace(lambda W: np.sum(W @ W), W)
-    assert t.graph.nodes[t.inputs["W"]]["value"] is W
+    recorded = t.graph.nodes[t.inputs["W"]]["value"]
+    assert recorded is not W and not recorded.flags.writeable
+    frozen = np.ones((2, 2))
+    frozen.flags.writeable = False
+    t = gt.trace(lambda W: np.sum(W @ W), frozen)
+    assert t.graph.nodes[t.inputs["W"]]["value"] is frozen
 
 
 def test_threads_trace_separately():

@@ -148,8 +148,8 @@ def getitem_params(index) -> dict:
     if not isinstance(index, tuple):
         index = (index,)
     plain_only("indexing", index=list(index))
-    index = tuple(np.asarray(i) if isinstance(i, list) else
-                  (int(i) if isinstance(i, np.integer) else i) for i in index)
+    index = tuple(np.array(i) if isinstance(i, (list, np.ndarray)) else   # a copy: the
+                  (int(i) if isinstance(i, np.integer) else i) for i in index)  # caller may reuse it
     for i in index:
         if isinstance(i, np.ndarray) and i.dtype.kind not in "biu":
             raise TraceError(f"an index array must hold ints or bools, not {i.dtype}")
