@@ -246,7 +246,8 @@ class Traced:
 
     def __len__(self):
         if not self.shape:
-            raise TypeError("len() of a scalar traced value")
+            raise TraceError("len() of a scalar (0-d) traced value: it has no length, as for "
+                             "a numpy scalar; iterate over an array instead")
         return self.shape[0]
 
     def __iter__(self):
