@@ -126,3 +126,8 @@ def test_traced_closures_are_freed():
         del t
     gc.collect()
     assert _rss_mb() - before < 50
+
+
+def test_check_on_an_empty_input_is_trivially_ok():
+    report = gt.check(lambda x, y: np.sum(x * 2.0) + y, np.zeros((0, 3)), 1.0)
+    assert report.ok
