@@ -17,7 +17,7 @@ import threading
 import numpy as np
 
 from . import ops
-from .dispatch import record, recorder_of
+from .dispatch import record
 from .errors import TraceError
 from .ops.core import is_traced
 from .recorder import ACTIVE

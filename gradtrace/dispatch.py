@@ -214,7 +214,7 @@ def ufunc_call(ufunc, method: str, inputs, kwargs):
         return FUNCTIONS[ACCUMULATE[ufunc].numpy[0]](*inputs, **kwargs)
     if method == "outer" and ufunc in UFUNCS and UFUNCS[ufunc].arity == 2 and not kwargs:
         a, b = inputs
-        na, nb = np.ndim(plain(a)), np.ndim(plain(b))
+        nb = np.ndim(plain(b))
         a = np.reshape(a, np.shape(plain(a)) + (1,) * nb)
         return FUNCTIONS[ufunc](a, b)
     if method == "at":
