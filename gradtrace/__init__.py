@@ -24,10 +24,10 @@ def check(fn, *args, wrt=None, **kwargs):
     return check_trace(t)
 
 
-def load_json(text_or_path):
-    """A Trace from ``Trace.to_json()`` output (a JSON string or a file path)."""
-    from .jsonio import load
-    return load(text_or_path)
+def load_json(text_or_path, max_bytes: int = 512 * 2**20):
+    """A Trace from ``Trace.to_json()`` output (a JSON string or a file path), validated."""
+    from .jsonload import load
+    return load(text_or_path, max_bytes)
 
 
 __all__ = ["trace", "Trace", "Traced", "check", "load_json", "sigmoid", "relu", "tanh",

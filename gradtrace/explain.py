@@ -270,22 +270,38 @@ def _recursive_steps(trace, on_path, texts) -> list[dict]:
     return steps
 
 
+def enumerate_paths(g, src: int, dst: int, on_path: set[int]) -> list[list[tuple[int, int, int]]]:
+    """Every path src -> dst as its edges (u, v, key), in sorted order; iterative, so a
+    100,000-deep chain needs no recursion."""
+    if src == dst:
+        return [[]]
+
+    def out_edges(v):
+        return iter([(v, w, k) for w, keyed in sorted(g._succ[v].items()) if w in on_path
+                     for k in sorted(keyed)])
+    paths: list[list[tuple[int, int, int]]] = []
+    edges: list[tuple[int, int, int]] = []
+    stack = [out_edges(src)]
+    while stack:
+        edge = next(stack[-1], None)
+        if edge is None:             # this node's edges are done: step back
+            stack.pop()
+            if edges:
+                edges.pop()
+            continue
+        edges.append(edge)
+        if edge[1] == dst:
+            paths.append(list(edges))
+            edges.pop()
+        else:
+            stack.append(out_edges(edge[1]))
+    return paths
+
+
 def _paths_form(trace, target, on_path, texts, gradient, n_paths) -> Explanation:
     g = trace.graph
     out = trace.output
-    paths: list[list[tuple[int, int, int]]] = []
-
-    def walk(v, edges):
-        if v == out:
-            paths.append(list(edges))
-            return
-        for w, keyed in sorted(g._succ[v].items()):
-            if w in on_path:
-                for k in sorted(keyed):
-                    edges.append((v, w, k))
-                    walk(w, edges)
-                    edges.pop()
-    walk(target, [])
+    paths = enumerate_paths(g, target, out, on_path)
     seed = g._node[out]["grad"]
     steps = []
     for path in paths:

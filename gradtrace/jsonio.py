@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
-import networkx as nx
 import numpy as np
 
 from .errors import GradtraceError
-from .ops import PRIMITIVES
 
 FORMAT = "gradtrace-trace"
-VERSION = 1
+VERSION = 2
 _SPECIAL = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
@@ -91,9 +88,12 @@ def decode_param(p):
 
 
 def to_data(trace) -> dict:
+    """The trace as plain data (format version 2): each op node lists its arguments in
+    position order as [source id, local, formula] (+ contribution after backward)."""
     g = trace.graph
+    pred = g._pred
     nodes = []
-    for nid, a in g.nodes(data=True):
+    for nid, a in g._node.items():
         d = {"id": nid, "kind": a["kind"], "op": a["op"], "name": a["name"],
              "value": encode_value(a["value"]), "shape": list(a["shape"]),
              "scope": list(a["scope"]), "requires_grad": a["requires_grad"],
@@ -101,67 +101,16 @@ def to_data(trace) -> dict:
              {k: encode_param(v) for k, v in a["params"].items()}}
         if "grad" in a:
             d["grad"] = encode_value(a["grad"])
+        if a["kind"] == "op":
+            by_pos = sorted((k, u, e) for u, keyed in pred[nid].items() for k, e in keyed.items())
+            d["args"] = [[u, encode_value(e["local"]), e["formula"]] +
+                         ([encode_value(e["contribution"])] if "contribution" in e else [])
+                         for _, u, e in by_pos]
         nodes.append(d)
-    edges = []
-    for u, v, k, e in g.edges(keys=True, data=True):
-        d = {"source": u, "target": v, "key": k, "local": encode_value(e["local"]),
-             "formula": e["formula"]}
-        if "contribution" in e:
-            d["contribution"] = encode_value(e["contribution"])
-        edges.append(d)
     return {"format": FORMAT, "version": VERSION, "name": trace.name, "output": trace.output,
-            "inputs": trace.inputs, "wrt": trace.wrt, "nodes": nodes, "edges": edges}
+            "inputs": trace.inputs, "wrt": trace.wrt, "nodes": nodes}
 
 
 def dumps(trace, indent: int | None = None) -> str:
-    return json.dumps(to_data(trace), indent=indent, ensure_ascii=False, allow_nan=False)
-
-
-def load(text_or_path):
-    """Rebuild a Trace from JSON text or a path to a .json file."""
-    from .trace import Trace
-    if isinstance(text_or_path, Path) or (isinstance(text_or_path, str)
-                                          and not text_or_path.lstrip().startswith("{")):
-        path = Path(text_or_path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise GradtraceError(f"cannot read trace JSON {path}: {e.strerror}") from None
-    else:
-        text = text_or_path
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise GradtraceError(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") \
-            from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise GradtraceError("this JSON is not a gradtrace trace (no \"format\": "
-                             f"\"{FORMAT}\" field); write one with Trace.to_json()")
-    if data.get("version") != VERSION:
-        raise GradtraceError(f"gradtrace trace JSON version {data.get('version')} is not "
-                             f"supported (this gradtrace reads version {VERSION})")
-    try:
-        g = nx.MultiDiGraph()
-        for d in data["nodes"]:
-            if d["op"] is not None and d["op"] not in PRIMITIVES:
-                raise ValueError(f"unknown op '{d['op']}'")
-            attrs = {"kind": d["kind"], "op": d["op"], "name": d["name"],
-                     "value": decode_value(d["value"]), "shape": tuple(d["shape"]),
-                     "scope": tuple(d["scope"]),
-                     "params": None if d["params"] is None else
-                     {k: decode_param(v) for k, v in d["params"].items()},
-                     "requires_grad": bool(d["requires_grad"])}
-            if "grad" in d:
-                attrs["grad"] = decode_value(d["grad"])
-            g.add_node(int(d["id"]), **attrs)
-        for d in data["edges"]:
-            attrs = {"local": decode_value(d["local"]), "formula": d["formula"]}
-            if "contribution" in d:
-                attrs["contribution"] = decode_value(d["contribution"])
-            g.add_edge(int(d["source"]), int(d["target"]), key=int(d["key"]), **attrs)
-        t = Trace(g, int(data["output"]), {k: int(v) for k, v in data["inputs"].items()},
-                  list(data["wrt"]), name=data["name"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise GradtraceError(f"malformed gradtrace trace JSON: {e}") from None
-    t._formulas_done = True
-    return t
+    # ensure_ascii: a lone surrogate in a name is written as \udXXX, which reads back exactly
+    return json.dumps(to_data(trace), indent=indent, ensure_ascii=True, allow_nan=False)

@@ -6,9 +6,7 @@ Everything downstream (diagrams, explanations, JSON, the CLI) reads
 
 from __future__ import annotations
 
-import gc
 import sys
-import threading
 import warnings
 from typing import Any, Callable
 
@@ -19,7 +17,7 @@ from . import inputs as _inputs
 from .backward import backward as _backward
 from .errors import GradtraceWarning, TraceError
 from .formulas import fill_formulas
-from . import constructors
+from . import constructors, gcpause
 from .naming import INTERNAL_FILES
 from .ops import FILES as _OP_FILES
 from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
@@ -29,33 +27,6 @@ INTERNAL_FILES.update({__file__, _inputs.__file__, constructors.__file__} | _OP_
 INTERNAL_FILES.update(m.__file__ for m in (sys.modules["gradtrace.dispatch"],
                                            sys.modules["gradtrace.traced"],
                                            sys.modules["gradtrace.recorder"]))
-
-_gc_lock = threading.Lock()
-_gc_paused = 0
-
-
-def _pause_gc():
-    """Tracing makes many small objects; the cyclic GC scanning them costs more than
-    recording them.  Nothing a trace builds is cyclic garbage, so pause it."""
-    global _gc_paused
-    with _gc_lock:
-        if _gc_paused == 0 and gc.isenabled():
-            gc.disable()
-            _gc_paused = 1
-        elif _gc_paused:
-            _gc_paused += 1
-        else:
-            return False
-    return True
-
-
-def _resume_gc():
-    global _gc_paused
-    with _gc_lock:
-        _gc_paused -= 1
-        if _gc_paused == 0:
-            gc.enable()
-
 
 class Trace:
     """One recorded forward pass: a ``networkx.MultiDiGraph`` plus where its ends are."""
@@ -205,7 +176,7 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
 
     token = ACTIVE.set(rec)
     constructors.enter()
-    paused = _pause_gc()
+    paused = gcpause.pause()
     try:
         traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
         floating = list(input_ids)
@@ -220,7 +191,7 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         ACTIVE.reset(token)
         constructors.leave()
         if paused:
-            _resume_gc()
+            gcpause.resume()
     if type(result) is not Traced:
         if isinstance(result, (tuple, list, dict)):
             raise TraceError(f"{fname} returned a {type(result).__name__}; gt.trace needs one "
