@@ -149,6 +149,10 @@ def test_missing_dot_writes_source_and_advice(tmp_path, monkeypatch):
     assert (tmp_path / "c.dot").exists() and not (tmp_path / "c.svg").exists()
     assert "c.dot" in str(info.value)
     assert "text/plain" in t._repr_mimebundle_()
+    (tmp_path / "d.dot").write_text("mine")       # a file the user did not name survives
+    with pytest.raises(gt.RenderError, match=r"d\.1\.dot"):
+        t.render(tmp_path / "d.svg")
+    assert (tmp_path / "d.dot").read_text() == "mine" and (tmp_path / "d.1.dot").exists()
 
 
 def test_timeout_stops_with_advice(tmp_path):

@@ -274,7 +274,8 @@ class Painter:
         rows = [self.font(esc("/".join(scope)), s["fg"], None, bold=True),
                 self.font(f"{ops} ops, collapsed", s["dim"], 10)]
         if self.has_grads:
-            outs = [m for m in members if any(w not in members for w in self.g._succ[m])]
+            inside = set(members)
+            outs = [m for m in members if any(w not in inside for w in self.g._succ[m])]
             norms = [magnitude(self.g._node[m]["grad"]) for m in outs if "grad" in self.g._node[m]]
             if norms:
                 total = math.sqrt(sum(n * n for n in norms))

@@ -87,6 +87,16 @@ def run_graphviz(dot_text: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> b
     return proc.stdout
 
 
+def free_name(path: Path) -> Path:
+    """``path``, or ``name.1.dot``, ``name.2.dot`` ... if it exists: a file the user did not
+    name is never overwritten."""
+    candidate, n = path, 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
+    return candidate
+
+
 def render(trace, path, format: str | None = None, timeout: float = DEFAULT_TIMEOUT,
            **options) -> Path:
     """Write the diagram of ``trace`` to ``path``; returns the path written."""
@@ -103,7 +113,7 @@ def render(trace, path, format: str | None = None, timeout: float = DEFAULT_TIME
         data = run_graphviz(dot_text, fmt, timeout)
     except RenderError as e:
         if "not found on PATH" in str(e):
-            beside = path.with_suffix(".dot")
+            beside = free_name(path.with_suffix(".dot"))
             write_atomic(beside, dot_text.encode("utf-8"))
             raise RenderError(f"{e}. The DOT source was written to {beside}") from None
         raise
