@@ -31,3 +31,33 @@ def read_svg(svg_text: str):
 def all_text(svg_text: str) -> str:
     root = ET.fromstring(svg_text)
     return "\n".join(_norm("".join(t.itertext())) for t in root.iter(f"{SVG}text"))
+
+
+def read_fast_svg(svg_text: str):
+    """gradtrace's own fast-layout SVG: {node id: (box, [text lines])}, [(box, [lines])]
+    for edge labels; a box is (x0, y0, x1, y1)."""
+    root = ET.fromstring(svg_text)
+    nodes, labels = {}, []
+
+    def box(rect):
+        x, y = float(rect.get("x")), float(rect.get("y"))
+        return (x, y, x + float(rect.get("width")), y + float(rect.get("height")))
+    for g in root.iter(f"{SVG}g"):
+        rect = g.find(f"{SVG}rect")
+        texts = [_norm("".join(t.itertext())) for t in g.iter(f"{SVG}text")]
+        if g.get("class") == "n":
+            nodes[g.get("id")] = (box(rect), texts)
+        elif g.get("class") == "l":
+            labels.append((box(rect), texts))
+    return nodes, labels
+
+
+def overlapping(boxes) -> list:
+    """Pairs of boxes that overlap (a sweep over x; touching edges do not count)."""
+    boxes = sorted(boxes)
+    active, bad = [], []
+    for b in boxes:
+        active = [a for a in active if a[2] > b[0]]
+        bad.extend((a, b) for a in active if a[1] < b[3] and b[1] < a[3])
+        active.append(b)
+    return bad

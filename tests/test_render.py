@@ -12,7 +12,7 @@ import gradtrace as gt
 from gradtrace.render.labels import num, value_text
 from gradtrace.render.output import svg_text
 
-from .svgread import all_text, read_svg
+from .svgread import overlapping, read_fast_svg, all_text, read_svg
 from .test_seed_chain import chain, layer
 
 pytestmark = pytest.mark.skipif(
@@ -234,16 +234,17 @@ def test_fast_layout_for_big_graphs():
     t = gt.trace(f).backward()
     assert t.graph.number_of_nodes() > 800
     dot = t.to_dot()
-    assert "splines=false" in dot and dot.count("pos=") == t.graph.number_of_nodes()
-    xs = {}
-    for line in dot.splitlines():
-        if "pos=" in line:
-            nid = line.split()[0]
-            xs[nid] = float(line.split('pos="')[1].split(",")[0])
-    assert xs[f"n{t.output}"] == max(xs.values())
-    nodes, edges = read_svg(svg_text(t))
+    assert "splines=false" in dot
+    shown = sum(1 for u, v in t.graph.edges() if t.graph.nodes[u]["requires_grad"])
+    assert dot.count("pos=") == t.graph.number_of_nodes() + shown   # a box per label
+    nodes, labels = read_fast_svg(svg_text(t))
     assert len(nodes) == t.graph.number_of_nodes()
-    assert sum(len(v) for v in edges.values()) == t.graph.number_of_edges()
+    assert len(labels) == shown and all(len(lines) == 2 for _, lines in labels)
+    assert all(lines[1].startswith("←") for _, lines in labels)
+    assert not overlapping([b for b, _ in nodes.values()] + [b for b, _ in labels])
+    out_box = nodes[f"n{t.output}"][0]
+    far = max(b[2] for b, _ in nodes.values()), max(b[3] for b, _ in nodes.values())
+    assert out_box[2] == far[0] or out_box[3] == far[1]      # the output ends the flow
 
 
 def test_jupyter_repr():

@@ -16,7 +16,7 @@ from ..errors import RenderError
 from ..formulas import node_texts
 from ..graph import paths_to_output
 from ..ops import PRIMITIVES
-from . import layout
+from . import fast as fast_draw
 from .labels import (esc, magnitude, num, partial, shape_text, signed_term, sum_rule_text,
                      value_text)
 
@@ -166,34 +166,47 @@ class Painter:
     def faded(self, v) -> bool:
         return self.path_nodes is not None and v not in self.path_nodes
 
-    def node_attrs(self, v: int) -> str:
+    def node_rows(self, v: int) -> list[list[tuple]]:
+        """What a node box says: rows of (text, colour, size or None, bold) pieces."""
         a = self.g._node[v]
         s, d = self.s, self.o.digits
         fade = self.faded(v)
-        fg = self.s["faded"] if fade else s["fg"]
-        name = esc(self.texts[v])
+        fg = s["faded"] if fade else s["fg"]
+        dim = s["faded"] if fade else s["dim"]
+        name = self.texts[v]
         if a["kind"] == "const":
-            return (f'label=<{self.font(name, self.s["faded"] if fade else s["dim"], 10)}>, '
+            return [[(name, dim, 10, False)]]
+        head = [(name, fg, None, True)]
+        if a["kind"] == "op":
+            head.append((PRIMITIVES[a["op"]].symbol or a["op"], dim, 10, False))
+        if a["shape"]:
+            head.append((shape_text(a["shape"]), dim, 10, False))
+        rows = [head]
+        compact = self.o.style == "compact"
+        if self.o.values:
+            val = value_text(a["value"], d)
+            rows.append([(val if compact else f"= {val}", s["faded"] if fade else s["value"],
+                          None, False)])
+        if self.has_grads and "grad" in a:
+            rows.append([(self.grad_text(v, compact), s["faded"] if fade else s["grad"], None,
+                          False)])
+        return rows
+
+    def node_attrs(self, v: int) -> str:
+        a = self.g._node[v]
+        s = self.s
+        fade = self.faded(v)
+        rows = self.node_rows(v)
+        if a["kind"] == "const":
+            text, color, size, _ = rows[0][0]
+            return (f'label=<{self.font(esc(text), color, size)}>, '
                     f'shape=box, style="rounded,filled", fillcolor="{s["const"]}", '
                     f'color="{self.s["faded"] if fade else s["dim"]}", margin="0.04,0.02", '
                     f'height=0.2, width=0.2')
-        rows = []
-        head = self.font(name, fg, None, bold=True)
-        if a["kind"] == "op":
-            head += " " + self.font(esc(PRIMITIVES[a["op"]].symbol or a["op"]),
-                                    self.s["faded"] if fade else s["dim"], 10)
-        if a["shape"]:
-            head += " " + self.font(esc(shape_text(a["shape"])), self.s["faded"] if fade else s["dim"], 10)
-        rows.append(head)
-        compact = self.o.style == "compact"
-        if self.o.values:
-            val = esc(value_text(a["value"], d))
-            rows.append(self.font(val if compact else f"= {val}",
-                                  self.s["faded"] if fade else s["value"]))
-        if self.has_grads and "grad" in a:
-            rows.append(self.font(esc(self.grad_text(v, compact)), self.s["faded"] if fade else s["grad"]))
+        html = [" ".join(self.font(esc(t), c, size, bold) for t, c, size, bold in row)
+                for row in rows]
         fill, border, peripheries = self.look(v, a)
-        table = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
+        table = "".join(f"<TR><TD>{r}</TD></TR>" for r in html)
         return (f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
                 f'{table}</TABLE>>, shape=box, style="rounded,filled", fillcolor="{fill}", '
                 f'color="{self.s["faded"] if fade else border}", peripheries={peripheries}')
@@ -220,11 +233,11 @@ class Painter:
             return f"{label} = {sum_rule_text(a['grad'], terms, d)}"
         return f"{label} = {value_text(a['grad'], d)}"
 
-    def edge_attrs(self, u: int, v: int, e: dict) -> str:
+    def edge_look(self, u: int, v: int, e: dict) -> tuple[list[tuple], str, float]:
+        """An edge's label lines [(text, colour)] (empty when it shows none), colour, width."""
         s, o = self.s, self.o
         src = self.g._node[u]
         fade = self.path_nodes is not None and not (u in self.path_nodes and v in self.path_nodes)
-        parts = []
         color = self.s["faded"] if fade else s["edge"]
         width = 1.0
         contribution = e.get("contribution") if self.has_grads else None
@@ -233,21 +246,25 @@ class Painter:
         if self.path_nodes is not None and not fade:
             width = 2.5
             color = s["grad"]
-        show = o.style != "compact" and o.locals and src["requires_grad"] and not fade
-        if show:
-            lines = [self.local_text(u, v, e)]
+        lines: list[tuple] = []
+        if o.style != "compact" and o.locals and src["requires_grad"] and not fade:
+            lines.append((self.local_text(u, v, e), s["fg"]))
             if contribution is not None:
                 g = self.g._node[v].get("grad")
                 local = e.get("local")
                 if self.path_nodes is not None and isinstance(g, float) and isinstance(local, float):
                     # the chain rule on this edge: what arrives times the local derivative
-                    lines.append(f"{num(g, o.digits)} · {signed_term(local, o.digits)} = "
-                                 f"{num(contribution, o.digits)}")
+                    lines.append((f"{num(g, o.digits)} · {signed_term(local, o.digits)} = "
+                                  f"{num(contribution, o.digits)}", s["grad"]))
                 else:
-                    lines.append(f"← {value_text(contribution, o.digits)}")
-            html = self.font(esc(lines[0]), s["fg"], 10)
-            if len(lines) > 1:
-                html += "<BR/>" + self.font(esc(lines[1]), s["grad"], 10)
+                    lines.append((f"← {value_text(contribution, o.digits)}", s["grad"]))
+        return lines, color, width
+
+    def edge_attrs(self, u: int, v: int, e: dict) -> str:
+        lines, color, width = self.edge_look(u, v, e)
+        parts = []
+        if lines:
+            html = "<BR/>".join(self.font(esc(text), c, 10) for text, c in lines)
             parts.append(f"label=<{html}>")
         parts.append(f'color="{color}"')
         if width != 1.0:
@@ -311,15 +328,25 @@ def _heat_scale(graph):
 
 
 # ---------------------------------------------------------------- DOT text
+def _prepare(trace, options: dict):
+    opts = make_options(**options)
+    view = build_view(trace.graph, opts.collapse)
+    fast = opts.layout == "fast" or (opts.layout == "auto" and len(view.nodes) > opts.fast_threshold)
+    return opts, view, Painter(trace, opts), fast
+
+
+def fast_scene(trace, **options):
+    """The fast layout's scene when these options use it (else None: Graphviz lays out)."""
+    opts, view, painter, fast = _prepare(trace, options)
+    return fast_draw.scene(trace, view, painter, opts, opts.rankdir) if fast else None
+
+
 def to_dot(trace, **options) -> str:
     """The diagram as DOT text (deterministic)."""
-    opts = make_options(**options)
+    opts, view, painter, fast = _prepare(trace, options)
     graph = trace.graph
-    view = build_view(graph, opts.collapse)
-    fast = opts.layout == "fast" or (opts.layout == "auto" and len(view.nodes) > opts.fast_threshold)
-    painter = Painter(trace, opts)
     if fast:
-        return _fast_dot(trace, view, painter, opts)
+        return fast_draw.dot_text(fast_draw.scene(trace, view, painter, opts, opts.rankdir))
     s = painter.s
     rankdir = opts.rankdir or s["rankdir"]
     lines = [
@@ -381,62 +408,6 @@ def _clustered(graph, view, node_lines, painter) -> list[str]:
                 out.append(f"{pad}}}")
     emit((), 2)
     return out
-
-
-def _fast_dot(trace, view, painter, opts) -> str:
-    """Pinned positions for ``neato -n2``: Graphviz draws, gradtrace lays out."""
-    g = trace.graph
-    s = painter.s
-    d = opts.digits
-    sizes = {}
-    labels = {}
-    for v in view.nodes:
-        if isinstance(v, str):
-            lines = ["/".join(view.groups[v][0]), f"{len(view.groups[v][1])} nodes"]
-        else:
-            a = g._node[v]
-            lines = [painter.texts[v]]
-            if opts.values and a["kind"] != "const":
-                lines.append(value_text(a["value"], d))
-            if painter.has_grads and "grad" in a:
-                lines.append("∇ " + value_text(a["grad"], d))
-        labels[v] = lines
-        width = max(len(line) for line in lines) * 6.2 + 12
-        sizes[v] = (width, 13.0 * len(lines) + 8)
-    edges = [(u, v) for u, v, _, _ in view.edges]
-    order = {v: i for i, v in enumerate(view.nodes)}
-    pos = layout.positions(sorted(view.nodes, key=order.get), edges, sizes)
-    out = [
-        "digraph gradtrace {",
-        f'  graph [bgcolor="{s["bg"]}", splines=false, outputorder=edgesfirst, '
-        f'fontname="{s["font"]}"];',
-        f'  node [shape=box, style="rounded,filled", fontname="{s["font"]}", fontsize=10, '
-        f'fontcolor="{s["fg"]}", fillcolor="{s["op"]}", color="{s["border"]}", fixedsize=true];',
-        f'  edge [color="{s["edge"]}", arrowsize=0.5];',
-    ]
-    for v in view.nodes:
-        x, y = pos[v]
-        w, h = sizes[v]
-        nid = v if isinstance(v, str) else f"n{v}"
-        extra = ""
-        if not isinstance(v, str):
-            fill, border, per = painter.look(v, g._node[v])
-            if g._node[v]["kind"] == "const":
-                fill = s["const"]
-            extra = f', fillcolor="{fill}", color="{border}", peripheries={per}'
-        label = "<BR/>".join(esc(line) for line in labels[v])
-        out.append(f'  {nid} [pos="{x:.1f},{y:.1f}!", width={w / 72:.3f}, height={h / 72:.3f}, '
-                   f"label=<{label}>{extra}];")
-    for u, v, k, e in view.edges:
-        su = u if isinstance(u, str) else f"n{u}"
-        sv = v if isinstance(v, str) else f"n{v}"
-        attrs = ""
-        if e is not None and painter.heat is not None and e.get("contribution") is not None:
-            color, width = painter.heat(e["contribution"])
-            attrs = f' [color="{color}", penwidth={width:.2f}]'
-        out.append(f"  {su} -> {sv}{attrs};")
-    out.append("}")
-    return "\n".join(out) + "\n"
 
 
 def uses_fast_layout(dot_text: str) -> bool:

@@ -9,6 +9,7 @@ surrogates) are shown as visible escapes instead of breaking the SVG.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -95,11 +96,16 @@ def magnitude(v) -> float:
     return float(np.linalg.norm(a)) if np.isfinite(a).all() else math.nan
 
 
+_COMPOUND = re.compile("[ +−·/@]")
+
+
+def _operand(t: str) -> str:
+    return f"({t})" if _COMPOUND.search(t) and not t.startswith("(") else t
+
+
 def partial(top: str, bottom: str) -> str:
     """∂top/∂bottom, parenthesising compound expressions."""
-    def wrap(t):
-        return f"({t})" if any(c in t for c in " +−·/@") and not t.startswith("(") else t
-    return f"∂{wrap(top)}/∂{wrap(bottom)}"
+    return f"∂{_operand(top)}/∂{_operand(bottom)}"
 
 
 def sum_rule_text(grad, terms: list, digits: int) -> str:

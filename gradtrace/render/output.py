@@ -14,8 +14,10 @@ from pathlib import Path
 
 import graphviz
 
+from .. import gcpause
 from ..errors import RenderError
-from .dot import to_dot, uses_fast_layout
+from .dot import fast_scene, to_dot, uses_fast_layout
+from .fast import write_svg
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
            ".json": "json"}
@@ -33,6 +35,24 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_streamed(path: Path, produce) -> None:
+    """Like ``write_atomic``, for text that ``produce(write)`` hands over in pieces."""
+    path = Path(path)
+    if not path.parent.exists():
+        raise RenderError(f"cannot write {path}: folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            produce(f.write)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -105,6 +125,12 @@ def render(trace, path, format: str | None = None, timeout: float = DEFAULT_TIME
     if fmt == "json":
         write_atomic(path, trace.to_json(indent=1).encode("utf-8"))
         return path
+    if fmt == "svg":
+        with gcpause.paused():     # millions of small objects, none of them cyclic garbage
+            scene = fast_scene(trace, **options)
+            if scene is not None:      # gradtrace drew it: no Graphviz run at all
+                write_streamed(path, lambda write: write_svg(scene, write))
+                return path
     dot_text = to_dot(trace, **options)
     if fmt == "dot":
         write_atomic(path, dot_text.encode("utf-8"))
@@ -123,4 +149,9 @@ def render(trace, path, format: str | None = None, timeout: float = DEFAULT_TIME
 
 def svg_text(trace, **options) -> str:
     """The diagram as SVG text (for Jupyter and tests)."""
+    scene = fast_scene(trace, **options)
+    if scene is not None:
+        parts: list[str] = []
+        write_svg(scene, parts.append)
+        return "".join(parts)
     return run_graphviz(to_dot(trace, **options), "svg").decode("utf-8")

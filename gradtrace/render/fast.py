@@ -1,0 +1,242 @@
+"""The fast path for big graphs: gradtrace lays out every node *and every edge label*
+(``layout.place``) and either writes SVG itself or hands Graphviz pinned positions.
+
+SVG is written straight from the placement, streamed in chunks: no Graphviz run,
+so a 200,000-node diagram takes seconds and memory proportional to the graph,
+not to Graphviz's.  Other formats go through ``neato -n2`` with the same
+positions (each label box becomes a plain-text node on its edge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import layout
+from .labels import clean, esc
+
+CHAR_W = {10: 6.0, 11: 6.6, 12: 7.2}     # average glyph advance per font size (points)
+LINE_H = 13.0
+PAD = 4.0
+
+
+@dataclass
+class Scene:
+    """The fast drawing of one view: where each box is.  What each box says is asked
+    of the painter again while writing, so a 200,000-node scene holds arrays, not text."""
+
+    graph: object
+    view: object
+    painter: object
+    nodes: list              # view node ids; node i is box i of the placement
+    edges: list              # view edges (u, v, key, attrs)
+    placement: layout.Placement
+    style: dict
+
+    def rows(self, v) -> list:
+        """Rows of (text, colour, size or None, bold) pieces for node ``v``."""
+        if isinstance(v, str):
+            scope, members = self.view.groups[v]
+            return [[("/".join(scope), self.style["fg"], None, True)],
+                    [(f"{len(members)} nodes, collapsed", self.style["dim"], 10, False)]]
+        return self.painter.node_rows(v)
+
+    def look(self, v) -> tuple:
+        s = self.style
+        if isinstance(v, str):
+            return s["cluster"], s["border"], 1
+        a = self.graph._node[v]
+        fill, border, per = self.painter.look(v, a)
+        return (s["const"], s["dim"], per) if a["kind"] == "const" else (fill, border, per)
+
+    def edge(self, i: int) -> tuple:
+        """(label lines [(text, colour)], colour, width) of edge i."""
+        u, v, _, e = self.edges[i]
+        if e is None:
+            return [], self.style["edge"], 1.0
+        return self.painter.edge_look(u, v, e)
+
+
+def text_width(row) -> float:
+    return sum(len(t) * CHAR_W.get(size or 12 if bold else size or 11, 6.6) for t, _, size, bold
+               in row) + 4.0 * (len(row) - 1)
+
+
+def label_size(lines) -> tuple[float, float]:
+    if not lines:
+        return 0.0, 0.0
+    return max(len(t) for t, _ in lines) * CHAR_W[10] + 2 * PAD, LINE_H * len(lines) + PAD
+
+
+def scene(trace, view, painter, opts, rankdir: str | None) -> Scene:
+    sc = Scene(trace.graph, view, painter, list(view.nodes), list(view.edges), None,
+               painter.s)
+    node_w, node_h = [], []
+    for v in sc.nodes:
+        rows = sc.rows(v)
+        node_w.append(max(text_width(row) for row in rows) + 2 * PAD + 4)
+        node_h.append(LINE_H * len(rows) + 2 * PAD)
+    index = {v: i for i, v in enumerate(sc.nodes)}
+    src, dst, label_w, label_h = [], [], [], []
+    for i, (u, v, _, _) in enumerate(sc.edges):
+        src.append(index[u])
+        dst.append(index[v])
+        lw, lh = label_size(sc.edge(i)[0])
+        label_w.append(lw)
+        label_h.append(lh)
+    sc.placement = layout.place(len(sc.nodes), src, dst, node_w, node_h, label_w, label_h,
+                                rankdir=rankdir)
+    sc.src, sc.dst = src, dst
+    return sc
+
+
+# ---------------------------------------------------------------- SVG, written directly
+def _x(text: str) -> str:
+    """Text for SVG/XML: escaped, control characters and lone surrogates made visible."""
+    return (clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+class _Classes(dict):
+    """CSS class names handed out on first use (k0, k1 ... for one kind of property)."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def __missing__(self, key):
+        name = self[key] = f"{self.prefix}{len(self)}"
+        return name
+
+
+def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
+    """Stream the SVG of ``sc`` through ``write(str)``.  Colours are CSS classes, so each
+    element carries only its geometry and text; the style sheet comes at the end
+    (CSS applies to the whole document wherever it stands)."""
+    p = sc.placement
+    s = sc.style
+    margin = 8.0
+    w, h = p.width + 2 * margin, p.height + 2 * margin
+    fill, stroke, box = _Classes("k"), _Classes("s"), _Classes("b")
+    write(f'<?xml version="1.0" encoding="UTF-8"?>\n'
+          f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0f}pt" height="{h:.0f}pt" '
+          f'viewBox="{-margin:.1f} {-margin:.1f} {w:.1f} {h:.1f}" '
+          f'font-family="{_x(s["font"])}" font-size="11" class="gradtrace fast">\n'
+          f'<rect x="{-margin:.1f}" y="{-margin:.1f}" width="{w:.1f}" height="{h:.1f}" '
+          f'fill="{s["bg"]}"/>\n')
+    X, Y, W, H = p.x.tolist(), p.y.tolist(), p.w.tolist(), p.h.tolist()
+    label_box = p.label_box.tolist()
+    lr = p.rankdir == "LR"
+    buf: list[str] = []
+    for i in range(len(sc.edges)):
+        lines, color, width = sc.edge(i)
+        u, v = sc.src[i], sc.dst[i]
+        if lr:
+            x1, y1, x4, y4 = X[u] + W[u] / 2, Y[u], X[v] - W[v] / 2, Y[v]
+        else:
+            x1, y1, x4, y4 = X[u], Y[u] + H[u] / 2, X[v], Y[v] - H[v] / 2
+        extra = f' stroke-width="{width:.2f}"' if width != 1.0 else ""
+        if lines:
+            k = label_box[i]
+            lx, ly, lw, lh = X[k], Y[k], W[k], H[k]
+            if lr:
+                x2, y2, x3, y3 = lx - lw / 2, ly, lx + lw / 2, ly
+            else:
+                x2, y2, x3, y3 = lx, ly - lh / 2, lx, ly + lh / 2
+            top = ly - lh / 2 + PAD / 2 + 10
+            texts = "".join(f'<text x="{lx:.1f}" y="{top + LINE_H * j:.1f}" '
+                            f'class="{fill[c]}">{_x(t)}</text>' for j, (t, c) in enumerate(lines))
+            buf.append(f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x2:.1f},{y2:.1f}'
+                       f'M{x3:.1f},{y3:.1f}L{x4:.1f},{y4:.1f}"{extra}/>'
+                       f'<g class="l" data-edge="{i}"><rect x="{lx - lw / 2:.1f}" '
+                       f'y="{ly - lh / 2:.1f}" width="{lw:.1f}" height="{lh:.1f}"/>{texts}</g>\n')
+        else:
+            buf.append(f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x4:.1f},'
+                       f'{y4:.1f}"{extra}/>\n')
+        if len(buf) >= chunk:
+            write("".join(buf))
+            buf.clear()
+    for i, v in enumerate(sc.nodes):
+        x, y, bw, bh = X[i], Y[i], W[i], H[i]
+        f, b, per = sc.look(v)
+        rows = sc.rows(v)
+        nid = v if isinstance(v, str) else f"n{v}"
+        thick = " p" if per > 1 else ""
+        top = y - bh / 2 + PAD + 10.5
+        texts = "".join(
+            f'<text x="{x:.1f}" y="{top + LINE_H * k:.1f}">' + "".join(
+                f'<tspan class="{fill[c]}{_cls(size, bold)}">{_x(t)} </tspan>'
+                for t, c, size, bold in row) + "</text>"
+            for k, row in enumerate(rows))
+        buf.append(f'<g class="n" id="{nid}"><title>{_x(rows[0][0][0])}</title>'
+                   f'<rect x="{x - bw / 2:.1f}" y="{y - bh / 2:.1f}" width="{bw:.1f}" '
+                   f'height="{bh:.1f}" rx="4" class="{box[(f, b)]}{thick}"/>{texts}</g>\n')
+        if len(buf) >= chunk:
+            write("".join(buf))
+            buf.clear()
+    css = [f".e{{fill:none}}.l text{{font-size:10px;text-anchor:middle}}"
+           f".l rect{{fill:{s['bg']};fill-opacity:.85}}.n text{{text-anchor:middle}}"
+           f".t{{font-weight:bold}}.m{{font-size:10px}}.p{{stroke-width:2.5}}"]
+    css += [f".{k}{{fill:{c}}}" for c, k in sorted(fill.items())]
+    css += [f".{k}{{stroke:{c};marker-end:url(#a{k})}}" for c, k in sorted(stroke.items())]
+    css += [f".{k}{{fill:{f};stroke:{b}}}" for (f, b), k in sorted(box.items())]
+    markers = "".join(f'<marker id="a{k}" viewBox="0 0 10 10" refX="10" refY="5" '
+                      f'markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
+                      f'<path d="M0,0L10,5L0,10z" fill="{c}"/></marker>'
+                      for c, k in sorted(stroke.items()))
+    buf.append(f'<defs>{markers}</defs>\n<style>{"".join(css)}</style>\n</svg>\n')
+    write("".join(buf))
+
+
+def _point(size) -> str:
+    return f' POINT-SIZE="{size}"' if size else ""
+
+
+def _b(text: str, bold: bool) -> str:
+    return f"<B>{text}</B>" if bold else text
+
+
+def _cls(size, bold) -> str:
+    return (" m" if size == 10 else "") + (" t" if bold else "")
+
+
+# ---------------------------------------------------------------- pinned DOT for neato -n2
+def dot_text(sc: Scene) -> str:
+    """The same drawing as DOT with fixed positions (y flipped: DOT's y grows upward)."""
+    p = sc.placement
+    s = sc.style
+    top = p.height
+
+    def pos(k):
+        x, y, w, h = p.box(k)
+        return f'pos="{x:.1f},{top - y:.1f}!", width={w / 72:.3f}, height={h / 72:.3f}'
+    out = [
+        "digraph gradtrace {",
+        f'  graph [bgcolor="{s["bg"]}", splines=false, outputorder=edgesfirst, '
+        f'fontname="{s["font"]}"];',
+        f'  node [shape=box, style="rounded,filled", fontname="{s["font"]}", fontsize=11, '
+        f'fontcolor="{s["fg"]}", fixedsize=true, margin=0];',
+        f'  edge [color="{s["edge"]}", arrowsize=0.5];',
+    ]
+    for i, v in enumerate(sc.nodes):
+        fill, border, per = sc.look(v)
+        label = "<BR/>".join(" ".join(f'<FONT COLOR="{c}"{_point(size)}>{_b(esc(t), bold)}</FONT>'
+                                      for t, c, size, bold in row) for row in sc.rows(v))
+        nid = v if isinstance(v, str) else f"n{v}"
+        out.append(f'  {nid} [{pos(i)}, label=<{label}>, fillcolor="{fill}", '
+                   f'color="{border}", peripheries={per}];')
+    for i, (u, v, _, _) in enumerate(sc.edges):
+        lines, color, width = sc.edge(i)
+        su = u if isinstance(u, str) else f"n{u}"
+        sv = v if isinstance(v, str) else f"n{v}"
+        pen = f", penwidth={width:.2f}" if width != 1.0 else ""
+        if lines:
+            label = "<BR/>".join(f'<FONT COLOR="{c}" POINT-SIZE="10">{esc(t)}</FONT>'
+                                 for t, c in lines)
+            out.append(f'  l{i} [{pos(int(p.label_box[i]))}, shape=plaintext, style="", '
+                       f'label=<{label}>];')
+            out.append(f'  {su} -> l{i} [color="{color}", arrowhead=none{pen}];')
+            out.append(f'  l{i} -> {sv} [color="{color}"{pen}];')
+        else:
+            out.append(f'  {su} -> {sv} [color="{color}"{pen}];')
+    out.append("}")
+    return "\n".join(out) + "\n"
