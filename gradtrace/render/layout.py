@@ -5,9 +5,10 @@ thousand nodes.  Computation graphs are DAGs with a natural flow, so a plain
 Sugiyama-style layout does well: layers by longest path from the inputs, a few
 barycentric sweeps to reduce crossings, then coordinates.
 
-Every edge that shows a label gets a label box of its own, placed in a column
-between its source's layer and the next (as dot makes a label a small node of
-its own), so labels are laid out like nodes: boxes in one column are stacked
+Every edge that shows a label gets a label box of its own, placed in the column
+just before its target's layer (as dot makes a label a small node of its own; a
+label describes ∂target/∂source, so it sits by the target, and a node used in
+many places does not crowd all its labels into one column), so labels are laid out like nodes: boxes in one column are stacked
 with a gap and columns do not overlap, hence no box can overlap another.
 The orientation (left-to-right or top-to-bottom) is the one whose drawing is
 closer to square, unless one is asked for.
@@ -82,7 +83,7 @@ def place(n: int, src, dst, node_w, node_h, label_w, label_h,
     count = n + len(labelled)
     label_box = np.full(len(src), -1, dtype=np.int64)
     label_box[labelled] = np.arange(n, count)
-    col = np.concatenate([col_node, col_node[src[labelled]] + 1])
+    col = np.concatenate([col_node, col_node[dst[labelled]] - 1])
     w = np.concatenate([np.asarray(node_w, dtype=float), label_w[labelled]])
     h = np.concatenate([np.asarray(node_h, dtype=float), np.asarray(label_h, float)[labelled]])
     # the graph the sweeps see: a labelled edge runs source -> label -> target
