@@ -94,11 +94,17 @@ def to_data(trace) -> dict:
     pred = g._pred
     nodes = []
     for nid, a in g._node.items():
-        d = {"id": nid, "kind": a["kind"], "op": a["op"], "name": a["name"],
-             "value": encode_value(a["value"]), "shape": list(a["shape"]),
-             "scope": list(a["scope"]), "requires_grad": a["requires_grad"],
-             "params": None if a["params"] is None else
-             {k: encode_param(v) for k, v in a["params"].items()}}
+        d = {"id": nid, "kind": a["kind"], "value": encode_value(a["value"]),
+             "shape": list(a["shape"]), "requires_grad": a["requires_grad"]}
+        # fields at their defaults (no op, no name, no scope, no params) are left out
+        if a["op"] is not None:
+            d["op"] = a["op"]
+        if a["name"] is not None:
+            d["name"] = a["name"]
+        if a["scope"]:
+            d["scope"] = list(a["scope"])
+        if a["params"] is not None:
+            d["params"] = {k: encode_param(v) for k, v in a["params"].items()}
         if "grad" in a:
             d["grad"] = encode_value(a["grad"])
         if a["kind"] == "op":

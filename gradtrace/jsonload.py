@@ -216,7 +216,7 @@ def _nodes(g, nodes_in, with_args: bool) -> None:
         label = d.get("name")
         if label is not None and type(label) is not str:
             raise Invalid(f"$.nodes[{i}].name", "a string or null")
-        scope = d.get("scope")
+        scope = d.get("scope", [])
         if scope != [] and (type(scope) is not list or any(type(s) is not str for s in scope)):
             raise Invalid(f"$.nodes[{i}].scope", "a list of strings")
         val = value(d.get("value"), f"$.nodes[{i}].value")

@@ -46,7 +46,7 @@ def test_version_1_files_still_load():
 
 
 def _node(d, op):
-    return next(n for n in d["nodes"] if n["op"] == op)
+    return next(n for n in d["nodes"] if n.get("op") == op)
 
 
 @pytest.mark.parametrize("mutate, where", [
