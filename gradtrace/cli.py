@@ -99,8 +99,10 @@ def list_ops():
 @click.option("--collapse", multiple=True, metavar="SCOPE",
               help="Fold a scope (function or gt.scope name) into one node. Repeatable.")
 @click.option("--collapse-all", is_flag=True, help="Fold every top-level scope.")
-@click.option("--rankdir", type=click.Choice(["LR", "TB", "RL", "BT"]),
-              help="Direction of flow (default: LR).")
+@click.option("--rankdir", type=click.Choice(["auto", "LR", "TB", "RL", "BT"]), default="auto",
+              show_default=True,
+              help="Direction of flow; auto picks left-to-right or top-to-bottom, whichever "
+                   "gives the squarer drawing.")
 @click.option("--layout", type=click.Choice(["auto", "dot", "fast"]), default="auto",
               show_default=True, help="fast: gradtrace's layered layout, for big graphs.")
 @click.option("--digits", type=click.IntRange(1, 17), default=3, show_default=True)

@@ -63,24 +63,24 @@ ENTRIES = [
     Entry("shared_input", "shared_input", {},
           "x · y + x: two paths from x to the output.",
           "x's gradient is y (through the product) + 1 (straight into the sum) = 6."),
-    Entry("numpy_mlp", "numpy_mlp", {"rankdir": "TB"},
+    Entry("numpy_mlp", "numpy_mlp", {},
           "A numpy MLP (3 → 4 → 2, tanh) on a batch of 5: the tensor view.",
           "Matrix products have no per-element local derivative, so their edges name the "
           "vector-Jacobian product (ḡ @ W1ᵀ, Xᵀ @ ḡ); b1's gradient has b1's shape because "
           "broadcasting over the batch is summed back."),
-    Entry("numpy_mlp_heat", "numpy_mlp", {"style": "heat", "rankdir": "TB"},
+    Entry("numpy_mlp_heat", "numpy_mlp", {"style": "heat"},
           "The same MLP in the heat style.",
           "Edge width and colour follow |contribution| on a log scale: thin pale edges carry "
           "vanishing gradient, NaN or ∞ would show in red."),
-    Entry("softmax_xent", "softmax_xent", {"rankdir": "TB"},
+    Entry("softmax_xent", "softmax_xent", {},
           "Softmax cross-entropy of a linear classifier.",
           "The gradient reaching the logits is (softmax − one-hot)/n: logsumexp's VJP gives the "
           "softmax, the picked logits subtract the one-hot."),
-    Entry("attention_head", "attention_head", {"rankdir": "TB"},
+    Entry("attention_head", "attention_head", {},
           "One attention head after a layer norm; functions and gt.scope blocks become clusters.",
           "layer_norm and attention are the functions that were called; query, key and value are "
           "gt.scope blocks inside attention."),
-    Entry("attention_head_collapsed", "attention_head", {"collapse": True, "rankdir": "TB"},
+    Entry("attention_head_collapsed", "attention_head", {"collapse": True},
           "The same head with its scopes collapsed.",
           "Each collapsed node counts its ops and gives the norm of the gradient at its outputs; "
           "drop --collapse to expand them."),

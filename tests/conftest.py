@@ -1,6 +1,7 @@
 """Shared helpers: an independent central-difference gradient in float64."""
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -29,3 +30,6 @@ def numeric_grad(f, x, h=1e-6):
 @pytest.fixture
 def fd():
     return numeric_grad
+
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not installed")

@@ -24,11 +24,11 @@ STYLES = {
     "default": dict(bg="white", fg="#1b1b1b", dim="#8a8a8a", value="#1f4e79", grad="#a33a1e",
                     edge="#6b6b6b", param="#e3eefa", data="#eef3e6", const="#f4f4f4",
                     op="#ffffff", out="#fff1c9", border="#4a4a4a", font="Helvetica",
-                    cluster="#f7f7f2", faded="#d0d0d0", rankdir="LR"),
+                    cluster="#f7f7f2", faded="#d0d0d0"),
     "3b1b": dict(bg="#0e0e0e", fg="#ece6e2", dim="#8f8f8f", value="#58c4dd", grad="#fcd34d",
                  edge="#a8a8a8", param="#1c3b4a", data="#1f3322", const="#1b1b1b",
                  op="#161616", out="#4a3a10", border="#d0d0d0", font="CMU Serif,Times,serif",
-                 cluster="#171717", faded="#3a3a3a", rankdir="LR"),
+                 cluster="#171717", faded="#3a3a3a"),
 }
 STYLES["compact"] = STYLES["default"]
 STYLES["heat"] = STYLES["default"]
@@ -45,7 +45,7 @@ class Options:
     grads: bool = True              # show gradients (when backward has run)
     locals: bool = True             # show local derivatives on edges
     digits: int = 3                 # significant digits
-    rankdir: str | None = None      # LR, TB, RL, BT (style's default: LR)
+    rankdir: str | None = "auto"    # auto (the squarer of LR and TB), LR, TB, RL, BT
     collapse: object = None         # True (every top-level scope) or scope names
     highlight: str | None = None    # emphasise the paths from this node to the output
     layout: str = "auto"            # auto | dot | fast
@@ -58,8 +58,10 @@ class Options:
                               f"{', '.join(sorted(STYLES))}")
         if self.layout not in ("auto", "dot", "fast"):
             raise RenderError(f"unknown layout '{self.layout}'; choose auto, dot or fast")
-        if self.rankdir is not None and self.rankdir not in ("LR", "TB", "RL", "BT"):
-            raise RenderError(f"unknown rankdir '{self.rankdir}'; choose LR, TB, RL or BT")
+        if self.rankdir is None:
+            self.rankdir = "auto"
+        if self.rankdir not in ("auto", "LR", "TB", "RL", "BT"):
+            raise RenderError(f"unknown rankdir '{self.rankdir}'; choose auto, LR, TB, RL or BT")
         if not isinstance(self.digits, int) or not 1 <= self.digits <= 17:
             raise RenderError("digits must be a whole number from 1 to 17")
 
@@ -338,7 +340,12 @@ def _prepare(trace, options: dict):
 def fast_scene(trace, **options):
     """The fast layout's scene when these options use it (else None: Graphviz lays out)."""
     opts, view, painter, fast = _prepare(trace, options)
-    return fast_draw.scene(trace, view, painter, opts, opts.rankdir) if fast else None
+    return fast_draw.scene(trace, view, painter, opts, _fixed(opts)) if fast else None
+
+
+def _fixed(opts) -> str | None:
+    """The orientation asked for, or None to let the layout choose."""
+    return None if opts.rankdir == "auto" else opts.rankdir
 
 
 def to_dot(trace, **options) -> str:
@@ -346,9 +353,15 @@ def to_dot(trace, **options) -> str:
     opts, view, painter, fast = _prepare(trace, options)
     graph = trace.graph
     if fast:
-        return fast_draw.dot_text(fast_draw.scene(trace, view, painter, opts, opts.rankdir))
+        return fast_draw.dot_text(fast_draw.scene(trace, view, painter, opts, _fixed(opts)))
     s = painter.s
-    rankdir = opts.rankdir or s["rankdir"]
+    rankdir = _fixed(opts)
+    stagger = {}
+    if rankdir is None:   # dot's drawing will have about the shape of the fast layout's
+        placed = fast_draw.scene(trace, view, painter, opts, None).placement
+        rankdir = placed.rankdir
+        if max(placed.width, placed.height) > 2 * min(placed.width, placed.height):
+            stagger = _staggered_leaves(view)
     lines = [
         "digraph gradtrace {",
         f'  graph [rankdir={rankdir}, bgcolor="{s["bg"]}", fontname="{s["font"]}", '
@@ -372,9 +385,19 @@ def to_dot(trace, **options) -> str:
         su = u if isinstance(u, str) else f"n{u}"
         sv = v if isinstance(v, str) else f"n{v}"
         attrs = painter.edge_attrs(u, v, e) if e is not None else f'color="{s["edge"]}"'
+        if u in stagger:
+            attrs += f", minlen={stagger[u]}"
         lines.append(f"  {su} -> {sv} [{attrs}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _staggered_leaves(view, levels: int = 3) -> dict:
+    """Edge lengths 1, 2, 3, 1 ... for the inputs and constants in id order, so a wide
+    first rank folds into a few (what Graphviz's ``unflatten -l 3`` does)."""
+    fed = {v for _, v, _, _ in view.edges}
+    leaves = [v for v in view.nodes if v not in fed]
+    return {v: 1 + i % levels for i, v in enumerate(leaves)}
 
 
 def _clustered(graph, view, node_lines, painter) -> list[str]:
