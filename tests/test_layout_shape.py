@@ -93,3 +93,21 @@ def test_fast_layout_labels_every_edge_without_overlaps():
     assert all(lines[0].startswith("∂") and lines[1].startswith("←") for _, lines in labels)
     boxes = [b for b, _ in nodes.values()] + [b for b, _ in labels]
     assert not overlapping(boxes)
+
+
+@needs_dot
+def test_a_shrunk_png_is_reported_not_silent(tmp_path):
+    def chain(x=0.3):
+        for _ in range(1500):
+            x = np.sin(x) + 0.1
+        return x
+    t = gt.trace(chain).backward()
+    with pytest.warns(gt.GradtraceWarning, match="shrank the bitmap"):
+        t.render(tmp_path / "c.png", layout="fast", rankdir="LR")
+
+
+def test_heat_labels_have_a_background():
+    t = gt.trace(numpy_mlp).backward()
+    dot = t.to_dot(style="heat")
+    labelled = [line for line in dot.splitlines() if "->" in line and "label=<" in line]
+    assert labelled and all('BGCOLOR="white"' in line for line in labelled)

@@ -267,6 +267,9 @@ class Painter:
         parts = []
         if lines:
             html = "<BR/>".join(self.font(esc(text), c, 10) for text, c in lines)
+            if self.heat is not None:   # a thick edge must not run through its own label
+                html = (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1" '
+                        f'BGCOLOR="{self.s["bg"]}"><TR><TD>{html}</TD></TR></TABLE>')
             parts.append(f"label=<{html}>")
         parts.append(f'color="{color}"')
         if width != 1.0:

@@ -7,15 +7,17 @@ place, so a failed or interrupted render never leaves a half-written output.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import graphviz
 
 from .. import gcpause
-from ..errors import RenderError
+from ..errors import GradtraceWarning, RenderError
 from .dot import fast_scene, to_dot, uses_fast_layout
 from .fast import write_svg
 
@@ -100,6 +102,8 @@ def run_graphviz(dot_text: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> b
             f"Graphviz ran past the {timeout:g} s time limit laying out about {max(nodes, 0)} "
             "nodes; collapse scopes (collapse=True), use the fast layout (layout='fast'), "
             "or allow more time (timeout=...)") from None
+    if proc.returncode == 0:
+        pass_on_warnings(proc.stderr.decode("utf-8", "replace"))
     if proc.returncode != 0:
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise RenderError(f"Graphviz failed ({Path(cmd[0]).name}): "
@@ -115,6 +119,27 @@ def free_name(path: Path) -> Path:
         n += 1
         candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
     return candidate
+
+
+_SCALED = re.compile(r"[Ss]caling by ([0-9.]+)")
+
+
+def pass_on_warnings(stderr: str) -> None:
+    """Graphviz's warnings reach the user as GradtraceWarnings (a shrunk PNG above all)."""
+    seen = set()
+    for line in stderr.splitlines():
+        line = line.strip()
+        if not line or line in seen or len(seen) >= 5:
+            continue
+        seen.add(line)
+        scaled = _SCALED.search(line)
+        if scaled:
+            pct = float(scaled.group(1)) * 100
+            warnings.warn(f"Graphviz shrank the bitmap to {pct:.0f}% of its size to fit its "
+                          "limits, so its text may be unreadable; render SVG or PDF instead, "
+                          "or fold scopes (--collapse-all)", GradtraceWarning, stacklevel=4)
+        else:
+            warnings.warn(f"Graphviz: {line}", GradtraceWarning, stacklevel=4)
 
 
 def render(trace, path, format: str | None = None, timeout: float = DEFAULT_TIMEOUT,
