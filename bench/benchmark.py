@@ -217,31 +217,47 @@ def memory(table, sizes, n):
 
 
 def rendering(table, repeats, big: bool):
+    """The fully labelled fast layout at ~300, ~3,000 and ~20,000 nodes, next to Graphviz
+    dot on the same graph wherever dot finishes within 60 s; every label is counted."""
     def graph(n_samples, sizes):
         layers = M.scalar_mlp_params(sizes)
         xs, ys = M.scalar_data(n_samples)
         return gt.trace(lambda layers: M.scalar_mlp_loss(layers, xs, ys, gt.relu),
                         layers).backward()
-    small = graph(2, (2, 12, 12, 1))      # ~1,000 values
-    mid = graph(7, (2, 12, 12, 1))        # ~3,000 values
     out = Path(os.environ.get("TMPDIR", "/tmp")) / "gradtrace-bench.svg"
 
-    def draw(t, layout):
-        return lambda: t.render(out, layout=layout, timeout=600)
-    runs = {"dot": draw(small, "dot"), "fast": draw(mid, "fast")}
-    med = timed(runs, repeats)
-    n1, n3 = small.graph.number_of_nodes(), mid.graph.number_of_nodes()
-    base = med["dot"]
-    table.add(f"render {n1} nodes to SVG", "Graphviz dot layout", base, base)
-    table.add(f"render {n3} nodes to SVG", "gradtrace fast layout", med["fast"], base, 1.0,
-              "target: no slower than dot on the smaller graph")
+    def draw(t, layout, timeout=600):
+        return lambda: t.render(out, layout=layout, timeout=timeout)
+    cases = [(1, (2, 6, 6, 1), 1.0), (7, (2, 12, 12, 1), 5.0)]
     if big:
-        huge = graph(32, (2, 16, 16, 1))
-        sec = timed({"fast": draw(huge, "fast")}, 1)["fast"]
-        n = huge.graph.number_of_nodes()
-        table.rows.append((f"render {n} nodes to SVG", "gradtrace fast layout",
-                           f"{sec * 1e3:9.1f} ms", "", "meets (<= 15 s)" if sec <= 15 else
-                           "MISSES (<= 15 s)", ""))
+        cases.append((32, (2, 16, 16, 1), 30.0))
+    for n_samples, sizes, target in cases:
+        t = graph(n_samples, sizes)
+        n = t.graph.number_of_nodes()
+        runs = {"fast": draw(t, "fast")}
+        dot_note = ""
+        if n <= 1500 or big:   # does dot finish within 60 s? (one try decides)
+            try:
+                t0 = time.perf_counter()
+                draw(t, "dot", timeout=60)()
+                if time.perf_counter() - t0 < 60:
+                    runs["dot"] = draw(t, "dot", timeout=60)
+            except gt.RenderError:
+                dot_note = "Graphviz dot: over 60 s"
+        med = timed(runs, repeats if n < 10_000 else 1)
+        draw(t, "fast")()
+        text = out.read_text(encoding="utf-8")
+        shown = sum(1 for u, v in t.graph.edges() if t.graph.nodes[u]["requires_grad"])
+        labels = text.count('<g class="l"')
+        note = f"{labels}/{shown} edge labels" + (f"; {dot_note}" if dot_note else "")
+        base = med.get("dot")
+        if base is not None:
+            table.add(f"render {n} nodes to SVG", "Graphviz dot layout", base, base)
+        table.add(f"render {n} nodes to SVG", "gradtrace fast layout", med["fast"], base,
+                  None, note)
+        verdict = "meets" if med["fast"] <= target and labels == shown else "MISSES"
+        table.rows[-1] = table.rows[-1][:4] + (f"{verdict} (<= {target:g} s)",) + \
+            table.rows[-1][5:]
 
 
 def main(argv=None):
