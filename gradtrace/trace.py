@@ -125,13 +125,15 @@ class Trace:
         from .render.output import render
         return render(self, path, format=format, **options)
 
+    def show(self, **options):
+        """The diagram for inline display in Jupyter, sized to the cell (render's options:
+        style, collapse, rankdir, highlight, layout ...)."""
+        from .render.notebook import show
+        return show(self, **options)
+
     def _repr_mimebundle_(self, include=None, exclude=None):
-        from .render.output import svg_text
-        from .errors import RenderError
-        try:
-            return {"image/svg+xml": svg_text(self), "text/plain": repr(self)}
-        except RenderError:
-            return {"text/plain": repr(self)}
+        from .render.notebook import mimebundle
+        return mimebundle(self)
 
     def _repr_svg_(self):
         bundle = self._repr_mimebundle_()

@@ -17,6 +17,7 @@ from ..formulas import node_texts
 from ..graph import paths_to_output
 from ..ops import PRIMITIVES
 from . import fast as fast_draw
+from . import layout
 from .labels import (esc, magnitude, num, partial, shape_text, signed_term, sum_rule_text,
                      value_text)
 
@@ -336,8 +337,22 @@ def _heat_scale(graph):
 def _prepare(trace, options: dict):
     opts = make_options(**options)
     view = build_view(trace.graph, opts.collapse)
-    fast = opts.layout == "fast" or (opts.layout == "auto" and len(view.nodes) > opts.fast_threshold)
+    fast = opts.layout == "fast" or (opts.layout == "auto" and (
+        len(view.nodes) > opts.fast_threshold or dot_would_stall(view)))
     return opts, view, Painter(trace, opts), fast
+
+
+def dot_would_stall(view) -> bool:
+    """Predict dot's cost from the graph's shape.  dot is slow when labelled edges span
+    many ranks: a weight or constant shared by every step of a loop (an unrolled RNN)
+    sends one long edge per step.  The measure is the summed rank span of the edges
+    against the node count (a chain of 50 shared steps took dot 80 s; it scores 25x)."""
+    index = {v: i for i, v in enumerate(view.nodes)}
+    src = [index[u] for u, _, _, _ in view.edges]
+    dst = [index[v] for _, v, _, _ in view.edges]
+    layer = layout.layers_of(len(view.nodes), src, dst)
+    span = sum(abs(layer[v] - layer[u]) for u, v in zip(src, dst))
+    return span > 6 * len(view.nodes) + 200
 
 
 def fast_scene(trace, **options):

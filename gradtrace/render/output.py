@@ -24,8 +24,13 @@ from .fast import write_svg
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
            ".json": "json"}
 DEFAULT_TIMEOUT = 120.0
+AUTO_BUDGET = 10.0    # layout="auto" gives dot this long, then draws with the fast layout
 INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: "
                 "brew install graphviz; conda: conda install graphviz) so that `dot` is on PATH")
+
+
+class GraphvizTimeout(RenderError):
+    """Graphviz did not finish within its time limit."""
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -98,7 +103,7 @@ def run_graphviz(dot_text: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> b
                               timeout=timeout)
     except subprocess.TimeoutExpired:
         nodes = dot_text.count("label=<") - dot_text.count("->")
-        raise RenderError(
+        raise GraphvizTimeout(
             f"Graphviz ran past the {timeout:g} s time limit laying out about {max(nodes, 0)} "
             "nodes; collapse scopes (collapse=True), use the fast layout (layout='fast'), "
             "or allow more time (timeout=...)") from None
@@ -161,7 +166,7 @@ def render(trace, path, format: str | None = None, timeout: float = DEFAULT_TIME
         write_atomic(path, dot_text.encode("utf-8"))
         return path
     try:
-        data = run_graphviz(dot_text, fmt, timeout)
+        data, _ = _drawn(trace, dot_text, fmt, timeout, options)
     except RenderError as e:
         if "not found on PATH" in str(e):
             beside = free_name(path.with_suffix(".dot"))
@@ -172,11 +177,35 @@ def render(trace, path, format: str | None = None, timeout: float = DEFAULT_TIME
     return path
 
 
+def _drawn(trace, dot_text: str, fmt: str, timeout: float, options: dict):
+    """Graphviz's drawing of ``dot_text``.  With layout='auto', dot gets ``AUTO_BUDGET``
+    seconds; past that the fast layout draws it instead (said in one warning).
+    Returns (bytes, the DOT text actually drawn)."""
+    auto = options.get("layout", "auto") == "auto" and not uses_fast_layout(dot_text)
+    if not auto:
+        return run_graphviz(dot_text, fmt, timeout), dot_text
+    try:
+        return run_graphviz(dot_text, fmt, min(timeout, AUTO_BUDGET)), dot_text
+    except GraphvizTimeout:
+        warnings.warn(f"Graphviz dot did not lay this graph out within {AUTO_BUDGET:g} s, so "
+                      "it was drawn with gradtrace's fast layout (every label kept); pass "
+                      "layout='dot' with a longer timeout to insist on dot", GradtraceWarning,
+                      stacklevel=4)
+        fast = {**options, "layout": "fast"}
+        if fmt == "svg":
+            return svg_text(trace, **fast).encode("utf-8"), None
+        fast_dot = to_dot(trace, **fast)
+        return run_graphviz(fast_dot, fmt, timeout), fast_dot
+
+
 def svg_text(trace, **options) -> str:
     """The diagram as SVG text (for Jupyter and tests)."""
-    scene = fast_scene(trace, **options)
-    if scene is not None:
-        parts: list[str] = []
-        write_svg(scene, parts.append)
-        return "".join(parts)
-    return run_graphviz(to_dot(trace, **options), "svg").decode("utf-8")
+    timeout = options.pop("timeout", DEFAULT_TIMEOUT)
+    with gcpause.paused():
+        scene = fast_scene(trace, **options)
+        if scene is not None:
+            parts: list[str] = []
+            write_svg(scene, parts.append)
+            return "".join(parts)
+    data, _ = _drawn(trace, to_dot(trace, **options), "svg", timeout, options)
+    return data.decode("utf-8")
