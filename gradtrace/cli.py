@@ -109,8 +109,10 @@ def list_ops():
 @click.option("--no-values", is_flag=True, help="Hide node values.")
 @click.option("--no-grads", is_flag=True, help="Hide gradients.")
 @click.option("--no-locals", is_flag=True, help="Hide local derivatives on edges.")
-@click.option("--timeout", type=float, default=120.0, show_default=True,
-              help="Seconds Graphviz may take.")
+@click.option("--timeout", type=float, default=None, metavar="SECONDS",
+              help="Seconds Graphviz may take (0 or inf: no limit). Default: with --layout "
+                   "auto, dot gets 10 s and the fast layout draws what it cannot; with "
+                   "--layout dot, 120 s.")
 @quiet_option
 def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collapse,
            collapse_all, rankdir, layout, digits, no_values, no_grads, no_locals, timeout,
@@ -149,9 +151,12 @@ def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collap
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="OUT.svg",
               help="Also draw the graph with NAME's paths highlighted.")
+@click.option("--timeout", type=float, default=None, metavar="SECONDS",
+              help="Seconds Graphviz may take for --render (0 or inf: no limit).")
 @input_options
 @quiet_option
-def explain(target, name, form, max_paths, latex, as_json, render_to, sets, inputs_file, quiet):
+def explain(target, name, form, max_paths, latex, as_json, render_to, timeout, sets,
+            inputs_file, quiet):
     """Explain one gradient of TARGET as the chain rule, with numbers.
 
     The recursive form goes from the output down to NAME, one line per node:
@@ -170,7 +175,7 @@ def explain(target, name, form, max_paths, latex, as_json, render_to, sets, inpu
     with reported(target):
         e = t.explain(name, form=form, max_paths=max_paths)
         if render_to:
-            path = t.render(render_to, highlight=name)
+            path = t.render(render_to, highlight=name, timeout=timeout)
     if as_json:
         click.echo(e.to_json())
     elif latex:

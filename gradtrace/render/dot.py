@@ -33,6 +33,7 @@ STYLES = {
 }
 STYLES["compact"] = STYLES["default"]
 STYLES["heat"] = STYLES["default"]
+MAX_TERMS = 8          # a fan-out sum with more terms is shown as its count (explain has all)
 HEAT_RAMP = ["#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"]
 HEAT_BAD = "#e41a1c"
 
@@ -232,6 +233,8 @@ class Painter:
         terms = [e.get("contribution") for _, keyed in sorted(self.g._succ[v].items())
                  for _, e in sorted(keyed.items())]
         terms = [c for c in terms if c is not None]
+        if len(terms) > MAX_TERMS:   # a weight used in every step: the count, not 2,500 terms
+            return f"{label} = Σ of {len(terms):,} paths = {value_text(a['grad'], d)}"
         if len(terms) > 1:
             return f"{label} = {sum_rule_text(a['grad'], terms, d)}"
         return f"{label} = {value_text(a['grad'], d)}"

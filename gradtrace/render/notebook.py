@@ -2,8 +2,8 @@
 
 The SVG keeps its natural size in points but may shrink to the cell's width
 (``max-width: 100%``), so a diagram is never wider than it needs to be and never
-wider than the cell.  Display always runs with a time budget: a graph Graphviz
-would stall on is drawn with the fast layout instead.
+wider than the cell.  Display runs with layout='auto''s time budget: a graph
+Graphviz would stall on is drawn with the fast layout instead.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ import re
 
 from ..errors import RenderError
 from .output import svg_text
-
-NOTEBOOK_TIMEOUT = 15.0
-
 
 def fit_to_cell(svg: str) -> str:
     """The SVG root gets ``max-width:100%; height:auto``: it scales down, never up."""
@@ -38,7 +35,6 @@ class Diagram:
 
 
 def show(trace, **options) -> Diagram:
-    options.setdefault("timeout", NOTEBOOK_TIMEOUT)
     return Diagram(svg_text(trace, **options))
 
 

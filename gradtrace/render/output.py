@@ -6,9 +6,11 @@ place, so a failed or interrupted render never leaves a half-written output.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import warnings
@@ -38,17 +40,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     if not path.parent.exists():
         raise RenderError(f"cannot write {path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    _streamed(path, lambda f: f.write(data), "wb")
 
 
 def write_streamed(path: Path, produce) -> None:
@@ -56,16 +48,28 @@ def write_streamed(path: Path, produce) -> None:
     path = Path(path)
     if not path.parent.exists():
         raise RenderError(f"cannot write {path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _streamed(path, lambda f: produce(f.write), "w")
+
+
+def _streamed(path: Path, fill, mode: str) -> None:
+    """Write through a temporary file in the same folder, then rename; file-system errors
+    come back as a RenderError naming the file (not as the user's model failing)."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            produce(f.write)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise RenderError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else
+                                    {"encoding": "utf-8", "newline": "\n"})) as f:
+            fill(f)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
         raise
 
 
@@ -91,29 +95,100 @@ def graphviz_program(engine: str) -> str:
     return exe
 
 
-def run_graphviz(dot_text: str, fmt: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
-    """Lay out and draw ``dot_text``; pinned-position DOT goes through ``neato -n2``."""
+def memory_limit_mb() -> int:
+    """Graphviz's memory cap: $GRADTRACE_GRAPHVIZ_MEMORY_MB, else half of physical memory."""
+    env = os.environ.get("GRADTRACE_GRAPHVIZ_MEMORY_MB")
+    if env:
+        try:
+            return max(int(env), 16)
+        except ValueError:
+            raise RenderError(f"GRADTRACE_GRAPHVIZ_MEMORY_MB must be a whole number of MiB, "
+                              f"not {env!r}") from None
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8192
+    return max(total // 2**21, 256)
+
+
+def _limited(memory_mb: int):
+    """Run in the Graphviz child before exec: cap its address space, and have the kernel
+    kill it when gradtrace dies (so no dot outlives a killed gradtrace)."""
+    def setup():
+        try:
+            import resource
+            cap = memory_mb * 2**20
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        except (ImportError, ValueError, OSError):
+            pass
+        try:
+            import ctypes
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)       # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    return setup
+
+
+def no_limit(timeout) -> float | None:
+    """A timeout of 0, inf or None means no time limit."""
+    if timeout is None or timeout == 0 or math.isinf(timeout):
+        return None
+    if timeout < 0 or math.isnan(timeout):
+        raise RenderError(f"timeout must be a number of seconds (0 or inf for no limit), not "
+                          f"{timeout}")
+    return float(timeout)
+
+
+def run_graphviz(dot_text: str, fmt: str, timeout: float | None = DEFAULT_TIMEOUT,
+                 memory_mb: int | None = None) -> bytes:
+    """Lay out and draw ``dot_text`` (pinned-position DOT goes through ``neato -n2``), in a
+    child capped at ``memory_mb`` MiB that cannot outlive gradtrace."""
     if fmt not in graphviz.FORMATS:
         raise RenderError(f"Graphviz cannot write format '{fmt}'")
+    limit = no_limit(timeout)
+    memory_mb = memory_mb or memory_limit_mb()
     fast = uses_fast_layout(dot_text)
     cmd = [graphviz_program("neato"), "-n2"] if fast else [graphviz_program("dot")]
     cmd.append(f"-T{fmt}")
-    try:
-        proc = subprocess.run(cmd, input=dot_text.encode("utf-8"), capture_output=True,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        nodes = dot_text.count("label=<") - dot_text.count("->")
-        raise GraphvizTimeout(
-            f"Graphviz ran past the {timeout:g} s time limit laying out about {max(nodes, 0)} "
-            "nodes; collapse scopes (collapse=True), use the fast layout (layout='fast'), "
-            "or allow more time (timeout=...)") from None
+    nodes = max(dot_text.count("label=<") - dot_text.count("->"), 0)
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, preexec_fn=_limited(memory_mb)) as proc:
+        try:
+            out, err = proc.communicate(dot_text.encode("utf-8"), timeout=limit)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise GraphvizTimeout(
+                f"Graphviz ran past the {limit:g} s time limit laying out about {nodes} "
+                "nodes; collapse scopes (collapse=True), use the fast layout (layout='fast'), "
+                "or allow more time (timeout=..., 0 for no limit)") from None
     if proc.returncode == 0:
-        pass_on_warnings(proc.stderr.decode("utf-8", "replace"))
-    if proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RenderError(f"Graphviz failed ({Path(cmd[0]).name}): "
-                          f"{msg[0] if msg else 'exit status ' + str(proc.returncode)}")
-    return proc.stdout
+        pass_on_warnings(err.decode("utf-8", "replace"))
+        return out
+    raise RenderError(_failure(Path(cmd[0]).name, proc.returncode,
+                               err.decode("utf-8", "replace"), memory_mb, nodes))
+
+
+def _failure(program: str, code: int, stderr: str, memory_mb: int, nodes: int) -> str:
+    """One line that says what happened to Graphviz, and what to do instead."""
+    advice = ("use the fast layout (layout='fast'), which gradtrace draws itself, or fold "
+              "scopes (collapse=True)")
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    text = " ".join(lines).lower()
+    if "longer than" in text or "too long" in text:
+        return (f"Graphviz refused a label longer than its 16 KB limit ({lines[0]}); "
+                f"{advice}")
+    if "memory" in text or "bad_alloc" in text or code in (-signal.SIGKILL, -signal.SIGABRT):
+        return (f"Graphviz ({program}) ran out of the memory it may use ({memory_mb} MiB, "
+                f"set with GRADTRACE_GRAPHVIZ_MEMORY_MB) laying out about {nodes} nodes; "
+                f"{advice}")
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"Graphviz ({program}) crashed ({name}) on about {nodes} nodes; {advice}"
+    return f"Graphviz failed ({program}): {lines[0] if lines else 'exit status ' + str(code)}"
 
 
 def free_name(path: Path) -> Path:
@@ -147,7 +222,7 @@ def pass_on_warnings(stderr: str) -> None:
             warnings.warn(f"Graphviz: {line}", GradtraceWarning, stacklevel=4)
 
 
-def render(trace, path, format: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+def render(trace, path, format: str | None = None, timeout: float | None = None,
            **options) -> Path:
     """Write the diagram of ``trace`` to ``path``; returns the path written."""
     path = Path(path)
@@ -177,15 +252,17 @@ def render(trace, path, format: str | None = None, timeout: float = DEFAULT_TIME
     return path
 
 
-def _drawn(trace, dot_text: str, fmt: str, timeout: float, options: dict):
-    """Graphviz's drawing of ``dot_text``.  With layout='auto', dot gets ``AUTO_BUDGET``
-    seconds; past that the fast layout draws it instead (said in one warning).
+def _drawn(trace, dot_text: str, fmt: str, timeout, options: dict):
+    """Graphviz's drawing of ``dot_text``.  With layout='auto' and no explicit timeout,
+    dot gets ``AUTO_BUDGET`` seconds and past that the fast layout draws it instead (said
+    in one warning); an explicit timeout (0 or inf: none) always wins.
     Returns (bytes, the DOT text actually drawn)."""
     auto = options.get("layout", "auto") == "auto" and not uses_fast_layout(dot_text)
-    if not auto:
-        return run_graphviz(dot_text, fmt, timeout), dot_text
+    if not auto or timeout is not None:
+        return run_graphviz(dot_text, fmt, DEFAULT_TIMEOUT if timeout is None else timeout), \
+            dot_text
     try:
-        return run_graphviz(dot_text, fmt, min(timeout, AUTO_BUDGET)), dot_text
+        return run_graphviz(dot_text, fmt, AUTO_BUDGET), dot_text
     except GraphvizTimeout:
         warnings.warn(f"Graphviz dot did not lay this graph out within {AUTO_BUDGET:g} s, so "
                       "it was drawn with gradtrace's fast layout (every label kept); pass "
@@ -195,12 +272,12 @@ def _drawn(trace, dot_text: str, fmt: str, timeout: float, options: dict):
         if fmt == "svg":
             return svg_text(trace, **fast).encode("utf-8"), None
         fast_dot = to_dot(trace, **fast)
-        return run_graphviz(fast_dot, fmt, timeout), fast_dot
+        return run_graphviz(fast_dot, fmt, DEFAULT_TIMEOUT), fast_dot
 
 
 def svg_text(trace, **options) -> str:
     """The diagram as SVG text (for Jupyter and tests)."""
-    timeout = options.pop("timeout", DEFAULT_TIMEOUT)
+    timeout = options.pop("timeout", None)
     with gcpause.paused():
         scene = fast_scene(trace, **options)
         if scene is not None:
