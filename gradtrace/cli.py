@@ -33,10 +33,27 @@ def reported(what: str = ""):
         raise
     except GradtraceError as e:
         raise InputError(str(e)) from None
+    except SystemExit as e:
+        raise InputError(f"running {what} called sys.exit({e.code!r}); a traced function must "
+                         "return its result") from None
     except KeyboardInterrupt:
-        raise
+        raise InputError(f"running {what} raised KeyboardInterrupt") from None
     except Exception as e:  # the user's own function raised
-        raise InputError(f"running {what} raised {type(e).__name__}: {e}") from None
+        raise InputError(f"running {what} raised {type(e).__name__}{where_in_user_code(e)}: "
+                         f"{e}") from None
+
+
+def where_in_user_code(e: BaseException) -> str:
+    """' at model.py:12' for the innermost frame of the traceback outside gradtrace."""
+    import traceback
+    own = str(Path(__file__).resolve().parent)
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if not str(Path(f.filename).resolve()).startswith(own)
+              and "site-packages" not in f.filename and not f.filename.startswith("<frozen")]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" at {Path(f.filename).name}:{f.lineno}"
 
 
 def quiet_option(f):
@@ -56,7 +73,11 @@ def input_options(f):
 def load_trace(target: str, sets=(), inputs_file=None, wrt=None):
     from .targets import trace_target
     with reported(target):
-        return trace_target(target, sets, inputs_file, wrt)
+        t, short = trace_target(target, sets, inputs_file, wrt)
+    if not isinstance(t.value, float):
+        click.echo(f"note: {short} returns an array of shape {tuple(t.value.shape)}; the "
+                   "gradients shown are those of its sum", err=True)
+    return t, short
 
 
 def say(quiet: bool, text: str) -> None:
@@ -87,8 +108,9 @@ def list_ops():
 
 @main.command()
 @click.argument("target")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="OUT",
-              help="Output file (default: FUNCTION.svg in the current folder).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT",
+              help="Output file (default: FUNCTION.svg in the current folder); - writes to "
+                   "standard output in --format (default svg).")
 @click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot", "json"]),
               help="Output format (default: from OUT's suffix, else svg).")
 @click.option("--style", type=click.Choice(sorted(STYLES)), default="default", show_default=True)
@@ -129,15 +151,29 @@ def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collap
       gradtrace render model.py:loss --set w=0.5 --set x='[1, 2]' -o loss.png
       gradtrace render model.py:net --collapse-all --format pdf
     """
+    to_stdout = output == "-"
+    if to_stdout and fmt is None:
+        fmt = "svg"
+    # resolved before the model runs, so a model that changes directory does not move it
+    out = None if to_stdout else (Path(output).resolve() if output else None)
+    cwd = Path.cwd()
     t, short = load_trace(target, sets, inputs_file, wrt)
-    out = Path(output) if output else Path(f"{short}.{fmt or 'svg'}")
+    if out is None and not to_stdout:
+        out = cwd / f"{short}.{fmt or 'svg'}"
     options = dict(style=style, values=not no_values, grads=not no_grads,
                    locals=not no_locals, digits=digits, rankdir=rankdir, layout=layout,
                    highlight=highlight,
                    collapse=True if collapse_all else (list(collapse) or None))
+    if to_stdout:
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp, reported(target):
+            path = t.render(Path(tmp) / f"out.{fmt}", format=fmt, timeout=timeout, **options)
+            sys.stdout.buffer.write(path.read_bytes())
+            sys.stdout.flush()
+        return
     with reported(target):
         path = t.render(out, format=fmt, timeout=timeout, **options)
-    say(quiet, str(path))
+    say(quiet, str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path))
 
 
 @main.command()
@@ -289,16 +325,17 @@ def gallery(folder, check_only, quiet):
     """
     from . import gallery as gal
     folder = Path(folder)
-    with reported("the gallery"):
-        if check_only:
+    if check_only:
+        with reported("the gallery"):
             stale = gal.check(folder)
-            if stale:
-                click.echo("the gallery is out of date; run `gradtrace gallery`:", err=True)
-                for name in stale:
-                    click.echo(f"  {name}", err=True)
-                sys.exit(1)
-            say(quiet, f"{folder}: {len(gal.ENTRIES)} entries up to date")
-            return
+        if stale:
+            click.echo("the gallery is out of date; run `gradtrace gallery`:", err=True)
+            for name in stale:
+                click.echo(f"  {name}", err=True)
+            sys.exit(1)
+        say(quiet, f"{folder}: {len(gal.ENTRIES)} entries up to date")
+        return
+    with reported("the gallery"):
         if quiet:
             written = gal.write(folder)
         else:

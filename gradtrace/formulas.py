@@ -15,6 +15,12 @@ from .ops import CALL, INFIX, PRIMITIVES, number_text
 
 ATOM = 100
 MAX_EXPR = 28  # longer expressions fall back to a short id such as v12
+MAX_NAME = 40  # longer names are shortened for display (the graph and JSON keep them whole)
+
+
+def shown_name(name: str) -> str:
+    """A name as diagrams and formulas show it: very long ones end in an ellipsis."""
+    return name if len(name) <= MAX_NAME else name[:MAX_NAME - 1] + "…"
 
 
 def index_text(index) -> str:
@@ -76,7 +82,7 @@ def node_texts(graph) -> dict[int, tuple[str, int]]:
     for v, attrs in nodes.items():
         name = attrs["name"]
         if name is not None:
-            texts[v] = (name, ATOM)
+            texts[v] = (shown_name(name), ATOM)
             continue
         if attrs["kind"] != "op":
             val = attrs["value"]

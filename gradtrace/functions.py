@@ -76,6 +76,8 @@ def label(x, name: str):
     """
     if not isinstance(name, str):
         raise TraceError(f"gt.label needs a string name, got {type(name).__name__}")
+    if not name.strip():
+        raise TraceError("gt.label needs a name with at least one visible character")
     if type(x) is Traced:
         x._rec.nodes[x._id]["name"] = name
     return x
@@ -95,6 +97,8 @@ def scope(name: str):
     """
     if not isinstance(name, str):
         raise TraceError(f"gt.scope needs a string name, got {type(name).__name__}")
+    if not name.strip():
+        raise TraceError("gt.scope needs a name with at least one visible character")
     rec = ACTIVE.get()
     if rec is None:
         yield

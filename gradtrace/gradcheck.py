@@ -7,6 +7,8 @@ arrays), the function is re-run *untraced* at x ± h and
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +28,7 @@ class InputCheck:
     analytic: float         # backward's value at the worst element
     numeric: float          # finite differences' value there
     ok: bool
+    nonfinite: bool = False  # a gradient or a difference quotient was inf or NaN
 
 
 @dataclass
@@ -36,10 +39,11 @@ class CheckReport:
     rtol: float = 1e-4
     atol: float = 1e-6
     eps: float = 1e-6
+    deterministic: bool = True   # two forward runs at the same inputs agreed
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.inputs)
+        return self.deterministic and all(c.ok for c in self.inputs)
 
     @property
     def worst(self) -> InputCheck | None:
@@ -58,9 +62,22 @@ class CheckReport:
 
     def __str__(self) -> str:
         w = self.worst
-        verdict = "gradients match finite differences" if self.ok else \
-            f"MISMATCH: worst is {w.name}{list(w.worst_index) if w.worst_index else ''} " \
-            f"(backward {w.analytic:.6g}, numeric {w.numeric:.6g})"
+        bad = [c for c in self.inputs if c.nonfinite]
+        if not self.deterministic:
+            verdict = ("NOT DETERMINISTIC: two runs of the function at the same inputs gave "
+                       "different outputs (unseeded randomness, e.g. dropout?), so finite "
+                       "differences cannot check it; seed it or make it a constant")
+        elif bad:
+            c = bad[0]
+            verdict = (f"NOT FINITE: at {c.name}{list(c.worst_index) if c.worst_index else ''} "
+                       f"backward gives {c.analytic:.6g} and finite differences "
+                       f"{c.numeric:.6g}; the function has a kink or a pole at this input "
+                       "(sqrt or log at 0, |x| at 0 ...), where no gradient exists")
+        elif self.ok:
+            verdict = "gradients match finite differences"
+        else:
+            verdict = (f"MISMATCH: worst is {w.name}{list(w.worst_index) if w.worst_index else ''} "
+                       f"(backward {w.analytic:.6g}, numeric {w.numeric:.6g})")
         return f"{self.table()}\n{verdict} (rtol={self.rtol:g}, atol={self.atol:g}, h={self.eps:g})"
 
 
@@ -101,6 +118,10 @@ def check_trace(trace, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6
         return float(np.sum(out * weights)) if weights is not None else float(out)
 
     report = CheckReport(rtol=rtol, atol=atol, eps=eps)
+    runs = [f(None, None) for _ in range(3)]      # the same inputs must give the same output
+    if len({"nan" if math.isnan(r) else r for r in runs}) > 1:
+        report.deterministic = False
+        return report
     originals: dict[str, object] = {}
     for pname, val in named.items():
         _inputs.rebuild(val, pname, lambda p, v: originals.setdefault(p, v))
@@ -111,6 +132,7 @@ def check_trace(trace, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6
         idx = _sample(flat.size, max_elements)
         worst = (0.0, 0.0, 0, 0.0, 0.0)
         ok = True
+        nonfinite = False
         for i in idx:
             h = eps * max(1.0, abs(flat[i]))
             up, down = flat.copy(), flat.copy()
@@ -128,6 +150,10 @@ def check_trace(trace, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6
             rel = err / max(abs(analytic), abs(numeric), 1e-300) if err else 0.0
             if err > atol + rtol * max(abs(analytic), abs(numeric)):
                 ok = False
+            if not (math.isfinite(analytic) and math.isfinite(numeric)):
+                ok = False          # a non-finite gradient is never "ok"
+                nonfinite = True
+                err = math.inf
             if err >= worst[0] or i == idx[0]:
                 worst = (err, rel, int(i), analytic, numeric)
         max_rel = worst[1]
@@ -136,5 +162,5 @@ def check_trace(trace, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6
             max_rel_error=max_rel,
             worst_index=tuple(int(j) for j in np.unravel_index(worst[2], x0.shape))
             if x0.ndim and flat.size else (),   # an empty input checks trivially
-            analytic=worst[3], numeric=worst[4], ok=ok))
+            analytic=worst[3], numeric=worst[4], ok=ok, nonfinite=nonfinite))
     return report

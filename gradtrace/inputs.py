@@ -9,12 +9,13 @@ Both go through ``rebuild``.
 from __future__ import annotations
 
 import inspect
+import warnings
 import weakref
 from typing import Any, Callable
 
 import numpy as np
 
-from .errors import TraceError
+from .errors import GradtraceWarning, TraceError
 
 
 _SIGNATURES: "weakref.WeakKeyDictionary[Callable, inspect.Signature]" = weakref.WeakKeyDictionary()
@@ -115,6 +116,11 @@ def classify(name: str, value) -> str:
         return "const"      # a setting such as einsum subscripts or an activation's name
     if isinstance(value, complex):
         raise TraceError(f"input '{name}' is complex; gradtrace differentiates real floats only")
+    if not callable(value) and not isinstance(value, (type, range, slice)):
+        warnings.warn(f"input '{name}' is a {type(value).__name__}, which gradtrace does not "
+                      "trace: it is passed through as a constant and gets no gradient (pass "
+                      "floats or float arrays, or dicts/lists/tuples of them, to trace them)",
+                      GradtraceWarning, stacklevel=5)
     return "const"
 
 

@@ -6,11 +6,16 @@ Loading a model file imports it, so its top-level code runs (the CLI's help says
 
 from __future__ import annotations
 
+import copy
+import difflib
 import importlib
 import importlib.util
 import inspect
 import json
+import os
+import re
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,8 +33,9 @@ def load_target(target: str) -> tuple[Callable, str]:
         hint = (" (to trace a file, say which function: "
                 f"{target}:FUNCTION)" if target.endswith(".py") else "")
         raise GradtraceError(
-            f"TARGET '{target}' is not a built-in example and has no ':function' part{hint}; "
-            f"use FILE.py:FUNCTION, package.module:FUNCTION or one of: {', '.join(EXAMPLES)}")
+            f"TARGET '{target}' is not a built-in example and has no ':function' part{hint}"
+            f"{did_you_mean(target, EXAMPLES)}; use FILE.py:FUNCTION, package.module:FUNCTION "
+            f"or one of: {', '.join(EXAMPLES)}")
     where, _, func = target.rpartition(":")
     if not where or not func:
         raise GradtraceError(f"TARGET '{target}' must look like FILE.py:FUNCTION or "
@@ -38,24 +44,39 @@ def load_target(target: str) -> tuple[Callable, str]:
         module = _import_file(Path(where))
         origin = where
     else:
+        here = str(Path.cwd())
+        added = here not in sys.path      # `gradtrace render mlp:loss` run beside mlp.py
+        if added:
+            sys.path.insert(0, here)
         try:
             module = importlib.import_module(where)
         except ModuleNotFoundError as e:
             raise GradtraceError(f"cannot import module '{where}': {e}") from None
-        except Exception as e:
+        except SystemExit as e:
+            raise GradtraceError(f"importing module '{where}' called sys.exit({e.code!r})") \
+                from None
+        except (Exception, KeyboardInterrupt) as e:
             raise GradtraceError(f"importing module '{where}' raised {type(e).__name__}: {e}") \
                 from None
+        finally:
+            if added and here in sys.path:
+                sys.path.remove(here)
         origin = where
     fn = getattr(module, func, None)
     if fn is None:
         defined = sorted(n for n, v in vars(module).items()
                          if inspect.isfunction(v) and v.__module__ == module.__name__
                          and not n.startswith("_"))
-        raise GradtraceError(f"{origin} has no function '{func}'; functions defined there: "
-                             f"{', '.join(defined) or '(none)'}")
+        raise GradtraceError(f"{origin} has no function '{func}'{did_you_mean(func, defined)}; "
+                             f"functions defined there: {', '.join(defined) or '(none)'}")
     if not callable(fn):
         raise GradtraceError(f"{origin}:{func} is a {type(fn).__name__}, not a function")
     return fn, func
+
+
+def did_you_mean(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def _import_file(path: Path):
@@ -75,7 +96,11 @@ def _import_file(path: Path):
         spec.loader.exec_module(module)
     except SyntaxError as e:
         raise GradtraceError(f"{path} line {e.lineno}: syntax error: {e.msg}") from None
-    except Exception as e:
+    except SystemExit as e:
+        raise GradtraceError(f"importing {path} called sys.exit({e.code!r}); a model file must "
+                             "not exit at import (guard it with if __name__ == '__main__')") \
+            from None
+    except (Exception, KeyboardInterrupt) as e:
         raise GradtraceError(f"importing {path} raised {type(e).__name__}: {e}") from None
     finally:
         if sys.path and sys.path[0] == folder:
@@ -84,14 +109,17 @@ def _import_file(path: Path):
 
 
 def parse_value(name: str, text: str):
-    """A --set value: a number, or a JSON list (becomes a float array)."""
+    """A --set value: a number, a JSON list (becomes a float array), true/false, or else the
+    text itself (a setting such as an activation's name: a constant)."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        value = None
-    if isinstance(value, bool) or value is None or isinstance(value, (str, dict)):
-        raise GradtraceError(f"--set {name}={text}: '{text}' is not a number or a JSON list of "
-                             "numbers (e.g. 0.5 or [[1, 2], [3, 4]])")
+        return text
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, dict):
+        raise GradtraceError(f"--set {name}={text}: a JSON object is not a value; set its "
+                             f"entries one by one (--set {name}.KEY=VALUE)")
     if isinstance(value, list):
         try:
             arr = np.array(value, dtype=float)
@@ -107,6 +135,7 @@ def read_inputs_file(path: str) -> dict[str, Any]:
     if not p.exists():
         raise GradtraceError(f"--inputs file not found: {p}")
     if p.suffix == ".npz":
+        _check_npz_size(p)
         try:
             with np.load(p, allow_pickle=False) as data:
                 return {k: (float(v) if v.ndim == 0 and v.dtype.kind == "f" else
@@ -123,6 +152,67 @@ def read_inputs_file(path: str) -> dict[str, Any]:
         return {k: (np.array(v, dtype=float) if isinstance(v, list) else v)
                 for k, v in data.items()}
     raise GradtraceError(f"--inputs takes a .npz or .json file, not {p.name}")
+
+
+_STEP = re.compile(r"\.([^.\[\]]+)|\[(-?\d+)\]|\[['\"]([^'\"]+)['\"]\]")
+
+
+def _root(path: str) -> str:
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
+
+
+def _steps(path: str) -> list:
+    """'params.W1' -> ['params', 'W1']; 'layers[0].b' -> ['layers', 0, 'b']."""
+    root = _root(path)
+    rest = path[len(root):]
+    steps: list = [root]
+    pos = 0
+    for m in _STEP.finditer(rest):
+        if m.start() != pos:
+            break
+        steps.append(m.group(1) if m.group(1) is not None else
+                     int(m.group(2)) if m.group(2) is not None else m.group(3))
+        pos = m.end()
+    if pos != len(rest):
+        raise GradtraceError(f"cannot read the input path '{path}'; write it as in the "
+                             "input names, e.g. params.W1 or layers[0].b")
+    return steps
+
+
+def _set_path(obj, path: str, steps: list, value):
+    """``obj`` with the leaf at ``steps`` replaced by ``value`` (tuples rebuilt)."""
+    if not steps:
+        return value
+    key, rest = steps[0], steps[1:]
+    try:
+        child = obj[key]
+    except (KeyError, IndexError, TypeError):
+        raise GradtraceError(f"--set/--inputs {path}: the default value has no "
+                             f"{key!r} to set") from None
+    new = _set_path(child, path, rest, value)
+    if isinstance(obj, tuple):
+        items = list(obj)
+        items[key] = new
+        return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
+    obj[key] = new
+    return obj
+
+
+MAX_INPUTS_MB = int(os.environ.get("GRADTRACE_MAX_INPUTS_MB", "1024"))
+
+
+def _check_npz_size(p: Path) -> None:
+    """Refuse an .npz whose arrays would expand past the limit, before reading any of them
+    (a small compressed file can declare gigabytes)."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            total = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError) as e:
+        raise GradtraceError(f"cannot read {p} as .npz: {e}") from None
+    if total > MAX_INPUTS_MB * 2**20:
+        raise GradtraceError(f"{p} expands to {total / 2**20:,.0f} MiB, over the "
+                             f"{MAX_INPUTS_MB} MiB limit for --inputs (set "
+                             "GRADTRACE_MAX_INPUTS_MB to raise it)")
 
 
 def build_inputs(fn: Callable, sets: tuple[str, ...] = (), inputs_file: str | None = None
@@ -146,6 +236,13 @@ def build_inputs(fn: Callable, sets: tuple[str, ...] = (), inputs_file: str | No
             value = float(value)   # --set w=2 means the float 2.0 unless w counts something
         given[name] = value
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for path in [k for k in given if _root(k) != k]:     # params.W1, layers[0].b
+        root = _root(path)
+        if root not in params or params[root].default is inspect.Parameter.empty:
+            raise GradtraceError(f"--set/--inputs {path}: the function has no parameter "
+                                 f"'{root}' with a default to set it in")
+        base = given.get(root, params[root].default)
+        given[root] = _set_path(copy.deepcopy(base), path, _steps(path)[1:], given.pop(path))
     for name in given:
         if name not in params and not accepts_any:
             raise GradtraceError(f"the function has no parameter '{name}' "

@@ -213,7 +213,18 @@ class Painter:
         table = "".join(f"<TR><TD>{r}</TD></TR>" for r in html)
         return (f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
                 f'{table}</TABLE>>, shape=box, style="rounded,filled", fillcolor="{fill}", '
-                f'color="{self.s["faded"] if fade else border}", peripheries={peripheries}')
+                f'color="{self.s["faded"] if fade else border}", peripheries={peripheries}'
+                f'{self.tooltip(v)}')
+
+    def full_name(self, v: int) -> str:
+        return self.g._node[v]["name"] or self.texts[v]
+
+    def tooltip(self, v: int) -> str:
+        """The whole name, when the box shows a shortened one."""
+        name = self.g._node[v]["name"]
+        if name is None or name == self.texts[v]:
+            return ""
+        return f', tooltip="{esc(name).replace("<BR/>", " ")}"' 
 
     def look(self, v, a):
         s = self.s

@@ -38,7 +38,7 @@ def esc(text: str) -> str:
     """Escape text for a Graphviz HTML-like label (newlines become line breaks)."""
     s = clean(text)
     s = (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-         .replace('"', "&quot;"))
+         .replace('"', "&quot;").replace("\\", "\\\\"))  # Graphviz reads \N, \G ... as escapes
     return "<BR/>".join(s.split("\n"))
 
 

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import warnings
@@ -62,6 +63,7 @@ def _streamed(path: Path, fill, mode: str) -> None:
         with os.fdopen(fd, mode, **({} if "b" in mode else
                                     {"encoding": "utf-8", "newline": "\n"})) as f:
             fill(f)
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException as e:
         try:
@@ -71,6 +73,17 @@ def _streamed(path: Path, fill, mode: str) -> None:
         if isinstance(e, OSError):
             raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """An overwritten file keeps its mode; a new one gets the umask's (the temporary file
+    mkstemp made is 0600)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def format_for(path: Path, format: str | None) -> str:
