@@ -121,6 +121,8 @@ def list_ops():
 @click.option("--collapse", multiple=True, metavar="SCOPE",
               help="Fold a scope (function or gt.scope name) into one node. Repeatable.")
 @click.option("--collapse-all", is_flag=True, help="Fold every top-level scope.")
+@click.option("--depth", type=click.IntRange(0), default=None, metavar="N",
+              help="Fold every call nested deeper than N levels (each call its own box).")
 @click.option("--rankdir", type=click.Choice(["auto", "LR", "TB", "RL", "BT"]), default="auto",
               show_default=True,
               help="Direction of flow; auto picks left-to-right or top-to-bottom, whichever "
@@ -137,7 +139,7 @@ def list_ops():
                    "--layout dot, 120 s.")
 @quiet_option
 def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collapse,
-           collapse_all, rankdir, layout, digits, no_values, no_grads, no_locals, timeout,
+           collapse_all, depth, rankdir, layout, digits, no_values, no_grads, no_locals, timeout,
            quiet):
     """Draw TARGET's graph with local derivatives, gradients and fan-out sums.
 
@@ -163,7 +165,7 @@ def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collap
     options = dict(style=style, values=not no_values, grads=not no_grads,
                    locals=not no_locals, digits=digits, rankdir=rankdir, layout=layout,
                    highlight=highlight,
-                   collapse=True if collapse_all else (list(collapse) or None))
+                   collapse=True if collapse_all else (list(collapse) or None), depth=depth)
     if to_stdout:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp, reported(target):

@@ -181,7 +181,7 @@ def explain(trace, name: str, form: str = "recursive", max_paths: int = 64) -> E
     if not trace.has_grads:
         trace.backward()
     g = trace.graph
-    target = trace.node_id(name)
+    target, which = trace.resolve(name)
     if "grad" not in g._node[target]:
         raise GradtraceError(f"'{name}' has no gradient: it does not depend on any input in wrt "
                              f"({', '.join(trace.wrt)})")
@@ -192,17 +192,24 @@ def explain(trace, name: str, form: str = "recursive", max_paths: int = 64) -> E
     gradient = g._node[target]["grad"]
     if target not in on_path:
         return Explanation(tname, out_name, form, [], gradient, 0,
-                           note=f"{tname} does not reach {out_name}: its gradient is 0",
-                           consistent=True)
+                           note=_joined(which, f"{tname} does not reach {out_name}: its "
+                                               "gradient is 0"), consistent=True)
     n_paths = count_paths(g, target, trace.output, on_path)
     if form == "paths" and n_paths <= max_paths:
-        return _paths_form(trace, target, on_path, texts, gradient, n_paths)
+        e = _paths_form(trace, target, on_path, texts, gradient, n_paths)
+        e.note = _joined(which, e.note)
+        return e
     note = ""
     if form == "paths":
         note = (f"{tname} reaches {out_name} along {n_paths} paths, more than max_paths="
                 f"{max_paths}; showing the recursive form instead")
     return Explanation(tname, out_name, "recursive",
-                       _recursive_steps(trace, on_path, texts), gradient, n_paths, note=note)
+                       _recursive_steps(trace, on_path, texts), gradient, n_paths,
+                       note=_joined(which, note))
+
+
+def _joined(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 def count_paths(g, src: int, dst: int, on_path: set[int]) -> int:

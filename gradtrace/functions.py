@@ -103,7 +103,7 @@ def scope(name: str):
     if rec is None:
         yield
         return
-    entry = (rec.scope_depth(sys._getframe(2)), name)
+    entry = (rec.scope_depth(sys._getframe(2)), rec.instance_label(name))
     rec.scopes.append(entry)
     rec.scope_version += 1
     try:

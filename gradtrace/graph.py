@@ -11,7 +11,7 @@ def argument_ids(pred_v) -> list[int]:
 
 def paths_to_output(trace, name: str) -> set[int]:
     """Nodes on some path from ``name`` to the output (both ends included)."""
-    src = trace.node_id(name)
+    src = trace.resolve(name)[0]
     g = trace.graph
     down = {src}
     for v in sorted(g._node):

@@ -105,6 +105,9 @@ def to_data(trace) -> dict:
             d["scope"] = list(a["scope"])
         if a["params"] is not None:
             d["params"] = {k: encode_param(v) for k, v in a["params"].items()}
+        for key in ("var", "file", "line"):       # where it came from, when known
+            if a.get(key) is not None:
+                d[key] = a[key]
         if "grad" in a:
             d["grad"] = encode_value(a["grad"])
         if a["kind"] == "op":

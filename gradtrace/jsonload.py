@@ -236,6 +236,11 @@ def _nodes(g, nodes_in, with_args: bool) -> None:
         attrs = {"kind": kind, "op": op, "name": label, "value": val, "shape": shape,
                  "scope": tuple(scope), "params": params,
                  "requires_grad": d.get("requires_grad")}
+        for key, kind_ in (("var", str), ("file", str), ("line", int)):
+            if key in d:
+                if type(d[key]) is not kind_:
+                    raise Invalid(f"$.nodes[{i}].{key}", f"a {kind_.__name__}")
+                attrs[key] = d[key]
         if type(attrs["requires_grad"]) is not bool:
             raise Invalid(f"$.nodes[{i}].requires_grad", "true or false")
         if "grad" in d:

@@ -72,11 +72,16 @@ class Naming:
         self._interned: dict[tuple, tuple] = {(): ()}
         self._site_cache: list = []
         self.scope_version = 0     # bumped whenever gt.scope enters or leaves
+        self.sites: list = []      # per node id: (file, line) of the code that made it, or None
+        self._locs: dict = {}      # interned (file, line) pairs
+        self._frames: dict = {}    # call frame -> its instance label (see instance_label)
+        self._calls: dict = {}     # function or scope name -> instances so far
 
     def forget_frames(self):
         """Drop every frame reference once the trace is over (frames hold user objects)."""
         self.entry = None
         self._site_cache.clear()
+        self._frames.clear()
         self.commit_pending()
 
     def _locate(self, nid: int, dunder: bool):
@@ -86,9 +91,11 @@ class Naming:
         while f is not None and f.f_code.co_filename in internal:
             f = f.f_back
         if f is None:
+            self.sites.append(None)
             return None, ()
         lasti = f.f_lasti
-        is_call, name, scope = self._site(f, lasti)
+        is_call, name, scope, loc = self._site(f, lasti)
+        self.sites.append(loc)
         pending = self.pending
         if pending is not None and pending[0] is f and pending[1] != lasti:
             self.commit_pending()
@@ -128,7 +135,9 @@ class Naming:
                 break
             what = site_of(f)[1]
             hops += 1
-        return is_call, (None if what is RETURN else what), self._scope_walk(user)
+        loc = (user.f_code.co_filename, user.f_lineno)
+        loc = self._locs.setdefault(loc, loc)
+        return is_call, (None if what is RETURN else what), self._scope_walk(user), loc
 
     def _name_from_builtin(self, user, name, nid):
         """``s = sum(xs)`` makes many adds from one call: only the last one is ``s``."""
@@ -153,7 +162,8 @@ class Naming:
         internal = INTERNAL_FILES
         while f is not None and f is not entry:
             if f.f_code.co_filename not in internal:
-                chain.append(f.f_code.co_name)
+                name = f.f_code.co_name
+                chain.append(name if name[0] == "<" else self._frame_label(f))
             f = f.f_back
         if f is None or (len(chain) < 2 and not self.scopes):
             return ()
@@ -172,6 +182,19 @@ class Naming:
             interned = self._interned[key] = key
         return interned
 
+    def _frame_label(self, f) -> str:
+        """Each call is its own scope instance: the frame keeps one label while it runs
+        (frames are held until the trace ends, so a new call never reuses an old label)."""
+        label = self._frames.get(f)
+        if label is None:
+            label = self._frames[f] = self.instance_label(f.f_code.co_name)
+        return label
+
+    def instance_label(self, name: str) -> str:
+        """``name`` plus its instance number, resolved by ``name_instances`` at the end."""
+        k = self._calls[name] = self._calls.get(name, 0) + 1
+        return f"{name}{_MARK}{k}"
+
     def scope_depth(self, caller) -> int:
         """How many user frames below the traced function ``caller`` is (for gt.scope)."""
         depth = 0
@@ -183,3 +206,59 @@ class Naming:
         return max(depth - 1, 0)
 
 
+
+
+_MARK = "\x00"   # separates a scope name from its instance number while tracing
+
+
+def name_instances(nodes: dict) -> None:
+    """Scope labels become what a reader sees: a function called (or a gt.scope block
+    entered) once keeps its name; one used several times becomes dense#1, dense#2 ..."""
+    count: dict[str, int] = {}
+    for attrs in nodes.values():
+        for part in attrs["scope"]:
+            base, mark, k = part.partition(_MARK)
+            if mark:
+                count[base] = max(count.get(base, 0), int(k))
+    done: dict[tuple, tuple] = {(): ()}
+    for attrs in nodes.values():
+        scope = attrs["scope"]
+        shown = done.get(scope)
+        if shown is None:
+            parts = []
+            for part in scope:
+                base, mark, k = part.partition(_MARK)
+                parts.append(f"{base}#{k}" if mark and count[base] > 1 else base)
+            shown = done[scope] = tuple(parts)
+        attrs["scope"] = shown
+
+
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def versioned(name: str, k: int) -> str:
+    """The k-th binding of ``name``: h₁, h₂ ... (k counts from 1, in creation order)."""
+    return f"{name}{str(k).translate(_SUBSCRIPTS)}"
+
+
+def version_names(nodes: dict) -> None:
+    """A name bound by several nodes (``h = np.tanh(...)`` in a loop, ``z`` in every call of
+    ``dense``) becomes h₁, h₂ ... in creation order, so no two nodes share a display name;
+    the plain name is kept as ``var`` for lookups."""
+    seen: dict[str, list] = {}
+    for v, attrs in nodes.items():
+        name = attrs["name"]
+        if name is not None and attrs["kind"] != "input":
+            seen.setdefault(name, []).append(v)
+    taken = {a["name"] for a in nodes.values() if a["name"] is not None}
+    for name, ids in seen.items():
+        if len(ids) < 2:
+            continue
+        k = 0
+        for v in ids:
+            k += 1
+            while versioned(name, k) in taken:      # never collide with a real name
+                k += 1
+            nodes[v]["name"] = versioned(name, k)
+            nodes[v]["var"] = name
+            taken.add(nodes[v]["name"])

@@ -47,6 +47,7 @@ class Recorder(Naming):
     def leaf(self, kind: str, value, name: str | None, requires_grad: bool) -> "Traced":
         nid = self.n
         self.n = nid + 1
+        self.sites.append(None)
         scalar = type(value) is _FLOAT
         self.nodes[nid] = {"kind": kind, "op": None, "name": name, "value": value,
                            "shape": () if scalar else value.shape, "scope": (),

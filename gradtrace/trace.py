@@ -18,7 +18,7 @@ from .backward import backward as _backward
 from .errors import GradtraceWarning, TraceError
 from .formulas import fill_formulas
 from . import constructors, gcpause
-from .naming import INTERNAL_FILES
+from .naming import INTERNAL_FILES, name_instances, version_names, versioned
 from .ops import FILES as _OP_FILES
 from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
 from .traced import Traced
@@ -43,6 +43,7 @@ class Trace:
         self._named_args = named_args
         self._formulas_done = False
         self._seed = None
+        self._sites = None         # (file, line) per node id, written onto the nodes lazily
 
     # ------------------------------------------------------------ the graph
     @property
@@ -51,6 +52,11 @@ class Trace:
         if not self._formulas_done:
             fill_formulas(self._graph)
             self._formulas_done = True
+        if self._sites is not None:     # file and line of the code that made each node
+            for (v, attrs), loc in zip(self._graph._node.items(), self._sites):
+                if loc is not None:
+                    attrs["file"], attrs["line"] = loc
+            self._sites = None
         return self._graph
 
     @property
@@ -80,10 +86,13 @@ class Trace:
         return {name: self._graph._node[self.inputs[name]]["grad"] for name in self.wrt}
 
     def grad(self, name: str):
-        """The gradient for one input or named node."""
+        """The gradient for one input or named node (see ``resolve`` for plain names of
+        reassigned variables)."""
         if not self.has_grads:
             self.backward()
-        nid = self.node_id(name)
+        nid, note = self.resolve(name)
+        if note:
+            warnings.warn(note, GradtraceWarning, stacklevel=2)
         attrs = self._graph._node[nid]
         if "grad" not in attrs:
             raise TraceError(f"'{name}' has no gradient: it does not depend on any input in "
@@ -91,17 +100,50 @@ class Trace:
         return attrs["grad"]
 
     def node_id(self, name: str) -> int:
-        """Find a node by input name or display name (the last node of that name)."""
+        """The node a name means (see ``resolve``)."""
+        return self.resolve(name)[0]
+
+    def resolve(self, name: str) -> tuple[int, str]:
+        """(node id, a note saying which node was used, or "") for a name.
+
+        A display name (``h₃``, or ``h_3`` typed plainly), an input name or the output's
+        name is exact.  The plain name of a variable bound several times in one function
+        call (``h`` in an unrolled loop) means its last binding, as the variable itself
+        does when the function returns; the note says which.  A plain name bound in
+        different calls or scopes (``z`` in each call of ``dense``) is ambiguous: the
+        error lists the candidates with their display names and lines.
+        """
         if name in self.inputs:
-            return self.inputs[name]
+            return self.inputs[name], ""
         if name == self.name:
-            return self.output
-        hits = [n for n, a in self._graph._node.items() if a["name"] == name]
-        if not hits:
-            known = sorted({a["name"] for a in self._graph._node.values() if a["name"]})
+            return self.output, ""
+        nodes = self._graph._node
+        exact = [n for n, a in nodes.items() if a["name"] == name]
+        if not exact and "_" in name:
+            base, _, k = name.rpartition("_")
+            if k.isdigit():
+                exact = [n for n, a in nodes.items() if a["name"] == versioned(base, int(k))]
+        if exact:
+            return exact[-1], ""
+        bound = [n for n, a in nodes.items() if a.get("var") == name]
+        if not bound:
+            known = sorted({a.get("var") or a["name"] for a in nodes.values() if a["name"]})
             raise TraceError(f"no node named '{name}' in this trace; named nodes: "
                              f"{', '.join(known[:30])}{' ...' if len(known) > 30 else ''}")
-        return hits[-1]
+        places = {nodes[n]["scope"] for n in bound}
+        if len(places) == 1:
+            last = bound[-1]
+            return last, (f"'{name}' is bound {len(bound)} times; using its last binding "
+                          f"{nodes[last]['name']}{self._where(last)}")
+        listed = "; ".join(f"{nodes[n]['name']} ({'/'.join(nodes[n]['scope']) or 'top level'}"
+                           f"{self._where(n)})" for n in bound[:12])
+        raise TraceError(f"'{name}' names {len(bound)} nodes in different calls or scopes: "
+                         f"{listed}{' ...' if len(bound) > 12 else ''}; use a display name "
+                         f"({nodes[bound[0]]['name']}, or {name}_1 typed plainly)")
+
+    def _where(self, nid: int) -> str:
+        g = self.graph._node[nid]
+        return f", line {g['line']}" if g.get("line") else ""
 
     def check(self, **options):
         """Compare backward's gradients with central finite differences."""
@@ -212,10 +254,14 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     out_attrs = rec.nodes[result._id]
     if out_attrs["name"] is None:
         out_attrs["name"] = fname if fname.isidentifier() else "C"
+    name_instances(rec.nodes)
+    version_names(rec.nodes)
     chosen = [n for n in floating if rec.nodes[input_ids[n]]["requires_grad"]]
     if not out_attrs["requires_grad"] and chosen and out_attrs["kind"] == "op":
         warnings.warn(f"the output of {fname} does not depend on any input in wrt "
                       f"({', '.join(chosen)}), so every gradient is 0", GradtraceWarning,
                       stacklevel=2)
-    return Trace(rec.graph, result._id, input_ids, chosen,
-                 name=out_attrs["name"], fn=fn, named_args=named)
+    t = Trace(rec.graph, result._id, input_ids, chosen,
+              name=out_attrs["name"], fn=fn, named_args=named)
+    t._sites = rec.sites
+    return t

@@ -49,6 +49,7 @@ class Options:
     digits: int = 3                 # significant digits
     rankdir: str | None = "auto"    # auto (the squarer of LR and TB), LR, TB, RL, BT
     collapse: object = None         # True (every top-level scope) or scope names
+    depth: int | None = None        # fold every call deeper than this many levels
     highlight: str | None = None    # emphasise the paths from this node to the output
     layout: str = "auto"            # auto | dot | fast
     fast_threshold: int = 800       # auto: past this many nodes use the fast layout
@@ -88,25 +89,50 @@ class View:
     member_of: dict        # node id -> group id
 
 
-def _collapsed_scope(scope: tuple, collapse) -> tuple | None:
-    if not scope or collapse is None or collapse is False:
+def _collapsed_scope(scope: tuple, collapse, depth: int | None = None) -> tuple | None:
+    """The scope instance a node folds into: a call matched by name (every instance of
+    ``dense`` folds into its own box, so the folded graph keeps the model's data flow),
+    or anything deeper than ``depth`` calls."""
+    if not scope:
+        return None
+    if depth is not None and len(scope) > depth:
+        return scope[: depth + 1]
+    if collapse is None or collapse is False:
         return None
     if collapse is True:
         return scope[:1]
     names = [collapse] if isinstance(collapse, str) else list(collapse)
     for i in range(len(scope)):
-        if scope[i] in names or "/".join(scope[: i + 1]) in names:
+        if scope[i] in names or scope[i].split("#")[0] in names or \
+                "/".join(scope[: i + 1]) in names:
             return scope[: i + 1]
     return None
 
 
-def build_view(graph, collapse) -> View:
+def check_collapse(graph, collapse) -> None:
+    """A scope name given to collapse that matches nothing is an error listing the scopes."""
+    if collapse is None or isinstance(collapse, bool):
+        return
+    names = [collapse] if isinstance(collapse, str) else list(collapse)
+    scopes = {a["scope"] for a in graph._node.values() if a["scope"]}
+    known = {p for s in scopes for i in range(len(s)) for p in
+             (s[i], s[i].split("#")[0], "/".join(s[: i + 1]))}
+    missing = [n for n in names if n not in known]
+    if missing:
+        listed = sorted({s[i].split("#")[0] for s in scopes for i in range(len(s))})
+        raise RenderError(f"collapse: no scope named {', '.join(map(repr, missing))}; the "
+                          f"scopes are: {', '.join(listed) or '(none: the model has no calls '}"
+                          f"{'' if listed else 'or gt.scope blocks)'}")
+
+
+def build_view(graph, collapse, depth: int | None = None) -> View:
+    check_collapse(graph, collapse)
     nodes = graph._node
     member_of: dict[int, str] = {}
     groups: dict[str, tuple[tuple, list[int]]] = {}
     group_of_scope: dict[tuple, str] = {}
     for v, a in nodes.items():
-        cs = _collapsed_scope(a["scope"], collapse)
+        cs = _collapsed_scope(a["scope"], collapse, depth)
         if cs is None:
             continue
         gid = group_of_scope.get(cs)
@@ -350,7 +376,7 @@ def _heat_scale(graph):
 # ---------------------------------------------------------------- DOT text
 def _prepare(trace, options: dict):
     opts = make_options(**options)
-    view = build_view(trace.graph, opts.collapse)
+    view = build_view(trace.graph, opts.collapse, opts.depth)
     fast = opts.layout == "fast" or (opts.layout == "auto" and (
         len(view.nodes) > opts.fast_threshold or dot_would_stall(view)))
     return opts, view, Painter(trace, opts), fast

@@ -1,0 +1,106 @@
+"""Names a reader can find in the code: reassigned variables get versions (h₁, h₂ ...),
+every node knows its file and line, each call is its own scope instance, and lookups
+never pick a node silently."""
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import gradtrace as gt
+from gradtrace import gallery
+from gradtrace.render.dot import build_view
+from gradtrace.targets import trace_target
+
+
+def rnn(x=np.linspace(-1, 1, 15).reshape(5, 3), Wx=np.full((3, 4), 0.1), Wh=np.eye(4) * 0.5):
+    h = np.zeros(4)
+    for t in range(5):
+        h = np.tanh(x[t] @ Wx + h @ Wh)
+    return np.sum(h * h)
+
+
+def dense(x, W, b):
+    z = x @ W + b
+    return z
+
+
+def gelu(z):
+    return 0.5 * z * (1.0 + np.tanh(0.8 * z))
+
+
+def mlp4(x=np.linspace(-1, 1, 3), Ws=tuple(np.full((3, 3), 0.1 * (i + 1)) for i in range(4)),
+         bs=tuple(np.zeros(3) for _ in range(4))):
+    h = x
+    for W, b in zip(Ws, bs):
+        h = gelu(dense(h, W, b))
+    return np.sum(h)
+
+
+def test_reassigned_variables_get_versions_and_lines():
+    t = gt.trace(rnn).backward()
+    hs = [(a["name"], a["line"]) for _, a in t.graph.nodes(data=True)
+          if a.get("var") == "h"]
+    assert [n for n, _ in hs] == ["h₁", "h₂", "h₃", "h₄", "h₅"]
+    assert all(isinstance(line, int) and line > 0 for _, line in hs)
+    assert all(a["file"].endswith("test_names.py") for _, a in t.graph.nodes(data=True)
+               if a["kind"] == "op")
+
+
+def test_plain_name_of_a_reassigned_variable_is_its_last_binding_and_says_so():
+    t = gt.trace(rnn).backward()
+    last = max(n for n, a in t.graph.nodes(data=True) if a.get("var") == "h")
+    with pytest.warns(gt.GradtraceWarning, match="using its last binding h₅"):
+        g = t.grad("h")
+    np.testing.assert_array_equal(g, t.graph.nodes[last]["grad"])
+    assert "last binding h₅" in t.explain("h").text
+    np.testing.assert_array_equal(t.grad("h_2"), t.grad("h₂"))
+
+
+def test_a_name_bound_in_different_calls_is_ambiguous_with_candidates():
+    t = gt.trace(mlp4).backward()
+    with pytest.raises(gt.TraceError, match=r"'z' names 4 nodes.*z₁ \(dense#1, line \d+\)"):
+        t.grad("z")
+    assert np.shape(t.grad("z₃")) == (3,)
+
+
+def test_each_call_is_its_own_scope_and_collapses_to_its_own_box():
+    t = gt.trace(mlp4).backward()
+    scopes = {a["scope"] for _, a in t.graph.nodes(data=True) if a["scope"]}
+    assert {s[0] for s in scopes} >= {f"dense#{i}" for i in range(1, 5)} | \
+        {f"gelu#{i}" for i in range(1, 5)}
+    view = build_view(t.graph, ["dense", "gelu"])
+    assert len(view.groups) == 8
+    g = nx.DiGraph([(u, v) for u, v, _, _ in view.edges])
+    assert nx.is_directed_acyclic_graph(g)
+    chain = [v for v in nx.topological_sort(g) if isinstance(v, str)]
+    labels = ["/".join(view.groups[v][0]) for v in chain]
+    assert labels == [f"{f}#{i}" for i in range(1, 5) for f in ("dense", "gelu")]
+    assert len(build_view(t.graph, None, depth=0).groups) == 8
+
+
+def test_collapse_of_an_unknown_scope_lists_the_scopes():
+    t = gt.trace(mlp4).backward()
+    with pytest.raises(gt.RenderError, match="no scope named 'dnse'.*dense, gelu"):
+        t.to_dot(collapse=["dnse"])
+
+
+@pytest.mark.parametrize("fn", [rnn, mlp4])
+def test_no_two_nodes_share_a_display_name(fn):
+    t = gt.trace(fn).backward()
+    names = [a["name"] for _, a in t.graph.nodes(data=True) if a["name"]]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("entry", gallery.ENTRIES, ids=lambda e: e.stem)
+def test_gallery_models_have_distinct_display_names(entry):
+    t, _ = trace_target(entry.target)
+    names = [a["name"] for _, a in t.graph.nodes(data=True) if a["name"]]
+    assert len(names) == len(set(names))
+
+
+def test_names_and_lines_survive_json():
+    t = gt.trace(rnn).backward()
+    u = gt.load_json(t.to_json())
+    for n, a in t.graph.nodes(data=True):
+        b = u.graph.nodes[n]
+        assert (a["name"], a.get("var"), a.get("line")) == (b["name"], b.get("var"), b.get("line"))
