@@ -44,11 +44,14 @@ class Trace:
         self._formulas_done = False
         self._seed = None
         self._sites = None         # (file, line) per node id, written onto the nodes lazily
+        self._instances = False    # scope labels still carry instance numbers
+        self._named = False        # display names versioned (h₁, h₂ ...)
 
     # ------------------------------------------------------------ the graph
     @property
     def graph(self) -> nx.MultiDiGraph:
         """The DAG, with every edge's ``formula`` text filled in."""
+        self._finish_names()
         if not self._formulas_done:
             fill_formulas(self._graph)
             self._formulas_done = True
@@ -58,6 +61,19 @@ class Trace:
                     attrs["file"], attrs["line"] = loc
             self._sites = None
         return self._graph
+
+    def _finish_names(self) -> None:
+        """Scope instances and versioned names, done once when names are first needed
+        (tracing and backward do not need them, so they do not pay for them)."""
+        if self._named:
+            return
+        nodes = self._graph._node
+        if self._instances:
+            name_instances(nodes)
+            self._instances = False
+        version_names(nodes)
+        self.name = nodes[self.output]["name"] or self.name
+        self._named = True
 
     @property
     def value(self):
@@ -113,6 +129,7 @@ class Trace:
         different calls or scopes (``z`` in each call of ``dense``) is ambiguous: the
         error lists the candidates with their display names and lines.
         """
+        self._finish_names()
         if name in self.inputs:
             return self.inputs[name], ""
         if name == self.name:
@@ -254,8 +271,6 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     out_attrs = rec.nodes[result._id]
     if out_attrs["name"] is None:
         out_attrs["name"] = fname if fname.isidentifier() else "C"
-    name_instances(rec.nodes)
-    version_names(rec.nodes)
     chosen = [n for n in floating if rec.nodes[input_ids[n]]["requires_grad"]]
     if not out_attrs["requires_grad"] and chosen and out_attrs["kind"] == "op":
         warnings.warn(f"the output of {fname} does not depend on any input in wrt "
@@ -264,4 +279,5 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     t = Trace(rec.graph, result._id, input_ids, chosen,
               name=out_attrs["name"], fn=fn, named_args=named)
     t._sites = rec.sites
+    t._instances = bool(rec._calls)
     return t
