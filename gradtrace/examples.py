@@ -147,6 +147,48 @@ def attention_head(x=_ATT["x"], gain=_ATT["gain"], bias=_ATT["bias"], Wq=_ATT["W
     return loss
 
 
+_RNN = {"x": np.array([[0.5, -0.2], [0.1, 0.4], [-0.3, 0.8], [0.6, 0.1]]),
+        "Wx": np.array([[0.6, -0.4, 0.2], [0.3, 0.5, -0.6]]),
+        "Wh": np.array([[0.5, 0.1, -0.2], [-0.3, 0.4, 0.2], [0.2, -0.1, 0.6]]),
+        "Wy": np.array([0.7, -0.5, 0.4])}
+
+
+def rnn(x=_RNN["x"], Wx=_RNN["Wx"], Wh=_RNN["Wh"], Wy=_RNN["Wy"], y=0.5):
+    """A vanilla RNN unrolled over 4 steps: h = tanh(x[t] @ Wx + h @ Wh), then a readout.
+
+    The variable h is bound once per step, so its nodes read h₁ … h₄, each with its source
+    line (h starts as a constant); Wx and Wh are shared by every step.
+    """
+    h = np.zeros(3)
+    for t in range(len(x)):
+        h = np.tanh(x[t] @ Wx + h @ Wh)
+    pred = h @ Wy
+    return (pred - y) ** 2
+
+
+_MLP4 = [np.array([[0.5, -0.3], [0.2, 0.6]]) * (1.0 - 0.2 * i) for i in range(4)]
+
+
+def dense(x, W, b):
+    """One layer: x @ W + b."""
+    return x @ W + b
+
+
+def gelu(z):
+    """The tanh approximation of GELU."""
+    return 0.5 * z * (1.0 + np.tanh(0.7978845608 * (z + 0.044715 * z ** 3)))
+
+
+def mlp_calls(x=np.array([0.8, -0.4]), W0=_MLP4[0], W1=_MLP4[1], W2=_MLP4[2], W3=_MLP4[3],
+              b=np.array([0.1, -0.1])):
+    """A 4-layer MLP built with a loop: dense and gelu are each called four times, and every
+    call is its own scope instance (dense#1 … dense#4), so collapsing keeps the data flow."""
+    h = x
+    for W in (W0, W1, W2, W3):
+        h = gelu(dense(h, W, b))
+    return np.sum(h * h)
+
+
 EXAMPLES = {
     "seed_chain": seed_chain,
     "last_layer": last_layer,
@@ -156,6 +198,8 @@ EXAMPLES = {
     "numpy_mlp": numpy_mlp,
     "softmax_xent": softmax_xent,
     "attention_head": attention_head,
+    "rnn": rnn,
+    "mlp_calls": mlp_calls,
 }
 
 

@@ -84,6 +84,16 @@ ENTRIES = [
           "The same head with its scopes collapsed.",
           "Each collapsed node counts its ops and gives the norm of the gradient at its outputs; "
           "drop --collapse to expand them."),
+    Entry("rnn", "rnn", {},
+          "A vanilla RNN unrolled over 4 steps: h = tanh(x[t] @ Wx + h @ Wh).",
+          "The variable h is bound once per step, so its nodes read h₁ … h₄ (hover for the "
+          "source line); Wx and Wh feed every step, so their gradients are sums over the four "
+          "steps, and `gradtrace explain rnn h` explains the last binding, h₄."),
+    Entry("mlp_calls", "mlp_calls", {"collapse": ("dense", "gelu")},
+          "A 4-layer MLP built with a loop, each call of dense and gelu collapsed to its own box.",
+          "Every call is its own scope instance (dense#1 … dense#4, gelu#1 … gelu#4), so the "
+          "collapsed graph is still the model: a chain of eight boxes, each giving the norm of "
+          "the gradient at its outputs."),
 ]
 
 

@@ -32,17 +32,124 @@ def _build_table(code) -> dict[int, tuple[bool, object]]:
     # An instruction owns the offsets up to the next one: in 3.11 a frame that is
     # inside a Python-level call reports the CALL's last inline-cache offset.
     instrs = [i for i in dis.get_instructions(code) if i.opname != "CACHE"]
+    named = _stored_values(instrs)
     table: dict[int, tuple[bool, object]] = {}
-    for here, nxt in zip(instrs, instrs[1:]):
-        what: object = None
-        if nxt.opname in _STORE_OPS:
-            what = nxt.argval[0] if isinstance(nxt.argval, tuple) else nxt.argval
-        elif nxt.opname in _RETURN_OPS:
+    for k, (here, nxt) in enumerate(zip(instrs, instrs[1:])):
+        what: object = named.get(k)
+        if what is None and nxt.opname in _RETURN_OPS:
             what = RETURN
         entry = (here.opname in _CALL_OPS, what)
         for offset in range(here.offset, nxt.offset, 2):
             table[offset] = entry
     return table
+
+
+# How many values an instruction pushes (the rest of its stack effect is what it pops).
+_PUSHES_ONE = ("LOAD_", "BINARY_", "UNARY_", "BUILD_", "CALL", "COMPARE_OP", "CONTAINS_OP",
+               "IS_OP", "FORMAT_VALUE", "GET_ITER", "LIST_", "DICT_")
+
+
+def _pushes(ins) -> int:
+    if ins.opname == "LOAD_METHOD":
+        return 2
+    if ins.opname == "LOAD_GLOBAL" and ins.arg is not None and ins.arg & 1:
+        return 2
+    if ins.opname.startswith(_PUSHES_ONE) and not ins.opname.startswith("BINARY_SLICE"):
+        return 1
+    return max(_effect(ins), 0)
+
+
+def _effect(ins) -> int:
+    try:
+        return dis.stack_effect(ins.opcode, ins.arg if ins.opcode >= dis.HAVE_ARGUMENT else None)
+    except ValueError:
+        return 0
+
+
+def _producer(instrs, k: int, depth: int, anyway: bool = False) -> int | None:
+    """Index of the instruction that pushed the value ``depth`` places from the top just
+    before instruction k (straight-line code only; None when it cannot tell)."""
+    i = k - 1
+    steps = 0
+    while i >= 0 and steps < 80:
+        ins = instrs[i]
+        q = _pushes(ins)
+        if depth <= q:
+            return i if q == 1 or anyway else None
+        if ins.is_jump_target:          # another path reaches here: the stack is unknown
+            return None
+        depth -= _effect(ins)           # before it: its pushes gone, its pops back
+        i -= 1
+        steps += 1
+    return None
+
+
+def _stored_values(instrs) -> dict[int, object]:
+    """For each instruction whose value a store keeps, what it is stored as:
+    ``Q, K, V = a, b, c`` (each of the three), ``self.h = ...`` (``self.h``),
+    ``cache["z1"] = ...`` (``cache['z1']``), ``hs[t] = ...`` (resolved when recorded)."""
+    named: dict[int, object] = {}
+    for k, ins in enumerate(instrs):
+        op = ins.opname
+        if op in ("STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF"):
+            target, depth = ins.argval, 1
+        elif op == "STORE_ATTR":
+            obj = _producer(instrs, k, 1)
+            owner = _loaded_name(instrs, obj)
+            target, depth = (f"{owner}.{ins.argval}" if owner else ins.argval), 2
+        elif op == "STORE_SUBSCR":
+            key = _producer(instrs, k, 1)
+            box = _producer(instrs, k, 2)
+            owner = _loaded_name(instrs, box)
+            if owner is None or key is None:
+                continue
+            kins = instrs[key]
+            if kins.opname == "LOAD_CONST":
+                target = f"{owner}[{kins.argval!r}]"
+            elif kins.opname in ("LOAD_FAST", "LOAD_NAME", "LOAD_DEREF"):
+                target = (SLOT, owner, kins.argval)
+            else:
+                continue
+            depth = 3
+        elif op in ("PRECALL", "CALL") and ins.arg == 1 and not (
+                op == "CALL" and k and instrs[k - 1].opname == "PRECALL"):
+            method = _producer(instrs, k, 2, anyway=True)     # xs.append(value)
+            if method is None or instrs[method].opname != "LOAD_METHOD" or \
+                    instrs[method].argval != "append":
+                continue
+            owner = _loaded_name(instrs, _producer(instrs, method, 1))
+            if owner is None:
+                continue
+            target, depth = (APPEND, owner), 1
+        else:
+            continue
+        src = _producer(instrs, k, depth)
+        if src is not None and src not in named:
+            named[src] = target
+    return named
+
+
+def _loaded_name(instrs, i) -> str | None:
+    if i is None:
+        return None
+    ins = instrs[i]
+    if ins.opname in ("LOAD_FAST", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_DEREF"):
+        return ins.argval
+    return None
+
+
+SLOT = "slot"      # a container slot whose key is a variable: named when the op is recorded
+APPEND = "append"  # xs.append(value): named xs[i], i the list's length when recorded
+
+
+def slot_name(frame, what) -> str | None:
+    """``hs[3]`` for ``hs[t] = ...`` with t == 3 now; ``xs[2]`` for the third append."""
+    try:
+        if what[0] == APPEND:
+            return f"{what[1]}[{len(frame.f_locals[what[1]])}]"
+        return f"{what[1]}[{frame.f_locals[what[2]]!r}]"
+    except (KeyError, TypeError):
+        return None
 
 
 def site_of(frame) -> tuple[bool, object]:
@@ -96,6 +203,8 @@ class Naming:
         lasti = f.f_lasti
         is_call, name, scope, loc = self._site(f, lasti)
         self.sites.append(loc)
+        if type(name) is tuple:          # hs[t] = ...: the slot's key is read now
+            name = slot_name(f, name)
         pending = self.pending
         if pending is not None and pending[0] is f and pending[1] != lasti:
             self.commit_pending()
@@ -128,13 +237,18 @@ class Naming:
         internal = INTERNAL_FILES
         is_call, what = site_of(f)
         hops = 0
+        helper = None
         while what is RETURN and hops < 8:
+            helper = f.f_code.co_name       # this function hands the value to its caller
             f = f.f_back
             if f is None or f is self.entry or f.f_code.co_filename in internal:
                 what = None
                 break
             what = site_of(f)[1]
             hops += 1
+        if what is None and helper is not None and helper[0] != "<" and f is not None \
+                and f is not self.entry:
+            what = helper     # `dense(...)` stored nowhere: named after the helper
         loc = (user.f_code.co_filename, user.f_lineno)
         loc = self._locs.setdefault(loc, loc)
         return is_call, (None if what is RETURN else what), self._scope_walk(user), loc

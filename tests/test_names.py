@@ -104,3 +104,64 @@ def test_names_and_lines_survive_json():
     for n, a in t.graph.nodes(data=True):
         b = u.graph.nodes[n]
         assert (a["name"], a.get("var"), a.get("line")) == (b["name"], b.get("var"), b.get("line"))
+
+
+class Cell:
+    def __init__(self):
+        self.h = None
+
+    def step(self, x, W):
+        self.h = np.tanh(x @ W)
+        return self.h
+
+
+def attention(x=np.linspace(-1, 1, 6).reshape(2, 3), Wq=np.eye(3), Wk=np.eye(3) * 0.5,
+              Wv=np.eye(3) * 0.2):
+    Q, K, V = x @ Wq, x @ Wk, x @ Wv
+    scores, scale = Q @ K.T, 1.0 / np.sqrt(3.0)
+    return np.sum(gt.softmax(scores * scale) @ V)
+
+
+def keeps_activations(x=np.linspace(-1, 1, 3), W=np.eye(3) * 0.5):
+    cache, hs = {}, []
+    h = x
+    for t in range(3):
+        hs.append(np.tanh(h @ W))
+        h = hs[t]
+    cache["z1"] = h * 2.0
+    cell = Cell()
+    out = cell.step(h, W)
+    return np.sum(cache["z1"] + out)
+
+
+def dense_helper(x, W):
+    return x @ W + 1.0
+
+
+def uses_helper(x=np.ones(2), W=np.eye(2)):
+    return np.sum(np.tanh(dense_helper(x, W)))
+
+
+def names_of(fn):
+    return [a["name"] for _, a in gt.trace(fn).backward().graph.nodes(data=True)
+            if a["kind"] == "op"]
+
+
+def test_every_unpacking_target_names_its_value():
+    names = names_of(attention)
+    assert {"Q", "K", "V", "scores"} <= set(names)
+
+
+def test_container_slots_appends_and_attributes_name_values():
+    names = names_of(keeps_activations)
+    assert {"hs[0]", "hs[1]", "hs[2]", "cache['z1']", "self.h"} <= set(names)
+
+
+def test_a_helper_result_stored_nowhere_is_named_after_the_helper():
+    assert "dense_helper" in names_of(uses_helper)
+
+
+@pytest.mark.parametrize("fn", [attention, keeps_activations, uses_helper])
+def test_display_names_stay_distinct(fn):
+    names = [a["name"] for _, a in gt.trace(fn).backward().graph.nodes(data=True) if a["name"]]
+    assert len(names) == len(set(names))
