@@ -174,6 +174,10 @@ def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collap
             sys.stdout.flush()
         return
     with reported(target):
+        if highlight and not quiet:
+            note = t.resolve(highlight)[1]
+            if note:
+                click.echo(note, err=True)
         path = t.render(out, format=fmt, timeout=timeout, **options)
     say(quiet, str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path))
 
@@ -214,6 +218,8 @@ def explain(target, name, form, max_paths, latex, as_json, render_to, timeout, s
         e = t.explain(name, form=form, max_paths=max_paths)
         if render_to:
             path = t.render(render_to, highlight=name, timeout=timeout)
+    if e.note and (as_json or latex) and not quiet:
+        click.echo(e.note, err=True)       # which binding, when a plain name was used
     if as_json:
         click.echo(e.to_json())
     elif latex:

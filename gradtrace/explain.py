@@ -166,7 +166,12 @@ def latex(text: str) -> str:
         for ch in token:
             ch = _LATEX_SPECIAL.get(ch, ch)
             out.append(_UNICODE.get(ch, ch))
-    return "".join(out)
+    # a versioned name's subscript digits (h₁₂) become h_{12}
+    return re.sub("[₀-₉]+", lambda m: "_{" + m.group().translate(_FROM_SUBSCRIPT) + "}",
+                  "".join(out))
+
+
+_FROM_SUBSCRIPT = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 
 
 def _frac(top: str, bottom: str) -> str:

@@ -82,8 +82,8 @@ ENTRIES = [
           "gt.scope blocks inside attention."),
     Entry("attention_head_collapsed", "attention_head", {"collapse": True},
           "The same head with its scopes collapsed.",
-          "Each collapsed node counts its ops and gives the norm of the gradient at its outputs; "
-          "drop --collapse to expand them."),
+          "Each collapsed box counts its ops, names what flows in, and shows each output with "
+          "its value and gradient; drop --collapse to expand them."),
     Entry("rnn", "rnn", {},
           "A vanilla RNN unrolled over 4 steps: h = tanh(x[t] @ Wx + h @ Wh).",
           "The variable h is bound once per step, so its nodes read h₁ … h₄ (hover for the "
@@ -92,8 +92,8 @@ ENTRIES = [
     Entry("mlp_calls", "mlp_calls", {"collapse": ("dense", "gelu")},
           "A 4-layer MLP built with a loop, each call of dense and gelu collapsed to its own box.",
           "Every call is its own scope instance (dense#1 … dense#4, gelu#1 … gelu#4), so the "
-          "collapsed graph is still the model: a chain of eight boxes, each giving the norm of "
-          "the gradient at its outputs."),
+          "collapsed graph is still the model: a chain of eight boxes, each showing its inputs and "
+          "its output with value and gradient."),
 ]
 
 

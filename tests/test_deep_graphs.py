@@ -44,7 +44,7 @@ def test_json_round_trip(chain):
 
 def test_collapse_and_fast_layout(chain):
     collapsed = chain.to_dot(collapse=True)
-    assert "collapsed" in collapsed
+    assert "shape=box3d" in collapsed
     fast = chain.to_dot(layout="fast")
     assert fast.count("pos=") >= DEPTH
 

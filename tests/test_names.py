@@ -165,3 +165,22 @@ def test_a_helper_result_stored_nowhere_is_named_after_the_helper():
 def test_display_names_stay_distinct(fn):
     names = [a["name"] for _, a in gt.trace(fn).backward().graph.nodes(data=True) if a["name"]]
     assert len(names) == len(set(names))
+
+
+def test_cli_says_which_binding_a_plain_name_used(tmp_path):
+    from click.testing import CliRunner
+
+    from gradtrace.cli import main
+    r = CliRunner().invoke(main, ["explain", "rnn", "--wrt", "h", "--latex"])
+    assert r.exit_code == 0 and "last binding h₄" in r.output and "h_{4}" in r.output
+    r = CliRunner().invoke(main, ["render", "rnn", "--highlight", "h", "-o",
+                                  str(tmp_path / "r.dot")])
+    assert r.exit_code == 0 and "last binding h₄" in r.output
+
+
+def test_collapsed_boxes_show_inputs_and_outputs_with_gradients():
+    from gradtrace.examples import mlp_calls
+    t = gt.trace(mlp_calls).backward()
+    dot = t.to_dot(collapse=["dense", "gelu"])
+    assert dot.count("shape=box3d") == 8
+    assert "in: x, W0, b" in dot and "out: dense" in dot and "∂mlp_calls/∂" in dot

@@ -331,20 +331,34 @@ class Painter:
             return f"{head} = {formula} = {value_text(local, d)}"
         return f"{head} = {formula} (elementwise)"
 
+    def group_rows(self, scope: tuple, members: list[int]) -> list[list[tuple]]:
+        """A collapsed call: its name, what flows in, and each output with its gradient."""
+        s, d = self.s, self.o.digits
+        g = self.g
+        inside = set(members)
+        ops = sum(1 for m in members if g._node[m]["kind"] == "op")
+        rows = [[("/".join(scope), s["fg"], None, True), (f"{ops} ops", s["dim"], 10, False)]]
+        feeds = sorted({u for m in members for u in g._pred[m] if u not in inside
+                        and g._node[u]["kind"] != "const"})
+        if feeds:
+            names = [self.texts[u] for u in feeds[:4]] + (["…"] if len(feeds) > 4 else [])
+            rows.append([(f"in: {', '.join(names)}", s["dim"], 10, False)])
+        outs = [m for m in members if any(w not in inside for w in g._succ[m])]
+        for m in outs[:2]:
+            rows.append([(f"out: {self.texts[m]} = {value_text(g._node[m]['value'], d)}",
+                          s["value"], 10, False)])
+            if self.has_grads and "grad" in g._node[m]:
+                rows.append([(f"{partial(self.out_name, self.texts[m])} = "
+                              f"{value_text(g._node[m]['grad'], d)}", s["grad"], 10, False)])
+        if len(outs) > 2:
+            rows.append([(f"… {len(outs) - 2} more outputs", s["dim"], 10, False)])
+        return rows
+
     def group_attrs(self, gid: str, scope: tuple, members: list[int]) -> str:
         s = self.s
-        ops = sum(1 for m in members if self.g._node[m]["kind"] == "op")
-        rows = [self.font(esc("/".join(scope)), s["fg"], None, bold=True),
-                self.font(f"{ops} ops, collapsed", s["dim"], 10)]
-        if self.has_grads:
-            inside = set(members)
-            outs = [m for m in members if any(w not in inside for w in self.g._succ[m])]
-            norms = [magnitude(self.g._node[m]["grad"]) for m in outs if "grad" in self.g._node[m]]
-            if norms:
-                total = math.sqrt(sum(n * n for n in norms))
-                rows.append(self.font(esc(f"‖∂{self.out_name}/∂outputs‖ = {num(total, self.o.digits)}"),
-                                      s["grad"]))
-        table = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
+        html = [" ".join(self.font(esc(t), c, size, bold) for t, c, size, bold in row)
+                for row in self.group_rows(scope, members)]
+        table = "".join(f"<TR><TD>{r}</TD></TR>" for r in html)
         return (f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
                 f'{table}</TABLE>>, shape=box3d, style="filled", fillcolor="{s["cluster"]}", '
                 f'color="{s["border"]}"')

@@ -35,9 +35,7 @@ class Scene:
     def rows(self, v) -> list:
         """Rows of (text, colour, size or None, bold) pieces for node ``v``."""
         if isinstance(v, str):
-            scope, members = self.view.groups[v]
-            return [[("/".join(scope), self.style["fg"], None, True)],
-                    [(f"{len(members)} nodes, collapsed", self.style["dim"], 10, False)]]
+            return self.painter.group_rows(*self.view.groups[v])
         return self.painter.node_rows(v)
 
     def look(self, v) -> tuple:
