@@ -262,6 +262,10 @@ def check(target, sets, inputs_file, wrt, rtol, atol, eps, max_elements, quiet):
     sys.exit(0 if report.ok else 1)
 
 
+def _line(attrs) -> str:
+    return f" (line {attrs['line']})" if attrs.get("line") else ""
+
+
 @main.command()
 @click.argument("target")
 @input_options
@@ -288,7 +292,17 @@ def info(target, sets, inputs_file, quiet):
              "ops: " + ", ".join(f"{op} {n}" for op, n in sorted(ops.items(), key=lambda x: (-x[1], x[0])))]
     fan = [(v, g.out_degree(v)) for v in g if g.out_degree(v) > 1 and g.nodes[v]["requires_grad"]]
     lines.append(f"fan-out nodes ({len(fan)}): " + (", ".join(
-        f"{texts[v]} ×{d}" for v, d in fan[:20]) + (" ..." if len(fan) > 20 else "") or "none"))
+        f"{texts[v]} ×{d}{_line(g.nodes[v])}" for v, d in fan[:20])
+        + (" ..." if len(fan) > 20 else "") or "none"))
+    rebound: dict[str, list] = {}
+    for _, a in g.nodes(data=True):
+        if a.get("var"):
+            rebound.setdefault(a["var"], []).append(a)
+    if rebound:
+        lines.append("names bound several times: " + ", ".join(
+            f"{var} ×{len(found)} ({found[0]['name']} … {found[-1]['name']}"
+            f"{', line ' + str(found[0]['line']) if found[0].get('line') else ''})"
+            for var, found in sorted(rebound.items())))
     lines.append("gradient norm per input:")
     width = max((len(n) for n in t.inputs), default=0)
     for name, nid in t.inputs.items():

@@ -278,7 +278,7 @@ def _recursive_steps(trace, on_path, texts) -> list[dict]:
             t["value"] = t.pop("upstream")
         steps.append({"node": texts[v], "id": v, "lhs": partial(out_name, texts[v]),
                       "rhs": " + ".join(symbolic), "numbers": numbers, "terms": terms,
-                      "value": grad})
+                      "value": grad, "line": attrs.get("line")})
     return steps
 
 

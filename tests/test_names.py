@@ -2,6 +2,8 @@
 every node knows its file and line, each call is its own scope instance, and lookups
 never pick a node silently."""
 
+import re
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -184,3 +186,16 @@ def test_collapsed_boxes_show_inputs_and_outputs_with_gradients():
     dot = t.to_dot(collapse=["dense", "gelu"])
     assert dot.count("shape=box3d") == 8
     assert "in: x, W0, b" in dot and "out: dense" in dot and "∂mlp_calls/∂" in dot
+
+
+def test_source_lines_reach_tooltips_info_and_explanations():
+    from click.testing import CliRunner
+
+    from gradtrace.cli import main
+    t = gt.trace(rnn).backward()
+    dot = t.to_dot(layout="dot")
+    assert "tooltip=\"h₂ — test_names.py:" in dot
+    steps = t.explain("h₂").to_data()["steps"]
+    assert any(isinstance(s.get("line"), int) for s in steps)
+    r = CliRunner().invoke(main, ["info", "rnn"])
+    assert re.search(r"h ×4 \(h₁ … h₄, line \d+\)", r.output), r.output

@@ -8,6 +8,7 @@ same trace gives byte-identical DOT on every run and machine.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -242,15 +243,20 @@ class Painter:
                 f'color="{self.s["faded"] if fade else border}", peripheries={peripheries}'
                 f'{self.tooltip(v)}')
 
-    def full_name(self, v: int) -> str:
-        return self.g._node[v]["name"] or self.texts[v]
+    def where(self, v: int) -> str:
+        """``name — model.py:12``: the whole name and the line that made the node."""
+        a = self.g._node[v]
+        name = a["name"] or self.texts[v]
+        if a.get("line"):
+            return f"{name} — {os.path.basename(a.get('file') or '')}:{a['line']}"
+        return name
 
     def tooltip(self, v: int) -> str:
-        """The whole name, when the box shows a shortened one."""
-        name = self.g._node[v]["name"]
-        if name is None or name == self.texts[v]:
+        """The whole name and source line, shown when the pointer rests on the box."""
+        text = self.where(v)
+        if text == self.texts[v]:
             return ""
-        return f', tooltip="{esc(name).replace("<BR/>", " ")}"' 
+        return f', tooltip="{esc(text).replace("<BR/>", " ")}"' 
 
     def look(self, v, a):
         s = self.s
