@@ -111,6 +111,18 @@ def _stored_values(instrs) -> dict[int, object]:
             else:
                 continue
             depth = 3
+        elif op == "UNPACK_SEQUENCE":        # Q, K, V = np.split(...): one call, n parts
+            names = []
+            for j in range(1, ins.arg + 1):
+                if k + j >= len(instrs) or instrs[k + j].opname not in (
+                        "STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF"):
+                    names = []
+                    break
+                names.append(instrs[k + j].argval)
+            src = _producer(instrs, k, 1)
+            if names and src is not None and src not in named:
+                named[src] = (UNPACK, tuple(names))
+            continue
         elif op in ("PRECALL", "CALL") and ins.arg == 1 and not (
                 op == "CALL" and k and instrs[k - 1].opname == "PRECALL"):
             method = _producer(instrs, k, 2, anyway=True)     # xs.append(value)
@@ -140,6 +152,7 @@ def _loaded_name(instrs, i) -> str | None:
 
 SLOT = "slot"      # a container slot whose key is a variable: named when the op is recorded
 APPEND = "append"  # xs.append(value): named xs[i], i the list's length when recorded
+UNPACK = "unpack"  # Q, K, V = one_call(...): the call's parts take the names in turn
 
 
 def slot_name(frame, what) -> str | None:
@@ -183,12 +196,14 @@ class Naming:
         self._locs: dict = {}      # interned (file, line) pairs
         self._frames: dict = {}    # call frame -> its instance label (see instance_label)
         self._calls: dict = {}     # function or scope name -> instances so far
+        self._unpacking = None     # (frame, lasti, part index) of the call being unpacked
 
     def forget_frames(self):
         """Drop every frame reference once the trace is over (frames hold user objects)."""
         self.entry = None
         self._site_cache.clear()
         self._frames.clear()
+        self._unpacking = None
         self.commit_pending()
 
     def _locate(self, nid: int, dunder: bool):
@@ -204,7 +219,10 @@ class Naming:
         is_call, name, scope, loc = self._site(f, lasti)
         self.sites.append(loc)
         if type(name) is tuple:          # hs[t] = ...: the slot's key is read now
-            name = slot_name(f, name)
+            if name[0] == UNPACK:
+                name = self._next_part(f, lasti, name[1])
+            else:
+                name = slot_name(f, name)
         pending = self.pending
         if pending is not None and pending[0] is f and pending[1] != lasti:
             self.commit_pending()
@@ -252,6 +270,13 @@ class Naming:
         loc = (user.f_code.co_filename, user.f_lineno)
         loc = self._locs.setdefault(loc, loc)
         return is_call, (None if what is RETURN else what), self._scope_walk(user), loc
+
+    def _next_part(self, frame, lasti, names):
+        """The next target of ``Q, K, V = call(...)`` for the call running at lasti."""
+        last = self._unpacking
+        k = last[2] + 1 if last is not None and last[0] is frame and last[1] == lasti else 0
+        self._unpacking = (frame, lasti, k)
+        return names[k] if k < len(names) else None
 
     def _name_from_builtin(self, user, name, nid):
         """``s = sum(xs)`` makes many adds from one call: only the last one is ``s``."""

@@ -199,3 +199,10 @@ def test_source_lines_reach_tooltips_info_and_explanations():
     assert any(isinstance(s.get("line"), int) for s in steps)
     r = CliRunner().invoke(main, ["info", "rnn"])
     assert re.search(r"h ×4 \(h₁ … h₄, line \d+\)", r.output), r.output
+
+
+def test_unpacking_one_call_names_each_part():
+    def heads(x=np.linspace(-1, 1, 12).reshape(2, 6), W=np.eye(6)):
+        Q, K, V = np.split(x @ W, 3, axis=-1)
+        return np.sum(Q * K + V)
+    assert {"Q", "K", "V"} <= set(names_of(heads))
