@@ -9,7 +9,7 @@ import pytest
 
 import gradtrace as gt
 
-from .conftest import numeric_grad
+from .conftest import numeric_grad, rss_mb
 
 
 def agrees_with_numpy(f, x):
@@ -103,14 +103,6 @@ def test_every_out_argument_is_refused(f):
         gt.trace(f, np.ones(2))
 
 
-def _rss_mb() -> float:
-    with open(f"/proc/{os.getpid()}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
 def test_traced_closures_are_freed():
     def make(i):
@@ -120,12 +112,12 @@ def test_traced_closures_are_freed():
             return np.sum(x * big[:2])
         return f
     gc.collect()
-    before = _rss_mb()
+    before = rss_mb()
     for i in range(1000):
         t = gt.trace(make(i), np.ones(2)).backward()
         del t
     gc.collect()
-    assert _rss_mb() - before < 50
+    assert rss_mb() - before < 50
 
 
 def test_check_on_an_empty_input_is_trivially_ok():

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import gradtrace as gt
 from gradtrace.cli import main
 
-from .conftest import needs_dot
+from .conftest import needs_dot, rss_mb
 from .svgread import all_text, read_fast_svg
 from gradtrace.render.output import svg_text
 
@@ -179,14 +179,6 @@ def test_non_scalar_output_is_announced(tmp_path):
 
 
 # ---------------------------------------------------------------- load and leaks
-def _rss_mb() -> float:
-    with open(f"/proc/{os.getpid()}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
 def test_a_thousand_traces_do_not_grow_memory():
     def f(x=np.linspace(0, 1, 50), w=0.5):
@@ -195,11 +187,11 @@ def test_a_thousand_traces_do_not_grow_memory():
     for _ in range(100):
         gt.trace(f).backward()
     gc.collect()
-    after_100 = _rss_mb()
+    after_100 = rss_mb()
     for _ in range(900):
         gt.trace(f).backward()
     gc.collect()
-    assert _rss_mb() <= after_100 * 1.05
+    assert rss_mb() <= after_100 * 1.05
 
 
 def _traced_in_a_process(i):
