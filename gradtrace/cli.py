@@ -111,8 +111,9 @@ def list_ops():
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT",
               help="Output file (default: FUNCTION.svg in the current folder); - writes to "
                    "standard output in --format (default svg).")
-@click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot", "json"]),
-              help="Output format (default: from OUT's suffix, else svg).")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot", "json", "html"]),
+              help="Output format (default: from OUT's suffix, else svg). html: a page "
+                   "that steps through the forward and backward pass.")
 @click.option("--style", type=click.Choice(sorted(STYLES)), default="default", show_default=True)
 @input_options
 @click.option("--wrt", multiple=True, metavar="NAME",
@@ -137,10 +138,13 @@ def list_ops():
               help="Seconds Graphviz may take (0 or inf: no limit). Default: with --layout "
                    "auto, dot gets 10 s and the fast layout draws what it cannot; with "
                    "--layout dot, 120 s.")
+@click.option("--lr", type=float, default=None, metavar="ETA",
+              help="Learning rate of the HTML page's last step, w ← w − η·∂C/∂w "
+                   "(default 0.1; .html only).")
 @quiet_option
 def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collapse,
            collapse_all, depth, rankdir, layout, digits, no_values, no_grads, no_locals, timeout,
-           quiet):
+           lr, quiet):
     """Draw TARGET's graph with local derivatives, gradients and fan-out sums.
 
     TARGET is FILE.py:FUNCTION, package.module:FUNCTION or a built-in example
@@ -152,6 +156,7 @@ def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collap
       gradtrace render seed_chain --style 3b1b -o chain.svg
       gradtrace render model.py:loss --set w=0.5 --set x='[1, 2]' -o loss.png
       gradtrace render model.py:net --collapse-all --format pdf
+      gradtrace render seed_chain -o chain.html --lr 0.5    # step through it in a browser
     """
     to_stdout = output == "-"
     if to_stdout and fmt is None:
@@ -166,6 +171,8 @@ def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collap
                    locals=not no_locals, digits=digits, rankdir=rankdir, layout=layout,
                    highlight=highlight,
                    collapse=True if collapse_all else (list(collapse) or None), depth=depth)
+    if lr is not None:
+        options["lr"] = lr
     if to_stdout:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp, reported(target):

@@ -209,7 +209,7 @@ def explain(trace, name: str, form: str = "recursive", max_paths: int = 64) -> E
         note = (f"{tname} reaches {out_name} along {n_paths} paths, more than max_paths="
                 f"{max_paths}; showing the recursive form instead")
     return Explanation(tname, out_name, "recursive",
-                       _recursive_steps(trace, on_path, texts), gradient, n_paths,
+                       recursive_steps(trace, on_path, texts), gradient, n_paths,
                        note=_joined(which, note))
 
 
@@ -228,7 +228,8 @@ def count_paths(g, src: int, dst: int, on_path: set[int]) -> int:
     return ways.get(src, 0)
 
 
-def _recursive_steps(trace, on_path, texts) -> list[dict]:
+def recursive_steps(trace, on_path, texts) -> list[dict]:
+    """One chain-rule line per node of ``on_path``, from the output down."""
     g = trace.graph
     out = trace.output
     out_name = texts[out]

@@ -90,20 +90,24 @@ def node_texts(graph) -> dict[int, tuple[str, int]]:
                         else f"const{tuple(val.shape)}", ATOM)
             continue
         prim = PRIMITIVES[attrs["op"]]
-        args = argument_ids(pred[v])
-        ops = []
-        for pos, a in enumerate(args):
-            t, p = texts[a]
-            if prim.form == INFIX:
-                wrap = p < prim.prec or (pos > 0 and p <= prim.prec and p < ATOM)
-            elif prim.form == CALL:
-                wrap = False
-            else:
-                wrap = p < prim.prec
-            ops.append(f"({t})" if wrap else t)
-        text = prim.expr.format(*ops, args=", ".join(ops), **param_texts(attrs["params"]))
+        text = expression(prim, [texts[a] for a in argument_ids(pred[v])], attrs["params"])
         texts[v] = (text, prim.prec) if len(text) <= MAX_EXPR else (f"v{v}", ATOM)
     return texts
+
+
+def expression(prim, operands: list[tuple[str, int]], params) -> str:
+    """An op applied to operand (text, precedence) pairs, parenthesised where needed:
+    ``w·a + b``, ``tanh(z)``."""
+    ops = []
+    for pos, (t, p) in enumerate(operands):
+        if prim.form == INFIX:
+            wrap = p < prim.prec or (pos > 0 and p <= prim.prec and p < ATOM)
+        elif prim.form == CALL:
+            wrap = False
+        else:
+            wrap = p < prim.prec
+        ops.append(f"({t})" if wrap else t)
+    return prim.expr.format(*ops, args=", ".join(ops), **param_texts(params))
 
 
 def formula_text(prim, k: int, operand_texts: list[str], params, shapes) -> str:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import inputs as _inputs
-from .errors import GradtraceError, TraceError
+from .errors import GradtraceError
+from .rerun import rerun, weighted
 
 
 @dataclass
@@ -95,27 +96,10 @@ def check_trace(trace, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6
                              "check needs the original function")
     if not trace.has_grads:
         trace.backward()
-    fn, named = trace._fn, trace._named_args
-    seed = trace._seed
-    weights = None if seed is None else np.asarray(seed, dtype=float)
+    named = trace._named_args
 
     def f(path, replacement) -> float:
-        def leaf(p, v):
-            if p == path:
-                return replacement
-            if isinstance(v, np.ndarray) and v.dtype.kind == "f":
-                return v.astype(np.float64)
-            return float(v) if isinstance(v, np.floating) else v
-        args = {k: _inputs.rebuild(v, k, leaf) for k, v in named.items()}
-        try:
-            out = _inputs.call(fn, args, named)
-        except GradtraceError:
-            raise
-        except Exception as e:
-            raise TraceError(f"re-running {getattr(fn, '__name__', 'the function')} for the "
-                             f"finite-difference check raised {type(e).__name__}: {e}") from e
-        out = np.asarray(out, dtype=float)
-        return float(np.sum(out * weights)) if weights is not None else float(out)
+        return weighted(trace, rerun(trace, {} if path is None else {path: replacement}))
 
     report = CheckReport(rtol=rtol, atol=atol, eps=eps)
     runs = [f(None, None) for _ in range(3)]      # the same inputs must give the same output

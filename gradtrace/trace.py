@@ -181,14 +181,15 @@ class Trace:
         return to_dot(self, **options)
 
     def render(self, path, format: str | None = None, **options):
-        from .render.output import render
+        from .render.files import render
         return render(self, path, format=format, **options)
 
-    def show(self, **options):
-        """The diagram for inline display in Jupyter, sized to the cell (render's options:
-        style, collapse, rankdir, highlight, layout ...)."""
+    def show(self, interactive: bool = True, **options):
+        """The trace for inline display in Jupyter, sized to the cell: the step-through
+        of the forward and backward pass (``interactive=False``: the static diagram),
+        with render's options (style, collapse, rankdir, highlight, layout, lr ...)."""
         from .render.notebook import show
-        return show(self, **options)
+        return show(self, interactive=interactive, **options)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         from .render.notebook import mimebundle

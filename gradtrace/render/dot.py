@@ -55,6 +55,8 @@ class Options:
     layout: str = "auto"            # auto | dot | fast
     fast_threshold: int = 800       # auto: past this many nodes use the fast layout
     clusters: bool = True           # draw scopes as clusters
+    products: bool = False          # write scalar contributions as upstream · local = product
+    element_ids: bool = False       # SVG ids n<v> / e<u>_<v>_<k> (the HTML view finds them)
 
     def __post_init__(self):
         if self.style not in STYLES:
@@ -241,7 +243,10 @@ class Painter:
         return (f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
                 f'{table}</TABLE>>, shape=box, style="rounded,filled", fillcolor="{fill}", '
                 f'color="{self.s["faded"] if fade else border}", peripheries={peripheries}'
-                f'{self.tooltip(v)}')
+                f'{self.tooltip(v)}{self.element_id(f"n{v}")}')
+
+    def element_id(self, name: str) -> str:
+        return f', id="{name}"' if self.o.element_ids else ""
 
     def where(self, v: int) -> str:
         """``name — model.py:12``: the whole name and the line that made the node."""
@@ -301,7 +306,8 @@ class Painter:
             if contribution is not None:
                 g = self.g._node[v].get("grad")
                 local = e.get("local")
-                if self.path_nodes is not None and isinstance(g, float) and isinstance(local, float):
+                if (self.path_nodes is not None or o.products) and isinstance(g, float) \
+                        and isinstance(local, float):
                     # the chain rule on this edge: what arrives times the local derivative
                     lines.append((f"{num(g, o.digits)} · {signed_term(local, o.digits)} = "
                                   f"{num(contribution, o.digits)}", s["grad"]))
@@ -309,7 +315,7 @@ class Painter:
                     lines.append((f"← {value_text(contribution, o.digits)}", s["grad"]))
         return lines, color, width
 
-    def edge_attrs(self, u: int, v: int, e: dict) -> str:
+    def edge_attrs(self, u: int, v: int, e: dict, k: int = 0) -> str:
         lines, color, width = self.edge_look(u, v, e)
         parts = []
         if lines:
@@ -319,6 +325,8 @@ class Painter:
                         f'BGCOLOR="{self.s["bg"]}"><TR><TD>{html}</TD></TR></TABLE>')
             parts.append(f"label=<{html}>")
         parts.append(f'color="{color}"')
+        if self.o.element_ids:
+            parts.append(f'id="e{u}_{v}_{k}"')
         if width != 1.0:
             parts.append(f"penwidth={width:.2f}")
         return ", ".join(parts)
@@ -462,7 +470,7 @@ def to_dot(trace, **options) -> str:
     for u, v, k, e in view.edges:
         su = u if isinstance(u, str) else f"n{u}"
         sv = v if isinstance(v, str) else f"n{v}"
-        attrs = painter.edge_attrs(u, v, e) if e is not None else f'color="{s["edge"]}"'
+        attrs = painter.edge_attrs(u, v, e, k) if e is not None else f'color="{s["edge"]}"'
         if u in stagger:
             attrs += f", minlen={stagger[u]}"
         lines.append(f"  {su} -> {sv} [{attrs}];")

@@ -125,6 +125,13 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
     label_box = p.label_box.tolist()
     lr = p.rankdir == "LR"
     buf: list[str] = []
+
+    def edge_id(i: int) -> str:
+        if not sc.painter.o.element_ids:
+            return ""
+        u, v, k, _ = sc.edges[i]
+        return f' id="e{u}_{v}_{k}"'
+
     for i in range(len(sc.edges)):
         lines, color, width = sc.edge(i)
         u, v = sc.src[i], sc.dst[i]
@@ -145,7 +152,7 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
                             f'class="{fill[c]}">{_x(t)}</text>' for j, (t, c) in enumerate(lines))
             buf.append(f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x2:.1f},{y2:.1f}'
                        f'M{x3:.1f},{y3:.1f}L{x4:.1f},{y4:.1f}"{extra}/>'
-                       f'<g class="l" data-edge="{i}"><rect x="{lx - lw / 2:.1f}" '
+                       f'<g class="l" data-edge="{i}"{edge_id(i)}><rect x="{lx - lw / 2:.1f}" '
                        f'y="{ly - lh / 2:.1f}" width="{lw:.1f}" height="{lh:.1f}"/>{texts}</g>\n')
         else:
             buf.append(f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x4:.1f},'

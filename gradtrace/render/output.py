@@ -25,7 +25,7 @@ from .dot import fast_scene, to_dot, uses_fast_layout
 from .fast import write_svg
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
-           ".json": "json"}
+           ".json": "json", ".html": "html", ".htm": "html"}
 DEFAULT_TIMEOUT = 120.0
 AUTO_BUDGET = 10.0    # layout="auto" gives dot this long, then draws with the fast layout
 INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: "
@@ -92,7 +92,8 @@ def format_for(path: Path, format: str | None) -> str:
         if fmt == "gv":
             fmt = "dot"
         if fmt not in set(FORMATS.values()):
-            raise RenderError(f"unknown format '{format}'; choose one of svg, png, pdf, dot, json")
+            raise RenderError(f"unknown format '{format}'; choose one of svg, png, pdf, dot, "
+                              "json, html")
         return fmt
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
@@ -237,9 +238,12 @@ def pass_on_warnings(stderr: str) -> None:
 
 def render(trace, path, format: str | None = None, timeout: float | None = None,
            **options) -> Path:
-    """Write the diagram of ``trace`` to ``path``; returns the path written."""
+    """Write the diagram of ``trace`` to ``path``; returns the path written.
+    (The HTML step-through is ``files.render``'s, which calls this for the rest.)"""
     path = Path(path)
     fmt = format_for(path, format)
+    if fmt == "html":
+        raise RenderError("internal: HTML pages are written by gradtrace.render.files.render")
     if fmt == "json":
         write_atomic(path, trace.to_json(indent=1).encode("utf-8"))
         return path

@@ -1,0 +1,26 @@
+"""Every output file a trace can be written to, chosen by suffix or ``format=``:
+drawings (svg, png, pdf, dot) and JSON through ``output``, the step-through page
+(html) through ``page``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import RenderError
+from .output import format_for, render as draw, write_atomic
+from .page import DEFAULT_LR, page
+
+
+def render(trace, path, format: str | None = None, timeout: float | None = None,
+           lr: float | None = None, **options) -> Path:
+    """Write ``trace`` to ``path``; ``lr`` is the learning rate of the HTML page's
+    update step (default 0.1)."""
+    path = Path(path)
+    if format_for(path, format) == "html":
+        text = page(trace, lr=DEFAULT_LR if lr is None else lr, timeout=timeout, **options)
+        write_atomic(path, text.encode("utf-8"))
+        return path
+    if lr is not None:
+        raise RenderError("lr= sets the update step of the HTML step-through page; it only "
+                          "applies when writing .html")
+    return draw(trace, path, format=format, timeout=timeout, **options)

@@ -1,0 +1,41 @@
+"""Run a traced function again on changed inputs, untraced: the finite-difference check
+perturbs one input at a time, the step-through's update step moves every weight by
+−η·∂C/∂w and reports the new cost."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import inputs as _inputs
+from .errors import GradtraceError, TraceError
+
+
+def rerun(trace, replace: dict):
+    """The function's output with the inputs named in ``replace`` swapped for new values
+    (float arrays run in float64, as the trace did)."""
+    if trace._fn is None:
+        raise GradtraceError("this trace has no function to re-run (it was loaded from JSON); "
+                             "re-running needs the original function")
+    fn, named = trace._fn, trace._named_args
+
+    def leaf(p, v):
+        if p in replace:
+            return replace[p]
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            return v.astype(np.float64)
+        return float(v) if isinstance(v, np.floating) else v
+    args = {k: _inputs.rebuild(v, k, leaf) for k, v in named.items()}
+    try:
+        return _inputs.call(fn, args, named)
+    except GradtraceError:
+        raise
+    except Exception as e:
+        raise TraceError(f"re-running {getattr(fn, '__name__', 'the function')} on changed "
+                         f"inputs raised {type(e).__name__}: {e}") from e
+
+
+def weighted(trace, out) -> float:
+    """The output as one number: itself, or Σ seed·output when backward had a seed."""
+    out = np.asarray(out, dtype=float)
+    seed = trace._seed
+    return float(np.sum(out * np.asarray(seed, dtype=float))) if seed is not None else float(out)
