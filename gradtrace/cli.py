@@ -111,9 +111,10 @@ def list_ops():
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT",
               help="Output file (default: FUNCTION.svg in the current folder); - writes to "
                    "standard output in --format (default svg).")
-@click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot", "json", "html"]),
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot", "json", "html", "gif"]),
               help="Output format (default: from OUT's suffix, else svg). html: a page "
-                   "that steps through the forward and backward pass.")
+                   "that steps through the forward and backward pass; gif: the backward "
+                   "pass animated (needs Pillow).")
 @click.option("--style", type=click.Choice(sorted(STYLES)), default="default", show_default=True)
 @input_options
 @click.option("--wrt", multiple=True, metavar="NAME",

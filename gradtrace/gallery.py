@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .render.output import run_graphviz, write_atomic
+from .render.page import page_data, steps_data
 from .targets import trace_target
 
 
@@ -21,8 +22,9 @@ class Entry:
     options: dict = field(default_factory=dict)
     caption: str = ""
     notice: str = ""
+    extras: tuple = ()      # more files of the same render: ".html" step-through, ".gif"
 
-    def command(self, folder: str = "gallery") -> str:
+    def command(self, folder: str = "gallery", suffix: str = ".svg") -> str:
         flags = []
         for key, value in self.options.items():
             flag = "--" + key.replace("_", "-")
@@ -34,7 +36,8 @@ class Entry:
                 flags.extend(f"{flag} {v}" for v in value)
             else:
                 flags.append(f"{flag} {value}")
-        return " ".join(["gradtrace render", self.target, *flags, f"-o {folder}/{self.stem}.svg"])
+        return " ".join(["gradtrace render", self.target, *flags,
+                         f"-o {folder}/{self.stem}{suffix}"])
 
 
 ENTRIES = [
@@ -42,12 +45,13 @@ ENTRIES = [
           "The seed's single-neuron chain: three weights, three biases, four activations.",
           "Follow the chain from C0 back to w(L): each edge carries one factor of the chain "
           "rule, ∂C0/∂a(L) = 2(a(L) − y), then σ'(z(L)), then ∂z(L)/∂w(L) = a(L−1). Each "
-          "node's gradient line (∂C0/∂…) is the product of the factors between it and C0."),
+          "node's gradient line (∂C0/∂…) is the product of the factors between it and C0.",
+          (".html", ".gif")),
     Entry("last_layer", "last_layer", {"style": "3b1b"},
           "The last layer alone: ∂C0/∂w(L) = ∂C0/∂a(L) · ∂a(L)/∂z(L) · ∂z(L)/∂w(L).",
           "The three edges into z(L) say ∂z(L)/∂w(L) = a(L−1), ∂z(L)/∂b(L) = 1 and "
           "∂z(L)/∂a(L−1) = w(L): how strongly the previous neuron fires sets how much the weight "
-          "matters, and the weight sets how much the previous neuron matters."),
+          "matters, and the weight sets how much the previous neuron matters.", (".html",)),
     Entry("last_layer_highlight", "last_layer", {"style": "3b1b", "highlight": "w(L)"},
           "The same layer with the path from w(L) to C0 highlighted.",
           "Only the path that ∂C0/∂w(L) travels stays lit; each lit edge shows the gradient "
@@ -55,7 +59,8 @@ ENTRIES = [
     Entry("layer_fanout", "layer_fanout", {},
           "A layer of two neurons: C0 = Σj (a(L)j − yj)².",
           "Each a(L−1)k feeds both neurons, so its gradient is written as a sum of two terms, "
-          "one per path; the ← number on each of its two out-edges is the term that path gave."),
+          "one per path; the ← number on each of its two out-edges is the term that path gave.",
+          (".html",)),
     Entry("square", "square", {},
           "x · x: one value, two edges.",
           "The multiplication uses x twice, so there are two edges, each with ∂f/∂x = x = 3, and "
@@ -67,7 +72,7 @@ ENTRIES = [
           "A numpy MLP (3 → 4 → 2, tanh) on a batch of 5: the tensor view.",
           "Matrix products have no per-element local derivative, so their edges name the "
           "vector-Jacobian product (ḡ @ W1ᵀ, Xᵀ @ ḡ); b1's gradient has b1's shape because "
-          "broadcasting over the batch is summed back."),
+          "broadcasting over the batch is summed back.", (".html",)),
     Entry("numpy_mlp_heat", "numpy_mlp", {"style": "heat"},
           "The same MLP in the heat style.",
           "Edge width and colour follow |contribution| on a log scale: thin pale edges carry "
@@ -110,7 +115,13 @@ def readme(folder: str) -> str:
              "what the code produces now.", ""]
     for e in ENTRIES:
         lines += [f"## {e.stem}", "", f"![{e.caption}]({e.stem}.svg)", "", f"*{e.caption}*", "",
-                  "```", e.command(folder), "```", "", f"What to notice: {e.notice}", ""]
+                  "```", e.command(folder), *(e.command(folder, x) for x in e.extras), "```",
+                  "", f"What to notice: {e.notice}", ""]
+        if ".html" in e.extras:
+            lines += [f"Step through it: open [{e.stem}.html]({e.stem}.html) in a browser "
+                      "(→ steps, #step=N links a moment).", ""]
+        if ".gif" in e.extras:
+            lines += [f"![The backward pass of {e.stem}, animated]({e.stem}.gif)", ""]
     return "\n".join(lines)
 
 
@@ -124,6 +135,13 @@ def check(folder: Path) -> list[str]:
             stale.append(str(path))
         if not (folder / f"{e.stem}.svg").exists():
             stale.append(str(folder / f"{e.stem}.svg"))
+        for suffix in e.extras:
+            path = folder / f"{e.stem}{suffix}"
+            if not path.exists():
+                stale.append(str(path))
+            elif suffix == ".html" and page_data(path) != steps_data(trace_target(e.target)[0],
+                                                                   **e.options):
+                stale.append(str(path))
     readme_path = folder / "README.md"
     if not readme_path.exists() or readme_path.read_text(encoding="utf-8") != readme(folder.name):
         stale.append(str(readme_path))
@@ -135,12 +153,14 @@ def write(folder: Path, progress=lambda entries: entries) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for e in progress(ENTRIES):
-        dot, _ = render_entry(e)
+        dot, t = render_entry(e)
         svg = run_graphviz(dot, "svg")
         for suffix, data in ((".dot", dot.encode("utf-8")), (".svg", svg)):
             path = folder / f"{e.stem}{suffix}"
             write_atomic(path, data)
             written.append(path)
+        for suffix in e.extras:
+            written.append(t.render(folder / f"{e.stem}{suffix}", **e.options))
     path = folder / "README.md"
     write_atomic(path, readme(folder.name).encode("utf-8"))
     written.append(path)

@@ -40,3 +40,19 @@ def test_notebook_shows_diagrams_sized_to_the_cell():
     assert 1 / 3 <= width / height <= 3
     assert "text/html" in outputs[1][0]["data"]
     assert 'class="gradtrace fast"' in outputs[3][0]["data"]["image/svg+xml"]   # no stall
+    html = outputs[1][0]["data"]["text/html"]          # a bare trace: the step-through
+    assert "<iframe srcdoc=" in html and '<img src="data:image/svg+xml;base64,' in html
+    assert html.count("<script>") == 1                 # the one that swaps them
+    static = outputs[2][0]["data"]                     # show(...) of a small trace
+    assert "<iframe srcdoc=" in static["text/html"]
+
+
+@needs_dot
+def test_show_static_and_interactive_options():
+    import gradtrace as gt
+    t = gt.trace(lambda w=0.5, x=2.0: gt.tanh(w * x) ** 2).backward()
+    d = t.show(interactive=False, style="3b1b")
+    assert d._repr_svg_().startswith("<?xml") and "<iframe" not in d._repr_html_()
+    s = t.show(style="compact", lr=0.3)
+    assert "η = 0.3" in s.page and "<iframe srcdoc=" in s._repr_html_()
+    assert 240 + 70 <= s.height() <= 720 + 70

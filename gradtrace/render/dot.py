@@ -190,6 +190,7 @@ class Painter:
         self.heat = None
         if opts.style == "heat":
             self.heat = _heat_scale(self.g)
+        self.frame = None        # a Frame: one moment of the step-through (animation)
 
     def font(self, text: str, color: str, size: int | None = None, bold=False) -> str:
         body = f"<B>{text}</B>" if bold else text
@@ -236,14 +237,19 @@ class Painter:
                     f'shape=box, style="rounded,filled", fillcolor="{s["const"]}", '
                     f'color="{self.s["faded"] if fade else s["dim"]}", margin="0.04,0.02", '
                     f'height=0.2, width=0.2')
+        fill, border, peripheries = self.look(v, a)
+        pen = ""
+        if self.frame is not None:
+            rows = self.frame.node_rows(v, rows, fill)
+            if f"n{v}" in self.frame.now:
+                border, pen = self.frame.highlight, ", penwidth=3"
         html = [" ".join(self.font(esc(t), c, size, bold) for t, c, size, bold in row)
                 for row in rows]
-        fill, border, peripheries = self.look(v, a)
         table = "".join(f"<TR><TD>{r}</TD></TR>" for r in html)
         return (f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
                 f'{table}</TABLE>>, shape=box, style="rounded,filled", fillcolor="{fill}", '
                 f'color="{self.s["faded"] if fade else border}", peripheries={peripheries}'
-                f'{self.tooltip(v)}{self.element_id(f"n{v}")}')
+                f'{pen}{self.tooltip(v)}{self.element_id(f"n{v}")}')
 
     def element_id(self, name: str) -> str:
         return f', id="{name}"' if self.o.element_ids else ""
@@ -317,6 +323,9 @@ class Painter:
 
     def edge_attrs(self, u: int, v: int, e: dict, k: int = 0) -> str:
         lines, color, width = self.edge_look(u, v, e)
+        if self.frame is not None:
+            lines, color, width = self.frame.edge_look(f"{u}_{v}_{k}", lines, color, width,
+                                                       self.s["bg"])
         parts = []
         if lines:
             html = "<BR/>".join(self.font(esc(text), c, 10) for text, c in lines)
@@ -402,12 +411,14 @@ def _heat_scale(graph):
 
 
 # ---------------------------------------------------------------- DOT text
-def _prepare(trace, options: dict):
+def _prepare(trace, options: dict, frame=None):
     opts = make_options(**options)
     view = build_view(trace.graph, opts.collapse, opts.depth)
     fast = opts.layout == "fast" or (opts.layout == "auto" and (
         len(view.nodes) > opts.fast_threshold or dot_would_stall(view)))
-    return opts, view, Painter(trace, opts), fast
+    painter = Painter(trace, opts)
+    painter.frame = frame
+    return opts, view, painter, fast
 
 
 def dot_would_stall(view) -> bool:
@@ -434,9 +445,10 @@ def _fixed(opts) -> str | None:
     return None if opts.rankdir == "auto" else opts.rankdir
 
 
-def to_dot(trace, **options) -> str:
-    """The diagram as DOT text (deterministic)."""
-    opts, view, painter, fast = _prepare(trace, options)
+def to_dot(trace, frame=None, **options) -> str:
+    """The diagram as DOT text (deterministic); ``frame``: one moment of the step-through,
+    drawn with the same geometry as every other (hidden lines keep their place)."""
+    opts, view, painter, fast = _prepare(trace, options, frame)
     graph = trace.graph
     if fast:
         return fast_draw.dot_text(fast_draw.scene(trace, view, painter, opts, _fixed(opts)))

@@ -1,6 +1,6 @@
 """Every output file a trace can be written to, chosen by suffix or ``format=``:
 drawings (svg, png, pdf, dot) and JSON through ``output``, the step-through page
-(html) through ``page``."""
+(html) through ``page``, the animated backward pass (gif) through ``gif``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import RenderError
 from .output import format_for, render as draw, write_atomic
+from .gif import write_gif
 from .page import DEFAULT_LR, page
 
 
@@ -16,7 +17,13 @@ def render(trace, path, format: str | None = None, timeout: float | None = None,
     """Write ``trace`` to ``path``; ``lr`` is the learning rate of the HTML page's
     update step (default 0.1)."""
     path = Path(path)
-    if format_for(path, format) == "html":
+    fmt = format_for(path, format)
+    if fmt == "gif":
+        if lr is not None:
+            raise RenderError("lr= sets the update step of the HTML page; a GIF shows the "
+                              "backward pass only")
+        return write_gif(trace, path, timeout=timeout, **options)
+    if fmt == "html":
         text = page(trace, lr=DEFAULT_LR if lr is None else lr, timeout=timeout, **options)
         write_atomic(path, text.encode("utf-8"))
         return path

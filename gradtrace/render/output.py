@@ -25,7 +25,7 @@ from .dot import fast_scene, to_dot, uses_fast_layout
 from .fast import write_svg
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
-           ".json": "json", ".html": "html", ".htm": "html"}
+           ".json": "json", ".html": "html", ".htm": "html", ".gif": "gif"}
 DEFAULT_TIMEOUT = 120.0
 AUTO_BUDGET = 10.0    # layout="auto" gives dot this long, then draws with the fast layout
 INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: "
@@ -93,7 +93,7 @@ def format_for(path: Path, format: str | None) -> str:
             fmt = "dot"
         if fmt not in set(FORMATS.values()):
             raise RenderError(f"unknown format '{format}'; choose one of svg, png, pdf, dot, "
-                              "json, html")
+                              "json, html, gif")
         return fmt
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
@@ -242,8 +242,8 @@ def render(trace, path, format: str | None = None, timeout: float | None = None,
     (The HTML step-through is ``files.render``'s, which calls this for the rest.)"""
     path = Path(path)
     fmt = format_for(path, format)
-    if fmt == "html":
-        raise RenderError("internal: HTML pages are written by gradtrace.render.files.render")
+    if fmt in ("html", "gif"):
+        raise RenderError(f"internal: {fmt} is written by gradtrace.render.files.render")
     if fmt == "json":
         write_atomic(path, trace.to_json(indent=1).encode("utf-8"))
         return path

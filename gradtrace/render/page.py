@@ -20,7 +20,7 @@ from ..errors import RenderError
 from .dot import STYLES, _prepare
 from .labels import clean
 from .output import svg_text
-from .story import story
+from .story import line_ids, story
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -43,12 +43,30 @@ def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None,
         raise RenderError(f"the graph has {len(view.nodes):,} boxes to draw, too many for a "
                           f"step-through page (at most {MAX_NODES:,}); fold calls with "
                           "--collapse-all or --depth 1, or render .svg instead")
-    if not trace.has_grads:
-        trace.backward()
-    steps = story(trace, painter, lr=lr)
+    data = _steps_data(trace, painter, lr)
     drawn = svg_text(trace, timeout=timeout, **options)
     svg, marked = mark(drawn, painter, view)
-    return assemble(trace, painter, svg, steps, marked, lr), drawn
+    return assemble(painter, svg, data, marked), drawn
+
+
+def _steps_data(trace, painter, lr: float) -> dict:
+    if not trace.has_grads:
+        trace.backward()
+    return {"output": painter.out_name, "lr": lr,
+            "steps": [st.to_data() for st in story(trace, painter, lr=lr)]}
+
+
+def steps_data(trace, lr: float = DEFAULT_LR, **options) -> dict:
+    """What the page's script plays, without drawing (the gallery check compares it)."""
+    options = {**options, "products": True, "element_ids": True}
+    return _steps_data(trace, _prepare(trace, options)[2], lr)
+
+
+def page_data(path) -> dict:
+    """The steps a written page carries."""
+    text = open(path, encoding="utf-8").read()
+    m = re.search(r'<script type="application/json" id="gt-data">(.*?)</script>', text, re.S)
+    return json.loads(m.group(1)) if m else {}
 
 
 def mark(svg: str, painter, view) -> tuple[str, list[str]]:
@@ -62,13 +80,11 @@ def mark(svg: str, painter, view) -> tuple[str, list[str]]:
     g = painter.g
     wanted: list[tuple[str, str, str]] = []          # (group id, line id, text)
     for v in view.nodes:
-        if isinstance(v, str) or g._node[v]["kind"] == "const":
+        if isinstance(v, str):
             continue
-        rows = painter.node_rows(v)[1:]
-        kinds = (["v"] if painter.o.values else []) + \
-            (["g"] if painter.has_grads and "grad" in g._node[v] else [])
-        for kind, row in zip(kinds, rows):
-            wanted.append((f"n{v}", f"{kind}{v}", row[0][0]))
+        for line_id, row in zip(line_ids(painter, v), painter.node_rows(v)):
+            if line_id is not None:
+                wanted.append((f"n{v}", line_id, row[0][0]))
     for u, v, k, e in view.edges:
         if e is None:
             continue
@@ -114,11 +130,10 @@ def _json_for_script(data) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def assemble(trace, painter, svg: str, steps, marked: list[str], lr: float) -> str:
+def assemble(painter, svg: str, data: dict, marked: list[str]) -> str:
     s = STYLES[painter.o.style]
     js, css = script_and_styles()
-    data = {"output": painter.out_name, "lr": lr, "marked": len(marked),
-            "steps": [st.to_data() for st in steps]}
+    steps = data["steps"]
     colours = (f"--bg:{s['bg']};--fg:{s['fg']};--dim:{s['dim']};--grad:{s['grad']};"
                f"--value:{s['value']};--hi:{HIGHLIGHT.get(painter.o.style, '#e8590c')}")
     title = html.escape(clean(f"gradtrace — {painter.out_name}"))

@@ -46,6 +46,15 @@ class Step:
                 "show": self.show, "text": self.text, "now": self.now, "also": self.also}
 
 
+def line_ids(painter, v: int) -> list[str | None]:
+    """The step-through id of each row of node ``v``'s box (None: the name row)."""
+    a = painter.g._node[v]
+    if a["kind"] == "const":
+        return [None]
+    return [None] + (["v%d" % v] if painter.o.values else []) + \
+        (["g%d" % v] if painter.has_grads and "grad" in a else [])
+
+
 def story(trace, painter, lr: float = 0.1) -> list[Step]:
     """Every step of the forward pass, the backward pass and one update, in order."""
     if not trace.has_grads:
