@@ -151,4 +151,9 @@
   });
   var start = fromHash();
   go(start === null ? 0 : start, false);
+  if (scale() < 0.5 && lit.length) {   /* too small to read whole: zoom in on the step */
+    var r = view.getBoundingClientRect(), k = scale() / 0.9;
+    setBox([box[0], box[1], box[2] * k, box[3] * k]);
+    keepInView(lit[0]);
+  }
 })();
