@@ -3,6 +3,7 @@
     ./dev bench            # the full run (a few minutes)
     ./dev bench --quick    # fewer repeats, no 20,000-node render
     ./dev bench --smoke    # tiny sizes: checks that every case still runs
+    ./dev bench --only torch   # one case (scalar, dense, sin, torch, memory, render)
 
 Every case is timed in this one process, tools interleaved round by round, and
 reported as the median; ratios compare medians from the same run (the machine is
@@ -175,6 +176,43 @@ def dense_mlp(table, repeats, sizes, batch):
         table.add(case, tool, med[tool], base, 1.15 if tool == "gradtrace" else None)
 
 
+def torch_mlp(table, repeats, sizes, batch):
+    """gradtrace tracing a torch model (every call recorded, gradtrace's own backward with
+    torch's VJP per call) against the same model's plain ``loss.backward()``."""
+    torch = peer("torch")
+    if torch is None:
+        table.missing.add("torch")
+        return
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    layers = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.Tanh()]
+    model = torch.nn.Sequential(*layers[:-1])
+    x = torch.randn(batch, sizes[0])
+    y = torch.randint(0, sizes[-1], (batch,))
+    case = f"torch MLP {'-'.join(map(str, sizes))}, batch {batch}"
+
+    def loss_fn(model, x, y):
+        return F.cross_entropy(model(x), y)
+
+    def ours():
+        return gt.trace(loss_fn, model, x, y, wrt=["model"]).backward()
+
+    def plain():
+        model.zero_grad(set_to_none=True)
+        loss = loss_fn(model, x, y)
+        loss.backward()
+        return [p.grad for p in model.parameters()]
+    t = ours()
+    for (name, p), g in zip(model.named_parameters(), plain()):
+        assert np.allclose(t.grads[f"model.{name}"], g.numpy(), rtol=1e-4, atol=1e-6), name
+    med = timed({"loss.backward()": plain, "gradtrace": ours}, repeats)
+    base = med["loss.backward()"]
+    for tool in ("loss.backward()", "gradtrace"):
+        table.add(case, tool, med[tool], base, 3.0 if tool == "gradtrace" else None)
+
+
 def sin_chain(table, repeats, steps, width):
     x0 = np.linspace(-1, 1, width)
     case = f"{steps}× x = sin(x)·1.01 + 0.1 on a {width}-vector"
@@ -282,7 +320,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats, no 20k-node render")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat")
-    ap.add_argument("--only", choices=["scalar", "dense", "sin", "memory", "render"],
+    ap.add_argument("--only", choices=["scalar", "dense", "sin", "torch", "memory", "render"],
                     action="append", help="run only these cases (repeatable)")
     args = ap.parse_args(argv)
     table = Table()
@@ -293,15 +331,18 @@ def main(argv=None):
         dense_mlp(table, 1, (8, 4, 2), 3)
         sin_chain(table, 1, 20, 4)
         memory(table, (2, 3, 1), 2)
+        torch_mlp(table, 1, (8, 4, 3), 5)
     else:
         repeats = 3 if args.quick else 7
-        wanted = set(args.only or ["scalar", "dense", "sin", "memory", "render"])
+        wanted = set(args.only or ["scalar", "dense", "sin", "torch", "memory", "render"])
         if "scalar" in wanted:
             scalar_mlp(table, repeats, (2, 16, 16, 1), 32)
         if "dense" in wanted:
             dense_mlp(table, repeats * 3, (784, 256, 256, 10), 128)
         if "sin" in wanted:
             sin_chain(table, repeats * 3, 2000, 16)
+        if "torch" in wanted:
+            torch_mlp(table, repeats * 3, (784, 256, 10), 64)
         if "memory" in wanted:
             memory(table, (2, 16, 16, 1), 32)
         if "render" in wanted:

@@ -333,10 +333,12 @@ def examples():
     Example:
       gradtrace examples
     """
-    from .examples import EXAMPLES, summary
-    width = max(len(n) for n in EXAMPLES)
+    from .examples import EXAMPLES, TORCH_EXAMPLES, summary
+    width = max(len(n) for n in [*EXAMPLES, *TORCH_EXAMPLES])
     for name, fn in EXAMPLES.items():
         click.echo(f"{name.ljust(width)}  {summary(fn)}")
+    for name, text in TORCH_EXAMPLES.items():
+        click.echo(f"{name.ljust(width)}  {text} (needs torch)")
 
 
 @main.command()

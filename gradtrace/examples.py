@@ -203,5 +203,14 @@ EXAMPLES = {
 }
 
 
+# Built-in torch models live in gradtrace.torch_examples, imported only when named.
+TORCH_EXAMPLES = {
+    "torch_mlp": "An nn.Sequential MLP (3 → 4 → 3, tanh) with F.cross_entropy on 4 samples, "
+                 "in torch.",
+    "torch_ninja": "A \"backprop ninja\" two-layer net: embedding, batch norm and softmax "
+                   "written out in torch ops, every intermediate named.",
+}
+
+
 def summary(fn) -> str:
     return (fn.__doc__ or "").strip().splitlines()[0]

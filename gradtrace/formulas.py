@@ -60,6 +60,8 @@ def param_texts(params) -> dict[str, str]:
         return {}
     out = {}
     for key, val in params.items():
+        if key.startswith("_"):          # a runtime handle, not text
+            continue
         if key == "index":
             out[key] = index_text(val)
         elif isinstance(val, (int, float, np.number)) and not isinstance(val, bool):

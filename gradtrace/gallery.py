@@ -94,6 +94,18 @@ ENTRIES = [
           "The variable h is bound once per step, so its nodes read h₁ … h₄ (hover for the "
           "source line); Wx and Wh feed every step, so their gradients are sums over the four "
           "steps, and `gradtrace explain rnn h` explains the last binding, h₄."),
+    Entry("torch_mlp", "torch_mlp", {},
+          "An nn.Sequential MLP with F.cross_entropy, traced from PyTorch.",
+          "Parameters are named by module path (model.hidden.weight) and each module call is "
+          "a cluster; tanh is a call gradtrace knows, so its edge carries 1 − tanh²(…) as "
+          "a local derivative, while F.linear and F.cross_entropy edges are the VJP torch "
+          "computes for that one call. Every gradient equals torch's own .grad."),
+    Entry("torch_ninja", "torch_ninja", {},
+          "The \"backprop ninja\" net: batch norm and softmax written out in torch ops.",
+          "Every intermediate is named after its variable (bndiff, bnvar_inv, counts_sum_inv "
+          "…), so this is the cmp() table of the exercise drawn as a graph: hprebn, bndiff and "
+          "counts feed two paths each and show their gradient as the sum of both, and b1's "
+          "gradient is ~0 because batch norm subtracts the batch mean right after it."),
     Entry("mlp_calls", "mlp_calls", {"collapse": ("dense", "gelu")},
           "A 4-layer MLP built with a loop, each call of dense and gelu collapsed to its own box.",
           "Every call is its own scope instance (dense#1 … dense#4, gelu#1 … gelu#4), so the "

@@ -104,7 +104,8 @@ def to_data(trace) -> dict:
         if a["scope"]:
             d["scope"] = list(a["scope"])
         if a["params"] is not None:
-            d["params"] = {k: encode_param(v) for k, v in a["params"].items()}
+            d["params"] = {k: encode_param(v) for k, v in a["params"].items()
+                           if not k.startswith("_")}     # runtime handles stay out
         for key in ("var", "file", "line"):       # where it came from, when known
             if a.get(key) is not None:
                 d[key] = a[key]

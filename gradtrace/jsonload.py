@@ -377,6 +377,10 @@ def _check_op(node, v: int, attrs: dict, arg_ids: list) -> None:
                              f"found {n}")
     if attrs["requires_grad"] != any(node[u]["requires_grad"] for u in arg_ids):
         raise Invalid(where, "requires_grad true exactly when an argument requires it")
+    if attrs["op"].startswith("torch"):   # computed by torch when traced: nothing to replay
+        if not isinstance((attrs["params"] or {}).get("fn"), str):
+            raise Invalid(where, "params with the torch function's name as 'fn'")
+        return
     if attrs["params"] is None and prim.vjp is None and not _takes_params(prim):
         shapes = [node[u]["shape"] for u in arg_ids]
         expected = np.broadcast_shapes(*shapes) if any(shapes) else ()

@@ -259,7 +259,9 @@ class Naming:
         while what is RETURN and hops < 8:
             helper = f.f_code.co_name       # this function hands the value to its caller
             f = f.f_back
-            if f is None or f is self.entry or f.f_code.co_filename in internal:
+            while f is not None and f is not self.entry and f.f_code.co_filename in internal:
+                f = f.f_back                # a library between two user frames (nn.Module)
+            if f is None or f is self.entry:
                 what = None
                 break
             what = site_of(f)[1]

@@ -159,6 +159,30 @@ class Recorder(Naming):
             keyed[k] = {"local": locs[k] if locs is not None else None, "formula": None}
         return Traced(nid, out, self, req)
 
+    def external(self, op: str, arg_ids: list, value, locs, params: dict | None,
+                 requires_grad: bool, scope: tuple | None = None) -> int:
+        """Record a node whose value another library computed (a torch call): the same
+        node and edges ``op`` writes, named from the caller's frame like any op (the
+        call's last node at a call site takes the variable's name); ``scope`` replaces
+        the frame-derived scope when given (torch module calls).  Returns the node id."""
+        nid = self.n
+        self.n = nid + 1
+        name, frame_scope = self._locate(nid, True)
+        self.nodes[nid] = {"kind": "op", "op": op, "name": name, "value": value,
+                           "shape": () if type(value) is _FLOAT else value.shape,
+                           "scope": frame_scope if scope is None else scope,
+                           "params": params, "requires_grad": requires_grad}
+        self.succ[nid] = {}
+        pred = self.pred[nid] = {}
+        succ = self.succ
+        for k, aid in enumerate(arg_ids):
+            keyed = pred.get(aid)
+            if keyed is None:
+                keyed = pred[aid] = {}
+                succ[aid][nid] = keyed
+            keyed[k] = {"local": locs[k] if locs is not None else None, "formula": None}
+        return nid
+
     def binary(self, prim: ops.Primitive, a: "Traced", b) -> "Traced":
         """``op`` specialised for the hot case: a Python operator on two arguments."""
         if type(b) is not Traced:

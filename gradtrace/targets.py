@@ -22,7 +22,16 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import GradtraceError
-from .examples import EXAMPLES
+from .examples import EXAMPLES, TORCH_EXAMPLES
+
+
+def _torch_example(name: str) -> Callable:
+    try:
+        from . import torch_examples    # optional dependency: imported only when asked for
+    except ImportError:
+        raise GradtraceError(f"the example '{name}' needs PyTorch: pip install "
+                             "'gradtrace[torch]'") from None
+    return torch_examples.EXAMPLES[name]
 
 
 def load_target(target: str) -> tuple[Callable, str]:
@@ -30,12 +39,14 @@ def load_target(target: str) -> tuple[Callable, str]:
     if ":" not in target:
         if target in EXAMPLES:
             return EXAMPLES[target], target
+        if target in TORCH_EXAMPLES:
+            return _torch_example(target), target
         hint = (" (to trace a file, say which function: "
                 f"{target}:FUNCTION)" if target.endswith(".py") else "")
         raise GradtraceError(
             f"TARGET '{target}' is not a built-in example and has no ':function' part{hint}"
-            f"{did_you_mean(target, EXAMPLES)}; use FILE.py:FUNCTION, package.module:FUNCTION "
-            f"or one of: {', '.join(EXAMPLES)}")
+            f"{did_you_mean(target, [*EXAMPLES, *TORCH_EXAMPLES])}; use FILE.py:FUNCTION, "
+            f"package.module:FUNCTION or one of: {', '.join([*EXAMPLES, *TORCH_EXAMPLES])}")
     where, _, func = target.rpartition(":")
     if not where or not func:
         raise GradtraceError(f"TARGET '{target}' must look like FILE.py:FUNCTION or "

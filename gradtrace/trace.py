@@ -43,6 +43,8 @@ class Trace:
         self._named_args = named_args
         self._formulas_done = False
         self._seed = None
+        self._rerun = None         # a torch trace re-runs its function its own way
+        self._checker = None       # ... and checks against torch's own backward
         self._sites = None         # (file, line) per node id, written onto the nodes lazily
         self._instances = False    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
@@ -164,6 +166,8 @@ class Trace:
 
     def check(self, **options):
         """Compare backward's gradients with central finite differences."""
+        if self._checker is not None:
+            return self._checker(self, **options)
         from .gradcheck import check_trace
         return check_trace(self, **options)
 
@@ -222,6 +226,11 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     named input nodes; ``wrt`` picks which get gradients (default: all of them).
     """
     named = _inputs.bind(fn, args, kwargs)
+    fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
+    if "torch" in sys.modules:       # torch is never imported here, only used if it was
+        from . import torchrun
+        if torchrun.uses_torch(fn, named):
+            return _torch_trace(torchrun, fn, args, kwargs, wrt, fname)
     in_wrt = _inputs.wanted(wrt)
     rec = Recorder()
     input_ids: dict[str, int] = {}
@@ -244,7 +253,6 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         floating = list(input_ids)
         _inputs.check_wrt(wrt, floating)
         warn_nonfinite(rec)
-        fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
         rec.entry = sys._getframe()
         result = _inputs.call(fn, traced_args, named)
     finally:
@@ -255,30 +263,64 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         if paused:
             gcpause.resume()
     if type(result) is not Traced:
-        if isinstance(result, (tuple, list, dict)):
-            raise TraceError(f"{fname} returned a {type(result).__name__}; gt.trace needs one "
-                             "value (a scalar loss, or an array with backward(seed=...))")
-        if not _numeric_result(result):
-            raise TraceError(
-                f"the output of {fname} is a {type(result).__name__} ({result!r:.40}); it must "
-                "be a number or a float array computed from the function's float inputs")
-        warnings.warn(
-            f"the output of {fname} does not depend on any traced input (it returned "
-            f"{type(result).__name__} {result!r:.40}), so every gradient is 0; if that is not "
-            "what you meant, make it a function of its float inputs", GradtraceWarning,
-            stacklevel=2)
-        value = np.asarray(result, dtype=np.float64)
-        result = rec.leaf("const", float(value) if value.ndim == 0 else value, None, False)
-    out_attrs = rec.nodes[result._id]
+        result = _constant_output(rec, result, fname)
+    return _finished(rec, result._id, input_ids, floating, fname, fn, named)
+
+
+def _constant_output(rec, result, fname: str, level: int = 3):
+    """A result that is not a traced value: refused, or a constant output with a warning."""
+    if isinstance(result, (tuple, list, dict)):
+        raise TraceError(f"{fname} returned a {type(result).__name__}; gt.trace needs one "
+                         "value (a scalar loss, or an array with backward(seed=...))")
+    if not _numeric_result(result):
+        raise TraceError(
+            f"the output of {fname} is a {type(result).__name__} ({result!r:.40}); it must "
+            "be a number or a float array computed from the function's float inputs")
+    warnings.warn(
+        f"the output of {fname} does not depend on any traced input (it returned "
+        f"{type(result).__name__} {result!r:.40}), so every gradient is 0; if that is not "
+        "what you meant, make it a function of its float inputs", GradtraceWarning,
+        stacklevel=level)
+    value = np.asarray(result, dtype=np.float64)
+    return rec.leaf("const", float(value) if value.ndim == 0 else value, None, False)
+
+
+def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn, named,
+              level: int = 3) -> Trace:
+    """The Trace of a finished recording: the output named, wrt checked, warnings said."""
+    out_attrs = rec.nodes[out_id]
     if out_attrs["name"] is None:
         out_attrs["name"] = fname if fname.isidentifier() else "C"
     chosen = [n for n in floating if rec.nodes[input_ids[n]]["requires_grad"]]
     if not out_attrs["requires_grad"] and chosen and out_attrs["kind"] == "op":
         warnings.warn(f"the output of {fname} does not depend on any input in wrt "
                       f"({', '.join(chosen)}), so every gradient is 0", GradtraceWarning,
-                      stacklevel=2)
-    t = Trace(rec.graph, result._id, input_ids, chosen,
+                      stacklevel=level)
+    t = Trace(rec.graph, out_id, input_ids, chosen,
               name=out_attrs["name"], fn=fn, named_args=named)
     t._sites = rec.sites
     t._instances = bool(rec._calls)
+    return t
+
+
+def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
+    """A forward pass written with torch (see ``gradtrace.torchbridge``)."""
+    named = torchrun.bind(fn, args, kwargs)
+    paused = gcpause.pause()
+    try:
+        r = torchrun.record(fn, named, wrt)
+    finally:
+        if paused:
+            gcpause.resume()
+    if r.output is None:
+        if type(r.result).__module__.startswith("torch") and hasattr(r.result, "detach"):
+            r.result = torchrun.to_float_or_array(r.result)
+        out_id = _constant_output(r.rec, r.result, fname, 4)._id
+    else:
+        out_id = r.output
+    if not isinstance(getattr(fn, "__name__", None), str):
+        fname = "C"                  # a module: its output is the cost, as the seed writes it
+    t = _finished(r.rec, out_id, r.inputs, list(r.inputs), fname, fn, named, 4)
+    t._rerun = torchrun.rerun
+    t._checker = torchrun.check
     return t

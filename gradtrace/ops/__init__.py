@@ -6,7 +6,7 @@ and ``gradtrace.traced`` derives its dispatch from ``ROWS``.  Adding ``np.arctan
 is one ``unary(...)`` row here plus one line in the per-op gradient test list.
 """
 
-from . import constants, elementwise, linalg, reductions, selection, shape  # noqa: F401  (register rows)
+from . import constants, elementwise, external, linalg, reductions, selection, shape  # noqa: F401
 from .core import (CALL, INFIX, NO_VALUE, POSTFIX, PREFIX, ROWS, PRIMITIVES, Composite, Constant,
                    Primitive, number_text, scalar_fallback)
 from .elementwise import (ABS, ADD, DIV, FLOOR_DIVIDE, MAXIMUM, MINIMUM, MOD, MUL, NEG, POW,
@@ -15,7 +15,8 @@ from .linalg import MATMUL
 from .reductions import LOGSUMEXP, SOFTMAX
 from .shape import CAST, GETITEM, RESHAPE, TRANSPOSE, getitem_params, is_basic_index
 
-FILES = {m.__file__ for m in (constants, elementwise, linalg, reductions, selection, shape)} | {
+FILES = {m.__file__ for m in (constants, elementwise, external, linalg, reductions, selection,
+                             shape)} | {
     __file__, __import__(f"{__name__}.core", fromlist=["x"]).__file__}
 
 __all__ = ["CALL", "INFIX", "POSTFIX", "PREFIX", "NO_VALUE", "ROWS", "PRIMITIVES", "Composite",

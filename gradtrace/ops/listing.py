@@ -34,7 +34,7 @@ def supported_markdown() -> str:
         if methods:
             text += "; methods " + ", ".join(f"`{m}`" for m in sorted(methods))
         lines.append(f"- **{title}**: {text}")
-    n = sum(1 for r in ROWS if not isinstance(r, Constant))
+    n = sum(1 for r in ROWS if not isinstance(r, Constant) and FAMILY.get(id(r)) != "external")
     lines.append(f"- **Also**: the operators `+ - * / // % ** @`, unary `-` and `abs()`; indexing "
                  "(basic, fancy, boolean); `np.array`/`np.asarray` of (nested) lists mixing "
                  "traced values and numbers; `np.add.reduce`, `np.add.accumulate`, "

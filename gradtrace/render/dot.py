@@ -212,7 +212,8 @@ class Painter:
             return [[(name, dim, 10, False)]]
         head = [(name, fg, None, True)]
         if a["kind"] == "op":
-            head.append((PRIMITIVES[a["op"]].symbol or a["op"], dim, 10, False))
+            head.append((PRIMITIVES[a["op"]].symbol or (a["params"] or {}).get("fn") or a["op"],
+                         dim, 10, False))
         if a["shape"]:
             head.append((shape_text(a["shape"]), dim, 10, False))
         rows = [head]
