@@ -29,6 +29,7 @@ from .naming import INTERNAL_FILES
 from .ops import PRIMITIVES
 from .ops.external import ROWS
 from .recorder import ACTIVE, Recorder
+from .traced import Traced
 
 INTERNAL_FILES.add(__file__)
 TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
@@ -173,7 +174,7 @@ class Bridge(TorchFunctionMode):
         if not traced:
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
-        if name in ("detach", "__get__") or getattr(func, "__self__", None) is torch.Tensor.data:
+        if name == "detach" or getattr(func, "__self__", None) is torch.Tensor.data:
             return func(*args, **kwargs)           # an explicit constant: not followed
         self._refuse(func, name, flat, traced, kwargs)
         _skip_torch_frames()
@@ -304,6 +305,20 @@ class Bridge(TorchFunctionMode):
             if nid is not None:
                 self.fallback.setdefault(nid, self.module_paths.get(id(module),
                                                                     entry[1].split("\x00")[0]))
+
+
+class NumpyGuard(TorchFunctionMode):
+    """Active during a numpy trace when torch is loaded: a numpy-traced value handed to
+    torch (``torch.tensor(h)``) would leave the trace silently, so it is refused."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        flat, _ = tree_flatten((args, kwargs))
+        if any(type(x) is Traced for x in flat):
+            raise TraceError(f"{call_name(func)[1]}{_user_line()} was given a value gradtrace "
+                             "is tracing with numpy; a trace is numpy or torch, not both: "
+                             "pass torch tensors as the inputs to trace the torch code")
+        return func(*args, **kwargs)
 
 
 def _plain_elementwise(flat, kwargs) -> bool:

@@ -6,6 +6,7 @@ Everything downstream (diagrams, explanations, JSON, the CLI) reads
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 from typing import Any, Callable
@@ -227,10 +228,12 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     """
     named = _inputs.bind(fn, args, kwargs)
     fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
+    guard = contextlib.nullcontext()
     if "torch" in sys.modules:       # torch is never imported here, only used if it was
         from . import torchrun
         if torchrun.uses_torch(fn, named):
             return _torch_trace(torchrun, fn, args, kwargs, wrt, fname)
+        guard = torchrun.NumpyGuard()
     in_wrt = _inputs.wanted(wrt)
     rec = Recorder()
     input_ids: dict[str, int] = {}
@@ -254,7 +257,8 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         _inputs.check_wrt(wrt, floating)
         warn_nonfinite(rec)
         rec.entry = sys._getframe()
-        result = _inputs.call(fn, traced_args, named)
+        with guard:
+            result = _inputs.call(fn, traced_args, named)
     finally:
         rec.forget_frames()
         rec.finish()

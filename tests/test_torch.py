@@ -276,6 +276,14 @@ def test_numpy_arrays_and_torch_tensors_do_not_mix():
                  np.array([1.0, 2.0]))
 
 
+def test_a_numpy_trace_refuses_to_hand_its_values_to_torch():
+    def f(x=np.array([0.5, 1.0])):
+        h = np.tanh(x)
+        return float(torch.tensor(h * 2).sum())
+    with pytest.raises(TraceError, match="numpy or torch, not both"):
+        gt.trace(f)
+
+
 def test_detach_is_an_explicit_constant():
     def f(x):
         return (x * x.detach()).sum()
@@ -290,3 +298,40 @@ def test_import_gradtrace_does_not_import_torch():
             "t.to_dot(); t.explain('x')\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_properties_views_and_library_modules_match_torch():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(7, 4)
+            self.norm = nn.LayerNorm(4)
+            self.bn = nn.BatchNorm1d(4)
+            self.drop = nn.Dropout(0.5)
+            self.proj = nn.Linear(4, 4)
+
+        def forward(self, idx, target):
+            e = self.emb(idx)
+            h = self.bn(self.norm(e))
+            h = self.drop(h) @ self.proj.weight.T + self.proj.bias
+            scale = h.shape[-1] ** -0.5
+            return ((h * scale - target) ** 2).mean() + h.mT.sum(dim=0).pow(2).mean()
+    torch.manual_seed(5)
+    block = Block().double().eval()
+    idx, target = torch.tensor([1, 3, 3, 6, 0]), torch.randn(5, 4, dtype=torch.float64)
+    t = gt.trace(block, idx, target).backward()
+    block.zero_grad()
+    block(idx, target).backward()
+    assert_matches_torch(t, {n: p.grad for n, p in block.named_parameters()})
+    assert {"emb", "norm", "bn", "drop"} <= {s for _, a in t.graph.nodes(data=True)
+                                             for s in a["scope"]}
+
+
+def test_check_says_when_the_model_is_random():
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5)).double().train()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    t = gt.trace(lambda model, x: model(x).pow(2).sum(), model, x).backward()
+    report = t.check()
+    assert not report.deterministic and not report.ok
+    assert "NOT DETERMINISTIC" in str(report)

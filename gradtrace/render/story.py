@@ -202,13 +202,13 @@ def _update_step(trace, texts, painter, lr) -> Step:
         v = trace.inputs[name]
         old = g._node[v]["value"]
         grad = g._node[v]["grad"]
-        if isinstance(old, float):
+        if isinstance(old, float):      # two more digits: a small step must show
             lines.append(f"{texts[v]} ← {num(old, d)} − {num(lr, d)} · {signed_term(grad, d)} "
-                         f"= {num(value, d)}")
+                         f"= {num(value, d + 2)}")
         else:
             lines.append(f"{texts[v]} ← {texts[v]} − {num(lr, d)} · "
                          f"{partial(out_name, texts[v])} = {value_text(value, d)}")
-        step.text[f"v{v}"] = prefix + value_text(value, d)
+        step.text[f"v{v}"] = prefix + value_text(value, d + 2 if isinstance(value, float) else d)
         step.now += [f"v{v}", f"n{v}"]
     before = weighted(trace, trace.value)
     if cost is None:
