@@ -205,7 +205,7 @@ def torch_mlp(table, repeats, sizes, batch):
         loss.backward()
         return [p.grad for p in model.parameters()]
     t = ours()
-    for (name, p), g in zip(model.named_parameters(), plain()):
+    for (name, _), g in zip(model.named_parameters(), plain()):
         assert np.allclose(t.grads[f"model.{name}"], g.numpy(), rtol=1e-4, atol=1e-6), name
     med = timed({"loss.backward()": plain, "gradtrace": ours}, repeats)
     base = med["loss.backward()"]
@@ -251,7 +251,8 @@ def memory(table, sizes, n):
     nodes = t.graph.number_of_nodes()
     table.rows.append((f"memory, scalar MLP ({nodes} nodes)", "gradtrace",
                        f"{traced / nodes:6.0f} B/node", "", "reported",
-                       f"{after_backward / nodes:.0f} B/node with gradients, peak {peak / 2**20:.1f} MiB"))
+                       f"{after_backward / nodes:.0f} B/node with gradients, "
+                       f"peak {peak / 2**20:.1f} MiB"))
 
 
 def rendering(table, repeats, big: bool):
@@ -309,7 +310,7 @@ def weight_sharing(table, repeats):
                 acc = gt.sigmoid(acc) * w
             return acc
         t = gt.trace(chain).backward()
-        sec = timed({"render": lambda: t.render(out)}, repeats)["render"]
+        sec = timed({"render": lambda t=t: t.render(out)}, repeats)["render"]
         n = t.graph.number_of_nodes()
         table.rows.append((f"render shared-weight chain, {steps} steps ({n} nodes)",
                            "gradtrace, default options", f"{sec * 1e3:9.1f} ms", "",

@@ -7,8 +7,14 @@
     t.render("loss.svg")
 """
 
-from .errors import (BackwardError, GradtraceError, GradtraceWarning, RenderError, TraceError,
-                     UnsupportedOpError)
+from .errors import (
+    BackwardError,
+    GradtraceError,
+    GradtraceWarning,
+    RenderError,
+    TraceError,
+    UnsupportedOpError,
+)
 from .functions import label, logsumexp, relu, scope, sigmoid, softmax, tanh, value
 from .trace import Trace, trace
 from .traced import Traced

@@ -9,6 +9,8 @@ on its out-edges: the sum rule, visible edge by edge.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .errors import BackwardError
@@ -76,7 +78,7 @@ def backward(graph, output: int, seed=None) -> None:
     """Fill ``grad`` on every node that needs one and ``contribution`` on its in-edges."""
     nodes = graph._node
     pred = graph._pred
-    grads: dict[int, object] = {output: seed_for(nodes[output]["value"], seed)}
+    grads: dict[int, Any] = {output: seed_for(nodes[output]["value"], seed)}
     for v in reversed(nodes):
         attrs = nodes[v]
         if not attrs["requires_grad"]:
@@ -136,10 +138,12 @@ def edge_contribution(graph, v: int, u: int, k: int, g, argvals=None):
         params = attrs["params"] or {}
         if prim.vjp is not None:
             c = _vjp(prim, k, g, attrs["value"], argvals, params)
-        else:
+        elif prim.darray is not None:
             with np.errstate(all="ignore"):
                 local = prim.darray(attrs["value"], *argvals, **params)[k]
             c = _times(g, local, prim.guard)
+        else:
+            raise BackwardError(f"{prim.name} has neither a VJP nor local derivatives")
     else:
         c = _times(g, local, prim.guard)
     uval = graph._node[u]["value"]

@@ -18,6 +18,7 @@ from .errors import GradtraceError
 from .render.dot import STYLES
 from .render.labels import magnitude, num
 
+
 class InputError(click.ClickException):
     """An error in what the user asked for: one line on stderr, exit status 2."""
 
@@ -111,7 +112,8 @@ def list_ops():
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT",
               help="Output file (default: FUNCTION.svg in the current folder); - writes to "
                    "standard output in --format (default svg).")
-@click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot", "json", "html", "gif"]),
+@click.option("--format", "fmt",
+              type=click.Choice(["svg", "png", "pdf", "dot", "json", "html", "gif"]),
               help="Output format (default: from OUT's suffix, else svg). html: a page "
                    "that steps through the forward and backward pass; gif: the backward "
                    "pass animated (needs Pillow).")
@@ -297,7 +299,8 @@ def info(target, sets, inputs_file, quiet):
     lines = [f"{short}: {texts[t.output]} = {_value(t.value)}",
              f"nodes {g.number_of_nodes()} ({kinds['input']} inputs, {kinds['const']} constants, "
              f"{kinds['op']} ops), edges {g.number_of_edges()}",
-             "ops: " + ", ".join(f"{op} {n}" for op, n in sorted(ops.items(), key=lambda x: (-x[1], x[0])))]
+             "ops: " + ", ".join(f"{op} {n}" for op, n in
+                                 sorted(ops.items(), key=lambda x: (-x[1], x[0])))]
     fan = [(v, g.out_degree(v)) for v in g if g.out_degree(v) > 1 and g.nodes[v]["requires_grad"]]
     lines.append(f"fan-out nodes ({len(fan)}): " + (", ".join(
         f"{texts[v]} ×{d}{_line(g.nodes[v])}" for v, d in fan[:20])

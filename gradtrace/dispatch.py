@@ -75,7 +75,7 @@ def record(prim: ops.Primitive, tensors: tuple, params: dict | None):
     return rec.op(prim, tuple([as_traced(rec, t) for t in tensors]), params)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _signature(fn) -> inspect.Signature:
     return inspect.signature(fn)
 

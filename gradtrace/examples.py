@@ -7,6 +7,9 @@ notation: w(L), b(L), z(L), a(L), a(L−1), C0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from . import functions as gt
@@ -189,7 +192,7 @@ def mlp_calls(x=np.array([0.8, -0.4]), W0=_MLP4[0], W1=_MLP4[1], W2=_MLP4[2], W3
     return np.sum(h * h)
 
 
-EXAMPLES = {
+EXAMPLES: dict[str, Callable[..., Any]] = {
     "seed_chain": seed_chain,
     "last_layer": last_layer,
     "layer_fanout": layer_fanout,

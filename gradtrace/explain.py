@@ -69,7 +69,8 @@ class Explanation:
         return self.text
 
     def __repr__(self) -> str:
-        return f"<Explanation {partial(self.output, self.target)} ({self.form}, {len(self.steps)} steps)>"
+        return (f"<Explanation {partial(self.output, self.target)} ({self.form}, "
+                f"{len(self.steps)} steps)>")
 
     # ------------------------------------------------------------ data
     def to_data(self) -> dict:

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import ops
-from .ops.core import normalize_axes
-from .errors import TraceError
 from .dispatch import record
+from .errors import TraceError
 from .naming import INTERNAL_FILES
+from .ops.core import normalize_axes
 from .recorder import ACTIVE
 from .traced import Traced
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .render.output import run_graphviz, write_atomic
 from .render.page import page_data, steps_data
@@ -114,7 +115,7 @@ ENTRIES = [
 ]
 
 
-def render_entry(entry: Entry) -> tuple[str, object]:
+def render_entry(entry: Entry) -> tuple[str, Any]:
     """(DOT text, trace) for one entry, exactly as ``gradtrace render`` makes it."""
     t, _ = trace_target(entry.target)
     return t.to_dot(**entry.options), t

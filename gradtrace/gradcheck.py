@@ -8,7 +8,6 @@ arrays), the function is re-run *untraced* at x ± h and
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,7 +54,8 @@ class CheckReport:
                  "numeric", "")]
         for c in self.inputs:
             rows.append((c.name, f"{c.checked}/{c.total}", f"{c.max_abs_error:.2e}",
-                         f"{c.max_rel_error:.2e}", str(list(c.worst_index)) if c.worst_index else "-",
+                         f"{c.max_rel_error:.2e}",
+                         str(list(c.worst_index)) if c.worst_index else "-",
                          f"{c.analytic:.6g}", f"{c.numeric:.6g}", "ok" if c.ok else "MISMATCH"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip()
@@ -74,12 +74,17 @@ class CheckReport:
                        f"backward gives {c.analytic:.6g} and finite differences "
                        f"{c.numeric:.6g}; the function has a kink or a pole at this input "
                        "(sqrt or log at 0, |x| at 0 ...), where no gradient exists")
-        elif self.ok:
+        elif self.ok or w is None:
             verdict = "gradients match finite differences"
         else:
             verdict = (f"MISMATCH: worst is {w.name}{list(w.worst_index) if w.worst_index else ''} "
                        f"(backward {w.analytic:.6g}, numeric {w.numeric:.6g})")
         return f"{self.table()}\n{verdict} (rtol={self.rtol:g}, atol={self.atol:g}, h={self.eps:g})"
+
+
+def _as_input(flat: np.ndarray, like: np.ndarray):
+    """A perturbed flat copy in the input's own form (a float for a 0-d input)."""
+    return float(flat[0]) if like.ndim == 0 else flat.reshape(like.shape)
 
 
 def _sample(total: int, limit: int | None) -> np.ndarray:
@@ -122,8 +127,7 @@ def check_trace(trace, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6
             up, down = flat.copy(), flat.copy()
             up[i] += h
             down[i] -= h
-            as_input = (lambda a: float(a[0])) if x0.ndim == 0 else (lambda a: a.reshape(x0.shape))
-            numeric = (f(name, as_input(up)) - f(name, as_input(down))) / (2 * h)
+            numeric = (f(name, _as_input(up, x0)) - f(name, _as_input(down, x0))) / (2 * h)
             analytic = float(g.ravel()[i])
             err = abs(analytic - numeric)
             both_nan = np.isnan(analytic) and np.isnan(numeric)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import inspect
 import warnings
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from .errors import GradtraceWarning, TraceError
 
-
-_SIGNATURES: "weakref.WeakKeyDictionary[Callable, inspect.Signature]" = weakref.WeakKeyDictionary()
+_SIGNATURES: weakref.WeakKeyDictionary[Callable, inspect.Signature] = weakref.WeakKeyDictionary()
 
 
 def signature(fn: Callable) -> inspect.Signature:

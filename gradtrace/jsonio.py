@@ -30,7 +30,7 @@ def encode_value(v):
     if v is None:
         return None
     if isinstance(v, (float, np.floating)):
-        return _num(v)
+        return _num(float(v))
     a = np.asarray(v)
     if a.dtype.kind == "b":
         return {"shape": list(a.shape), "dtype": "bool", "data": [bool(x) for x in a.ravel()]}
@@ -55,7 +55,7 @@ def encode_param(p):
     if isinstance(p, (int, np.integer)):
         return int(p)
     if isinstance(p, (float, np.floating)):
-        return {"float": _num(p)}
+        return {"float": _num(float(p))}
     if isinstance(p, slice):
         return {"slice": [encode_param(p.start), encode_param(p.stop), encode_param(p.step)]}
     if p is Ellipsis:

@@ -270,7 +270,8 @@ def _edges(g, edges_in) -> None:
         if u not in node or v not in node:
             raise Invalid(f"$.edges[{j}]", f"an edge between existing nodes, not {u} -> {v}")
         if u >= v:
-            raise Invalid(f"$.edges[{j}]", f"an edge from an earlier node to a later one, not {u} -> {v} "
+            raise Invalid(f"$.edges[{j}]", "an edge from an earlier node to a later one, not "
+                                           f"{u} -> {v} "
                                  "(a trace has no cycles or self-loops)")
         target = node[v]
         if target["kind"] != "op":
@@ -295,7 +296,8 @@ def _edges(g, edges_in) -> None:
             if type(c) is not float:
                 c = value(c, f"$.edges[{j}].contribution")
             if c is not None and _shape(c) != node[u]["shape"]:
-                raise Invalid(f"$.edges[{j}].contribution", f"the source's shape {node[u]['shape']}")
+                raise Invalid(f"$.edges[{j}].contribution",
+                              f"the source's shape {node[u]['shape']}")
             attrs["contribution"] = c
         keyed = succ[u].get(v)
         if keyed is None:
@@ -398,7 +400,7 @@ def _check_op(node, v: int, attrs: dict, arg_ids: list) -> None:
                     arrays = [np.asarray(a) for a in args]
                     for k in range(n):
                         prim.vjp(k, np.ones(np.shape(out)), np.asarray(out), arrays, params)
-                else:
+                elif prim.darray is not None:
                     prim.darray(out, *args, **params)
     except Exception as e:  # any failure means the params or shapes are not a real op
         raise Invalid(where, f"params and arguments that {attrs['op']} accepts "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dis
 import sys
+from types import FrameType
 
 RETURN = object()  # the op's value is returned, ask the caller
 
@@ -112,7 +113,7 @@ def _stored_values(instrs) -> dict[int, object]:
                 continue
             depth = 3
         elif op == "UNPACK_SEQUENCE":        # Q, K, V = np.split(...): one call, n parts
-            names = []
+            names: list[str] = []
             for j in range(1, ins.arg + 1):
                 if k + j >= len(instrs) or instrs[k + j].opname not in (
                         "STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF"):
@@ -177,6 +178,8 @@ def site_of(frame) -> tuple[bool, object]:
 
 
 class Naming:
+    nodes: dict          # the recorder's node table (Naming is its mixin)
+
     """The recorder's half that reads names and scopes off the user's frames.
 
     Mixed into ``Recorder`` (not held as a member) so the hot path pays no extra
@@ -208,7 +211,7 @@ class Naming:
 
     def _locate(self, nid: int, dunder: bool):
         """The user's variable name for a new node, and its scope tuple."""
-        f = sys._getframe(2)
+        f: FrameType | None = sys._getframe(2)
         internal = INTERNAL_FILES
         while f is not None and f.f_code.co_filename in internal:
             f = f.f_back

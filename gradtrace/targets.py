@@ -16,8 +16,9 @@ import os
 import re
 import sys
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -27,14 +28,14 @@ from .examples import EXAMPLES, TORCH_EXAMPLES
 
 def _torch_example(name: str) -> Callable:
     try:
-        from . import torch_examples    # optional dependency: imported only when asked for
+        from . import torch_examples  # optional dependency: imported only when asked for
     except ImportError:
         raise GradtraceError(f"the example '{name}' needs PyTorch: pip install "
                              "'gradtrace[torch]'") from None
     return torch_examples.EXAMPLES[name]
 
 
-def load_target(target: str) -> tuple[Callable, str]:
+def load_target(target: str) -> tuple[Callable[..., Any], str]:
     """The function a TARGET names, and a short name for output files."""
     if ":" not in target:
         if target in EXAMPLES:
@@ -229,6 +230,7 @@ def _check_npz_size(p: Path) -> None:
 def build_inputs(fn: Callable, sets: tuple[str, ...] = (), inputs_file: str | None = None
                  ) -> dict[str, Any]:
     """Keyword arguments for ``fn``: defaults, then --inputs, then --set."""
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
@@ -243,7 +245,8 @@ def build_inputs(fn: Callable, sets: tuple[str, ...] = (), inputs_file: str | No
             raise GradtraceError(f"--set '{item}' must look like NAME=VALUE")
         value = parse_value(name, text.strip())
         default = params[name].default if name in params else None
-        if isinstance(value, int) and not (isinstance(default, int) and not isinstance(default, bool)):
+        int_default = isinstance(default, int) and not isinstance(default, bool)
+        if isinstance(value, int) and not int_default:
             value = float(value)   # --set w=2 means the float 2.0 unless w counts something
         given[name] = value
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+from types import FrameType
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ from .errors import TraceError
 from .naming import INTERNAL_FILES
 from .ops import PRIMITIVES
 from .ops.external import ROWS
-from .recorder import ACTIVE, Recorder
+from .recorder import Recorder
 from .traced import Traced
 
 INTERNAL_FILES.add(__file__)
@@ -84,7 +85,7 @@ class TorchCall:
                                         allow_unused=True)
             self._key, self._grads = (part, g), {id(a): b for a, b in zip(wanted, grads)}
         leaf = self.leaves[k]
-        grad = self._grads.get(id(leaf))
+        grad = self._grads.get(id(leaf)) if self._grads is not None else None
         return np.zeros(tuple(leaf.shape)) if grad is None else to_numpy(grad, copy=False)
 
 
@@ -146,6 +147,10 @@ class Bridge(TorchFunctionMode):
         if id(t) not in self.consts:
             nid = self.rec.leaf("const", to_numpy(t), name, False)._id
             self.consts[id(t)] = (t, nid)
+
+    def input_id(self, t: torch.Tensor) -> int:
+        """The node of a tensor ``input`` has registered."""
+        return self.nodes[id(t)][1]
 
     def node_of(self, t: torch.Tensor) -> int | None:
         hit = self.nodes.get(id(t))
@@ -233,7 +238,7 @@ class Bridge(TorchFunctionMode):
                 if type(value) is float and all(type(v) is float for v in vals) and \
                         prim.dscalar is not None:
                     locs = prim.dscalar(value, *vals, **(params or {}))
-                else:
+                elif prim.darray is not None:
                     locs = prim.darray(np.asarray(value), *[np.asarray(v) for v in vals],
                                        **(params or {}))
                     if type(value) is float:
@@ -244,7 +249,9 @@ class Bridge(TorchFunctionMode):
 
     def _generic(self, func, flat, spec):
         """Any other call: torch computes it, and its VJP, from one-call leaves."""
-        leaves, ids, needs = [], [], False
+        leaves: list[torch.Tensor | None] = []
+        ids: list[int] = []
+        needs = False
         flat = list(flat)
         for i, x in enumerate(flat):
             if not isinstance(x, torch.Tensor):
@@ -347,7 +354,7 @@ def _check_device(t: torch.Tensor, what: str) -> None:
 def _skip_torch_frames() -> None:
     """torch's own Python frames (nn.Linear.forward ...) are not the user's: naming looks
     past them to the line that called the module."""
-    f = sys._getframe(2)
+    f: FrameType | None = sys._getframe(2)
     while f is not None:
         name = f.f_code.co_filename
         if name.startswith(TORCH_DIR):
@@ -358,7 +365,7 @@ def _skip_torch_frames() -> None:
 
 
 def _user_line() -> str:
-    f = sys._getframe(2)
+    f: FrameType | None = sys._getframe(2)
     while f is not None and (f.f_code.co_filename in INTERNAL_FILES or
                              f.f_code.co_filename.startswith(TORCH_DIR)):
         f = f.f_back

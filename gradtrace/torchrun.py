@@ -54,11 +54,11 @@ def record(fn, named: dict, wrt) -> Recorded:
             bridge.module_paths[id(sub)] = own + path if path else prefix
         for path, p in m.named_parameters():
             bridge.input(p, own + path, in_wrt(own + path))
-            input_ids.setdefault(own + path, bridge.node_of(p))
+            input_ids.setdefault(own + path, bridge.input_id(p))
     for path, v in _leaves(named):
         if isinstance(v, torch.Tensor) and v.is_floating_point():
             bridge.input(v, path, in_wrt(path))
-            input_ids.setdefault(path, bridge.node_of(v))
+            input_ids.setdefault(path, bridge.input_id(v))
         elif isinstance(v, torch.Tensor):
             bridge.named_const(v, path)
         elif isinstance(v, np.ndarray) and v.dtype.kind == "f":
@@ -86,10 +86,14 @@ def record(fn, named: dict, wrt) -> Recorded:
     return Recorded(rec, result, output, input_ids, bridge)
 
 
-def _leaves(named: dict):
-    found = []
+def _leaves(named: dict) -> list[tuple[str, object]]:
+    found: list[tuple[str, object]] = []
+
+    def keep(path, x):
+        found.append((path, x))
+        return x
     for k, v in named.items():
-        _inputs.rebuild(v, k, lambda p, x: found.append((p, x)) or x)
+        _inputs.rebuild(v, k, keep)
     return found
 
 

@@ -9,23 +9,25 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
+from . import constructors, gcpause
 from . import inputs as _inputs
 from .backward import backward as _backward
 from .errors import GradtraceWarning, TraceError
 from .formulas import fill_formulas
-from . import constructors, gcpause
 from .naming import INTERNAL_FILES, name_instances, version_names, versioned
 from .ops import FILES as _OP_FILES
 from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
 from .traced import Traced
 
-INTERNAL_FILES.update({__file__, _inputs.__file__, constructors.__file__} | _OP_FILES)
-INTERNAL_FILES.update(m.__file__ for m in (sys.modules["gradtrace.dispatch"],
+INTERNAL_FILES.update(str(f) for f in {__file__, _inputs.__file__, constructors.__file__,
+                                        *_OP_FILES})
+INTERNAL_FILES.update(str(m.__file__) for m in (sys.modules["gradtrace.dispatch"],
                                            sys.modules["gradtrace.traced"],
                                            sys.modules["gradtrace.recorder"]))
 
@@ -59,7 +61,7 @@ class Trace:
             fill_formulas(self._graph)
             self._formulas_done = True
         if self._sites is not None:     # file and line of the code that made each node
-            for (v, attrs), loc in zip(self._graph._node.items(), self._sites):
+            for attrs, loc in zip(self._graph._node.values(), self._sites):
                 if loc is not None:
                     attrs["file"], attrs["line"] = loc
             self._sites = None
@@ -87,7 +89,7 @@ class Trace:
         return self._graph._node[self.output]["name"] or self.name
 
     # ------------------------------------------------------------ gradients
-    def backward(self, seed=None) -> "Trace":
+    def backward(self, seed=None) -> Trace:
         """Run the chain rule from the output; returns the trace for chaining."""
         _backward(self._graph, self.output, seed)
         self._seed = seed
@@ -228,7 +230,7 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     """
     named = _inputs.bind(fn, args, kwargs)
     fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
-    guard = contextlib.nullcontext()
+    guard: contextlib.AbstractContextManager = contextlib.nullcontext()
     if "torch" in sys.modules:       # torch is never imported here, only used if it was
         from . import torchrun
         if torchrun.uses_torch(fn, named):

@@ -84,8 +84,8 @@ class Traced:
     def __pow__(self, o):
         if type(o) is not Traced and isinstance(o, (int, float, np.integer, np.floating)) \
                 and not isinstance(o, bool):
-            return self._rec.op(ops.POW_CONST, (self,), {"p": o if isinstance(o, int) else float(o)},
-                                True)
+            p = o if isinstance(o, int) else float(o)
+            return self._rec.op(ops.POW_CONST, (self,), {"p": p}, True)
         return self._rec.binary(ops.POW, self, o)
 
     def __rpow__(self, o):

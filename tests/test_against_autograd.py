@@ -2,7 +2,8 @@
 
 import numpy as onp
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import gradtrace as gt

@@ -4,7 +4,8 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gradtrace as gt
 from gradtrace.explain import count_paths, latex_name
@@ -84,7 +85,7 @@ def test_unknown_name_and_form():
 
 def test_unused_input_explained_as_zero():
     def f(x=1.0, y=2.0):
-        unused = y * 3.0
+        unused = y * 3.0  # noqa: F841  (the point: computed, never used)
         return x * 2.0
     t = gt.trace(f).backward()
     e = t.explain("y")
@@ -122,7 +123,8 @@ def test_random_dags_paths_equal_gradient(program, x, y):
     t = gt.trace(f, x, y).backward()
     for name in ("x", "y"):
         on_path = paths_to_output(t, name)
-        n = count_paths(t.graph, t.inputs[name], t.output, on_path) if t.inputs[name] in on_path else 0
+        src = t.inputs[name]
+        n = count_paths(t.graph, src, t.output, on_path) if src in on_path else 0
         e = t.explain(name, form="paths", max_paths=200)
         if n == 0:
             assert t.grads[name] == 0.0
@@ -130,6 +132,7 @@ def test_random_dags_paths_equal_gradient(program, x, y):
         if e.form == "paths":
             assert len(e.steps) == n
             assert e.consistent
-            assert sum(s["contribution"] for s in e.steps) == pytest.approx(t.grads[name], rel=1e-9, abs=1e-12)
+            total = sum(s["contribution"] for s in e.steps)
+            assert total == pytest.approx(t.grads[name], rel=1e-9, abs=1e-12)
         rec = t.explain(name)
         assert rec.steps[-1]["value"] == t.grads[name]

@@ -4,7 +4,6 @@ import gc
 import json
 import os
 import stat
-
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -14,10 +13,10 @@ from click.testing import CliRunner
 
 import gradtrace as gt
 from gradtrace.cli import main
+from gradtrace.render.output import svg_text
 
 from .conftest import needs_dot, rss_mb
 from .svgread import all_text, read_fast_svg
-from gradtrace.render.output import svg_text
 
 WEIRD = "a\\b\\\\n\\N\\G\\l\\L\\E"
 

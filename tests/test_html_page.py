@@ -200,6 +200,7 @@ def test_bad_learning_rate_and_oversized_graph_are_refused(monkeypatch, tmp_path
 @needs_dot
 def test_cli_writes_the_page(tmp_path):
     from click.testing import CliRunner
+
     from gradtrace.cli import main
     out = tmp_path / "chain.html"
     r = CliRunner().invoke(main, ["render", "seed_chain", "-o", str(out), "--lr", "0.25"])

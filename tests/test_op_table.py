@@ -8,7 +8,8 @@ Adding an op to ``gradtrace.ops`` means adding its line here.
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import gradtrace as gt

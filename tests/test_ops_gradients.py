@@ -6,7 +6,8 @@ element's gradient is exercised; inputs stay away from each op's kinks.
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import gradtrace as gt

@@ -12,7 +12,7 @@ import gradtrace as gt
 from gradtrace.render.labels import num, value_text
 from gradtrace.render.output import svg_text
 
-from .svgread import overlapping, read_fast_svg, all_text, read_svg
+from .svgread import all_text, overlapping, read_fast_svg, read_svg
 from .test_seed_chain import chain, layer
 
 pytestmark = pytest.mark.skipif(
@@ -23,7 +23,7 @@ def test_seed_chain_edges_carry_local_derivatives_and_nodes_gradients():
     t = gt.trace(chain).backward()
     nodes, edges = read_svg(svg_text(t))
     g = t.graph
-    for u, v, k, e in g.edges(keys=True, data=True):
+    for u, v, _, e in g.edges(keys=True, data=True):
         if not g.nodes[u]["requires_grad"]:
             continue
         texts = [" ".join(x) for x in edges[(f"n{u}", f"n{v}")]]
@@ -114,7 +114,8 @@ def test_nasty_names_are_escaped(name):
 
 
 def test_names_property_arbitrary_unicode():
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     @settings(max_examples=25, deadline=None)
     @given(st.text(min_size=1, max_size=20))

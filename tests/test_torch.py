@@ -133,7 +133,8 @@ def ninja_inputs():
     g = torch.Generator().manual_seed(2147483647)
     d = dict(C=torch.randn(27, 4, generator=g), W1=torch.randn(12, 16, generator=g) * 0.3,
              b1=torch.randn(16, generator=g) * 0.1, W2=torch.randn(16, 27, generator=g) * 0.1,
-             b2=torch.randn(27, generator=g) * 0.1, bngain=torch.randn(1, 16, generator=g) * 0.1 + 1,
+             b2=torch.randn(27, generator=g) * 0.1,
+             bngain=torch.randn(1, 16, generator=g) * 0.1 + 1,
              bnbias=torch.randn(1, 16, generator=g) * 0.1)
     d = {k: v.double() for k, v in d.items()}
     Xb = torch.randint(0, 27, (8, 3), generator=g)

@@ -55,7 +55,7 @@ def test_graph_schema():
     # the (2,)-shaped contribution into scalar b is summed back to a scalar
     b = t.inputs["b"]
     assert isinstance(g.nodes[b]["grad"], float) and g.nodes[b]["grad"] == 2.0
-    for u, v, k, e in g.edges(keys=True, data=True):
+    for _, _, _, e in g.edges(keys=True, data=True):
         assert {"local", "formula", "contribution"} <= set(e)
     assert t.value == pytest.approx(0.5 * 3 + 0.2)
 
@@ -137,7 +137,7 @@ def test_scopes_follow_function_calls():
 
 
 def test_sum_builtin_names_only_the_total():
-    def f(xs=[1.0, 2.0, 3.0]):
+    def f(xs=[1.0, 2.0, 3.0]):  # noqa: B006  (the trace reads the default)
         total = sum(x * x for x in xs)
         return total
     t = gt.trace(f)
@@ -216,7 +216,7 @@ def test_failing_function_leaves_nothing_behind():
     from gradtrace.recorder import ACTIVE
 
     def f(x=1.0):
-        y = x * 2
+        y = x * 2  # noqa: F841  (an op recorded before the error)
         raise RuntimeError("boom")
     with pytest.raises(RuntimeError, match="boom"):
         gt.trace(f)

@@ -7,10 +7,37 @@ is one ``unary(...)`` row here plus one line in the per-op gradient test list.
 """
 
 from . import constants, elementwise, external, linalg, reductions, selection, shape  # noqa: F401
-from .core import (CALL, INFIX, NO_VALUE, POSTFIX, PREFIX, ROWS, PRIMITIVES, Composite, Constant,
-                   Primitive, number_text, scalar_fallback)
-from .elementwise import (ABS, ADD, DIV, FLOOR_DIVIDE, MAXIMUM, MINIMUM, MOD, MUL, NEG, POW,
-                          POW_CONST, RELU, SIGMOID, SUB, TANH)
+from .core import (
+                   CALL,
+                   INFIX,
+                   NO_VALUE,
+                   POSTFIX,
+                   PREFIX,
+                   PRIMITIVES,
+                   ROWS,
+                   Composite,
+                   Constant,
+                   Primitive,
+                   number_text,
+                   scalar_fallback,
+)
+from .elementwise import (
+                   ABS,
+                   ADD,
+                   DIV,
+                   FLOOR_DIVIDE,
+                   MAXIMUM,
+                   MINIMUM,
+                   MOD,
+                   MUL,
+                   NEG,
+                   POW,
+                   POW_CONST,
+                   RELU,
+                   SIGMOID,
+                   SUB,
+                   TANH,
+)
 from .linalg import MATMUL
 from .reductions import LOGSUMEXP, SOFTMAX
 from .shape import CAST, GETITEM, RESHAPE, TRANSPOSE, getitem_params, is_basic_index

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -44,7 +44,7 @@ class Primitive:
     expr: str                       # expression template, operands as {0}, {1}
     form: str                       # INFIX, CALL, POSTFIX or PREFIX
     prec: int                       # binding strength for parenthesising
-    formulas: tuple                 # per argument: text template, or fn(operand_texts, params, shapes)
+    formulas: tuple                 # per argument: template, or fn(operands, params, shapes)
     array: Callable                 # forward on numpy values: array(*vals, **params)
     scalar: Callable | None = None  # forward on Python floats (fast path)
     dscalar: Callable | None = None  # local derivatives on floats: dscalar(out, *vals)

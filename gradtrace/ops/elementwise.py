@@ -16,8 +16,21 @@ import math
 import numpy as np
 
 from ..errors import TraceError
-from .core import (CALL, INFIX, NO_VALUE, POSTFIX, PREFIX, Composite, Primitive, indicator,
-                   is_traced, number_text, refuse, register, value_of)
+from .core import (
+    CALL,
+    INFIX,
+    NO_VALUE,
+    POSTFIX,
+    PREFIX,
+    Composite,
+    Primitive,
+    indicator,
+    is_traced,
+    number_text,
+    refuse,
+    register,
+    value_of,
+)
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -406,7 +419,7 @@ ROUND = register(Primitive(
     numpy=(np.round, np.around), method=("round",), bind=_bind_round))
 
 
-# ---------------------------------------------------------------- where and clip (numpy entry points)
+# ---------------------------------------------------------------- where and clip (numpy entries)
 def _where(record, condition, x=NO_VALUE, y=NO_VALUE):
     if x is NO_VALUE and y is NO_VALUE:      # np.where(cond) is np.nonzero: indices, constant
         return np.nonzero(np.asarray(value_of(condition)))

@@ -14,8 +14,20 @@ from collections import namedtuple
 import numpy as np
 
 from ..errors import TraceError
-from .core import (CALL, INFIX, NO_VALUE, Composite, Primitive, float_dtype, ndim_of, plain_only,
-                   refuse, register, shape_of, value_of)
+from .core import (
+    CALL,
+    INFIX,
+    NO_VALUE,
+    Composite,
+    Primitive,
+    float_dtype,
+    ndim_of,
+    plain_only,
+    refuse,
+    register,
+    shape_of,
+    value_of,
+)
 
 
 def _mT(x):
@@ -109,7 +121,7 @@ def _parse_einsum(args):
 
 def contraction_vjp(k, g, vals, subs, out_sub):
     """VJP of ``einsum(','.join(subs) + '->' + out_sub, *vals)`` for operand k."""
-    sizes = {}
+    sizes: dict[str, int] = {}
     for s, v in zip(subs, vals):
         for c, n in zip(s, v.shape):
             if n != 1 or c not in sizes:
@@ -195,7 +207,8 @@ def _tensordot_vjp(k, g, out, v, p):
 
 
 TENSORDOT = register(Primitive(
-    "tensordot", 2, "tensordot({0}, {1})", CALL, 90, ("ḡ contracted with {1}", "ḡ contracted with {0}"),
+    "tensordot", 2, "tensordot({0}, {1})", CALL, 90,
+    ("ḡ contracted with {1}", "ḡ contracted with {0}"),
     array=lambda a, b, axes: np.tensordot(a, b, axes=(list(axes[0]), list(axes[1]))),
     vjp=_tensordot_vjp, symbol="⊗", numpy=(np.tensordot,), bind=_bind_tensordot))
 
@@ -288,7 +301,7 @@ def _pinv_vjp(k, g, out, v, p):
 
 
 def _bind_pinv(a, rcond=NO_VALUE, hermitian=False, *, rtol=NO_VALUE):
-    p = {"hermitian": bool(hermitian)}
+    p: dict[str, object] = {"hermitian": bool(hermitian)}
     if rcond is not NO_VALUE and rcond is not None:
         p["rcond"] = float(rcond)
     if rtol is not NO_VALUE and rtol is not None:

@@ -21,7 +21,8 @@ def supported_markdown() -> str:
     """One Markdown bullet per family: numpy spellings, then ndarray-style methods."""
     lines = []
     for family, title in _TITLES:
-        names, methods = set(), set()
+        names: set[str] = set()
+        methods: set[str] = set()
         for row in ROWS:
             if FAMILY.get(id(row)) not in (family, "selection" if family == "shape" else ""):
                 continue

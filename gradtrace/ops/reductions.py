@@ -10,8 +10,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TraceError
-from .core import (CALL, NO_VALUE, Composite, Primitive, expand_to, float_dtype, ndim_of,
-                   normalize_axes, reduced_count, refuse, register, shape_of)
+from .core import (
+    CALL,
+    NO_VALUE,
+    Composite,
+    Primitive,
+    expand_to,
+    float_dtype,
+    ndim_of,
+    normalize_axes,
+    reduced_count,
+    refuse,
+    register,
+    shape_of,
+)
 
 
 def _params(fname, a, axis, keepdims):

@@ -13,8 +13,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TraceError
-from .core import (CALL, Composite, Primitive, ndim_of, plain_only, positions, refuse, register,
-                   shape_of, value_of)
+from .core import (
+    CALL,
+    Composite,
+    Primitive,
+    ndim_of,
+    plain_only,
+    positions,
+    refuse,
+    register,
+    shape_of,
+    value_of,
+)
 
 
 # ---------------------------------------------------------------- selections

@@ -6,8 +6,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TraceError
-from .core import (CALL, NO_VALUE, POSTFIX, Composite, Primitive, dummy, float_dtype, ndim_of,
-                   normalize_axes, plain_only, refuse, register, shape_of)
+from .core import (
+    CALL,
+    NO_VALUE,
+    POSTFIX,
+    Composite,
+    Primitive,
+    dummy,
+    float_dtype,
+    ndim_of,
+    normalize_axes,
+    plain_only,
+    refuse,
+    register,
+    shape_of,
+)
 
 
 # ---------------------------------------------------------------- transpose and reshape
@@ -142,7 +155,8 @@ def getitem_params(index) -> dict:
         index = (index,)
     plain_only("indexing", index=list(index))
     index = tuple(np.array(i) if isinstance(i, (list, np.ndarray)) else   # a copy: the
-                  (int(i) if isinstance(i, np.integer) else i) for i in index)  # caller may reuse it
+                  (int(i) if isinstance(i, np.integer) else i)
+                  for i in index)  # the caller may reuse it
     for i in index:
         if isinstance(i, np.ndarray) and i.dtype.kind not in "biu":
             raise TraceError(f"an index array must hold ints or bools, not {i.dtype}")

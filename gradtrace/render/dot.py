@@ -19,8 +19,7 @@ from ..graph import paths_to_output
 from ..ops import PRIMITIVES
 from . import fast as fast_draw
 from . import layout
-from .labels import (esc, magnitude, num, partial, shape_text, signed_term, sum_rule_text,
-                     value_text)
+from .labels import esc, magnitude, num, partial, shape_text, signed_term, sum_rule_text, value_text
 
 STYLES = {
     "default": dict(bg="white", fg="#1b1b1b", dim="#8a8a8a", value="#1f4e79", grad="#a33a1e",
@@ -210,7 +209,7 @@ class Painter:
         name = self.texts[v]
         if a["kind"] == "const":
             return [[(name, dim, 10, False)]]
-        head = [(name, fg, None, True)]
+        head: list[tuple] = [(name, fg, None, True)]
         if a["kind"] == "op":
             head.append((PRIMITIVES[a["op"]].symbol or (a["params"] or {}).get("fn") or a["op"],
                          dim, 10, False))
@@ -268,7 +267,7 @@ class Painter:
         text = self.where(v)
         if text == self.texts[v]:
             return ""
-        return f', tooltip="{esc(text).replace("<BR/>", " ")}"' 
+        return f', tooltip="{esc(text).replace("<BR/>", " ")}"'
 
     def look(self, v, a):
         s = self.s
@@ -523,7 +522,8 @@ def _clustered(graph, view, node_lines, painter) -> list[str]:
                 counter[0] += 1
                 pad = " " * indent
                 out.append(f"{pad}subgraph cluster_{counter[0]} {{")
-                out.append(f'{pad}  label=<{painter.font(esc(item[-1]), s["dim"], 11, bold=True)}>; '
+                title = painter.font(esc(item[-1]), s["dim"], 11, bold=True)
+                out.append(f'{pad}  label=<{title}>; '
                            f'style="rounded,filled"; fillcolor="{s["cluster"]}"; '
                            f'color="{s["dim"]}"; labeljust=l;')
                 emit(item, indent + 2)

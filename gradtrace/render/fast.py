@@ -9,7 +9,8 @@ positions (each label box becomes a plain-text node on its edge).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from . import layout
 from .labels import clean, esc
@@ -24,13 +25,15 @@ class Scene:
     """The fast drawing of one view: where each box is.  What each box says is asked
     of the painter again while writing, so a 200,000-node scene holds arrays, not text."""
 
-    graph: object
-    view: object
-    painter: object
+    graph: Any
+    view: Any                # render.dot.View
+    painter: Any             # render.dot.Painter
     nodes: list              # view node ids; node i is box i of the placement
     edges: list              # view edges (u, v, key, attrs)
-    placement: layout.Placement
+    placement: Any           # layout.Placement, once placed
     style: dict
+    src: list = field(default_factory=list)    # edge i runs from box src[i] ...
+    dst: list = field(default_factory=list)    # ... to box dst[i]
 
     def rows(self, v) -> list:
         """Rows of (text, colour, size or None, bold) pieces for node ``v``."""

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import RenderError
-from .output import format_for, render as draw, write_atomic
 from .gif import write_gif
+from .output import format_for, write_atomic
+from .output import render as draw
 from .page import DEFAULT_LR, page
 
 

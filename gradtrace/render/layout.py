@@ -8,8 +8,9 @@ barycentric sweeps to reduce crossings, then coordinates.
 Every edge that shows a label gets a label box of its own, placed in the column
 just before its target's layer (as dot makes a label a small node of its own; a
 label describes ∂target/∂source, so it sits by the target, and a node used in
-many places does not crowd all its labels into one column), so labels are laid out like nodes: boxes in one column are stacked
-with a gap and columns do not overlap, hence no box can overlap another.
+many places does not crowd all its labels into one column), so labels are laid
+out like nodes: boxes in one column are stacked with a gap and columns do not
+overlap, hence no box can overlap another.
 The orientation (left-to-right or top-to-bottom) is the one whose drawing is
 closer to square, unless one is asked for.
 

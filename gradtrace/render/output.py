@@ -60,8 +60,9 @@ def _streamed(path: Path, fill, mode: str) -> None:
     except OSError as e:
         raise RenderError(f"cannot write {path}: {e.strerror}") from None
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else
-                                    {"encoding": "utf-8", "newline": "\n"})) as f:
+        f = os.fdopen(fd, mode) if "b" in mode else \
+            os.fdopen(fd, mode, encoding="utf-8", newline="\n")
+        with f:
             fill(f)
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
@@ -95,11 +96,11 @@ def format_for(path: Path, format: str | None) -> str:
             raise RenderError(f"unknown format '{format}'; choose one of svg, png, pdf, dot, "
                               "json, html, gif")
         return fmt
-    fmt = FORMATS.get(Path(path).suffix.lower())
-    if fmt is None:
+    found = FORMATS.get(Path(path).suffix.lower())
+    if found is None:
         raise RenderError(f"cannot tell the format of '{path}' from its suffix; use one of "
                           f"{', '.join(sorted(FORMATS))} or pass format=")
-    return fmt
+    return found
 
 
 def graphviz_program(engine: str) -> str:
@@ -220,7 +221,7 @@ _SCALED = re.compile(r"[Ss]caling by ([0-9.]+)")
 
 def pass_on_warnings(stderr: str) -> None:
     """Graphviz's warnings reach the user as GradtraceWarnings (a shrunk PNG above all)."""
-    seen = set()
+    seen: set[str] = set()
     for line in stderr.splitlines():
         line = line.strip()
         if not line or line in seen or len(seen) >= 5:

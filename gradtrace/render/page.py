@@ -77,7 +77,6 @@ def mark(svg: str, painter, view) -> tuple[str, list[str]]:
     ET.register_namespace("xlink", XLINK_NS)
     root = ET.fromstring(svg.encode("utf-8"))
     groups = {el.get("id"): el for el in root.iter() if el.get("id")}
-    g = painter.g
     wanted: list[tuple[str, str, str]] = []          # (group id, line id, text)
     for v in view.nodes:
         if isinstance(v, str):
@@ -146,7 +145,8 @@ def assemble(painter, svg: str, data: dict, marked: list[str]) -> str:
 <main id="gt">
 <div id="gt-view" tabindex="0" aria-label="diagram: drag to pan, wheel to zoom">{svg}</div>
 <aside id="gt-panel" aria-live="polite"><h1 id="gt-title"></h1><ol id="gt-lines"></ol>
-<p id="gt-help">→ / ← step · space play · drag pans · wheel zooms · F fits · link: #step=N</p></aside>
+<p id="gt-help">→ / ← step · space play · drag pans · wheel zooms · F fits ·
+link: #step=N</p></aside>
 </main>
 <nav id="gt-bar">
 <button id="gt-prev" type="button" aria-label="previous step">◀ Prev</button>

@@ -51,8 +51,8 @@ def line_ids(painter, v: int) -> list[str | None]:
     a = painter.g._node[v]
     if a["kind"] == "const":
         return [None]
-    return [None] + (["v%d" % v] if painter.o.values else []) + \
-        (["g%d" % v] if painter.has_grads and "grad" in a else [])
+    return [None] + ([f"v{v}"] if painter.o.values else []) + \
+        ([f"g{v}"] if painter.has_grads and "grad" in a else [])
 
 
 def story(trace, painter, lr: float = 0.1) -> list[Step]:
@@ -104,7 +104,7 @@ def _forward_steps(trace, ranked, d) -> list[Step]:
 
 def _backward_steps(trace, painter, texts) -> list[Step]:
     g = trace.graph
-    nodes, pred, succ = g._node, g._pred, g._succ
+    nodes, pred = g._node, g._pred
     d = painter.o.digits
     out = trace.output
     with_grad = {v for v, a in nodes.items() if "grad" in a}
@@ -196,7 +196,7 @@ def _update_step(trace, texts, painter, lr) -> Step:
     prefix = "" if _compact(painter) else "= "
     new, cost, why = update(trace, lr)
     out_name = texts[trace.output]
-    lines = []
+    lines: list[str] = []
     step = Step("update", f"Update: w ← w − η·∂{out_name}/∂w with η = {num(lr, d)}", lines)
     for name, value in new.items():
         v = trace.inputs[name]
