@@ -16,6 +16,8 @@ from .errors import (
     UnsupportedOpError,
 )
 from .functions import label, logsumexp, relu, scope, sigmoid, softmax, tanh, value
+from .gradcheck import check_trace
+from .jsonload import load
 from .trace import Trace, trace
 from .traced import Traced
 
@@ -24,7 +26,6 @@ __version__ = "0.1.0"
 
 def check(fn, *args, wrt=None, **kwargs):
     """Trace ``fn``, run backward, and compare with central finite differences."""
-    from .gradcheck import check_trace
     t = trace(fn, *args, wrt=wrt, **kwargs)
     t.backward()
     return check_trace(t)
@@ -32,7 +33,6 @@ def check(fn, *args, wrt=None, **kwargs):
 
 def load_json(text_or_path, max_bytes: int = 512 * 2**20):
     """A Trace from ``Trace.to_json()`` output (a JSON string or a file path), validated."""
-    from .jsonload import load
     return load(text_or_path, max_bytes)
 
 

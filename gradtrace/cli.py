@@ -15,8 +15,8 @@ import click
 
 from . import __version__
 from .errors import GradtraceError
-from .render.dot import STYLES
 from .render.labels import magnitude, num
+from .render.palette import STYLES
 
 
 class InputError(click.ClickException):

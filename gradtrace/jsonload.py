@@ -23,6 +23,7 @@ from . import gcpause
 from .errors import GradtraceError
 from .jsonio import FORMAT, VERSION, decode_param
 from .ops import PRIMITIVES
+from .trace import Trace
 
 MAX_BYTES = 512 * 2**20
 KINDS = {"input", "const", "op"}
@@ -155,7 +156,6 @@ def _names(types) -> str:
 # ---------------------------------------------------------------- the graph
 def build(data):
     """A validated Trace from parsed JSON data."""
-    from .trace import Trace
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise GradtraceError("this JSON is not a gradtrace trace (no \"format\": "
                              f"\"{FORMAT}\" field); write one with Trace.to_json()")

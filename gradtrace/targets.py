@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import GradtraceError
 from .examples import EXAMPLES, TORCH_EXAMPLES
+from .trace import trace
 
 
 def _torch_example(name: str) -> Callable:
@@ -281,7 +282,6 @@ def trace_target(target: str, sets: tuple[str, ...] = (), inputs_file: str | Non
     A non-scalar output is seeded with ones (the gradient of its sum).
     Returns the trace and a short name for output files.
     """
-    from .trace import trace
     fn, short = load_target(target)
     t = trace(fn, wrt=list(wrt) if wrt else None, **build_inputs(fn, sets, inputs_file))
     t.backward(seed=None if isinstance(t.value, float) else np.ones(np.shape(t.value)))

@@ -19,10 +19,18 @@ from . import constructors, gcpause
 from . import inputs as _inputs
 from .backward import backward as _backward
 from .errors import GradtraceWarning, TraceError
+
+# the views a Trace offers as methods (they take a trace; none of them imports this module)
+from .explain import explain
 from .formulas import fill_formulas
+from .gradcheck import check_trace
+from .jsonio import dumps
 from .naming import INTERNAL_FILES, name_instances, version_names, versioned
 from .ops import FILES as _OP_FILES
 from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
+from .render.dot import to_dot
+from .render.files import render
+from .render.notebook import mimebundle, show
 from .traced import Traced
 
 INTERNAL_FILES.update(str(f) for f in {__file__, _inputs.__file__, constructors.__file__,
@@ -171,35 +179,28 @@ class Trace:
         """Compare backward's gradients with central finite differences."""
         if self._checker is not None:
             return self._checker(self, **options)
-        from .gradcheck import check_trace
         return check_trace(self, **options)
 
     # ------------------------------------------------------------ views
     def to_json(self, indent: int | None = None) -> str:
-        from .jsonio import dumps
         return dumps(self, indent=indent)
 
     def explain(self, name: str, form: str = "recursive", max_paths: int = 64):
-        from .explain import explain
         return explain(self, name, form=form, max_paths=max_paths)
 
     def to_dot(self, **options) -> str:
-        from .render.dot import to_dot
         return to_dot(self, **options)
 
     def render(self, path, format: str | None = None, **options):
-        from .render.files import render
         return render(self, path, format=format, **options)
 
     def show(self, interactive: bool = True, **options):
         """The trace for inline display in Jupyter, sized to the cell: the step-through
         of the forward and backward pass (``interactive=False``: the static diagram),
         with render's options (style, collapse, rankdir, highlight, layout, lr ...)."""
-        from .render.notebook import show
         return show(self, interactive=interactive, **options)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        from .render.notebook import mimebundle
         return mimebundle(self)
 
     def _repr_svg_(self):

@@ -10,7 +10,7 @@ import pytest
 
 import gradtrace as gt
 from gradtrace import gallery
-from gradtrace.render.dot import build_view
+from gradtrace.render.view import build_view
 from gradtrace.targets import trace_target
 
 

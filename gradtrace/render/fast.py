@@ -26,8 +26,8 @@ class Scene:
     of the painter again while writing, so a 200,000-node scene holds arrays, not text."""
 
     graph: Any
-    view: Any                # render.dot.View
-    painter: Any             # render.dot.Painter
+    view: Any                # render.view.View
+    painter: Any             # render.painter.Painter
     nodes: list              # view node ids; node i is box i of the placement
     edges: list              # view edges (u, v, key, attrs)
     placement: Any           # layout.Placement, once placed

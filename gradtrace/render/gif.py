@@ -16,7 +16,6 @@ from pathlib import Path
 from ..errors import RenderError
 from .dot import _prepare, to_dot
 from .output import run_graphviz, write_atomic
-from .page import HIGHLIGHT
 from .story import line_ids, story
 
 DPI = 64
@@ -52,7 +51,7 @@ def frames(trace, painter, steps) -> list[Frame]:
     shown: set[str] = set()
     said: dict[str, str] = {}
     out = []
-    hi = HIGHLIGHT.get(painter.o.style, HIGHLIGHT["default"])
+    hi = painter.s["highlight"]
     for s in steps:
         if s.kind == "update":
             break
@@ -61,7 +60,7 @@ def frames(trace, painter, steps) -> list[Frame]:
         if s.kind != "backward" and s is not _last_forward(steps):
             continue
         final = {i for i in shown if i[0] != "g" or i not in said or
-                 said[i] == painter.grad_text(int(i[1:]), painter.o.style == "compact")}
+                 said[i] == painter.grad_text(int(i[1:]), painter.o.terse)}
         out.append(Frame(final, set(s.now) | set(s.also), hi, painter))
     return out
 

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from importlib import resources
 
 from ..errors import RenderError
-from .dot import STYLES, _prepare
+from .dot import _prepare
 from .labels import clean
 from .output import svg_text
 from .story import line_ids, story
@@ -25,7 +25,6 @@ from .story import line_ids, story
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 MAX_NODES = 20_000      # past this a page is tens of megabytes: fold scopes first
-HIGHLIGHT = {"default": "#e8590c", "3b1b": "#ff8c42"}
 DEFAULT_LR = 0.1
 
 
@@ -130,11 +129,11 @@ def _json_for_script(data) -> str:
 
 
 def assemble(painter, svg: str, data: dict, marked: list[str]) -> str:
-    s = STYLES[painter.o.style]
+    s = painter.s
     js, css = script_and_styles()
     steps = data["steps"]
     colours = (f"--bg:{s['bg']};--fg:{s['fg']};--dim:{s['dim']};--grad:{s['grad']};"
-               f"--value:{s['value']};--hi:{HIGHLIGHT.get(painter.o.style, '#e8590c')}")
+               f"--value:{s['value']};--hi:{s['highlight']}")
     title = html.escape(clean(f"gradtrace — {painter.out_name}"))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -26,8 +26,8 @@ from ..formulas import expression, node_texts
 from ..graph import argument_ids
 from ..ops import PRIMITIVES
 from ..rerun import rerun, weighted
-from .dot import MAX_TERMS
 from .labels import num, partial, signed_term, value_text
+from .painter import MAX_TERMS
 
 
 @dataclass
@@ -141,7 +141,7 @@ def _backward_steps(trace, painter, texts) -> list[Step]:
 
 
 def _compact(painter) -> bool:
-    return painter.o.style == "compact"
+    return painter.o.terse
 
 
 def _product(g, u, v, k, texts, out_name, d) -> str:

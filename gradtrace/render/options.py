@@ -1,0 +1,60 @@
+"""Rendering options: every keyword ``render`` / ``to_dot`` / ``show`` accept, checked
+once, with the behaviours a style turns on (``palette.STYLES``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from ..errors import RenderError
+from .palette import PALETTES, STYLES
+
+
+@dataclass
+class Options:
+    """Rendering options (all keyword arguments of ``to_dot`` / ``render``)."""
+
+    style: str = "default"          # default | 3b1b | compact | heat: a palette and presets
+    values: bool = True             # show each node's value
+    grads: bool = True              # show gradients (when backward has run)
+    locals: bool = True             # show local derivatives on edges
+    digits: int = 3                 # significant digits
+    rankdir: str | None = "auto"    # auto (the squarer of LR and TB), LR, TB, RL, BT
+    collapse: object = None         # True (every top-level scope) or scope names
+    depth: int | None = None        # fold every call deeper than this many levels
+    highlight: str | None = None    # emphasise the paths from this node to the output
+    layout: str = "auto"            # auto | dot | fast
+    fast_threshold: int = 800       # auto: past this many nodes use the fast layout
+    clusters: bool = True           # draw scopes as clusters
+    products: bool = False          # write scalar contributions as upstream · local = product
+    element_ids: bool = False       # SVG ids n<v> / e<u>_<v>_<k> (the HTML view finds them)
+    terse: bool = False             # short labels: values and ∇ only, no edge text
+    heat: bool = False              # edge colour and width follow |contribution|
+
+    def __post_init__(self):
+        if self.style not in STYLES:
+            raise RenderError(f"unknown style '{self.style}'; choose one of "
+                              f"{', '.join(sorted(STYLES))}")
+        for behaviour in STYLES[self.style]:      # compact is terse, heat is heat
+            setattr(self, behaviour, True)
+        if self.layout not in ("auto", "dot", "fast"):
+            raise RenderError(f"unknown layout '{self.layout}'; choose auto, dot or fast")
+        if self.rankdir is None:
+            self.rankdir = "auto"
+        if self.rankdir not in ("auto", "LR", "TB", "RL", "BT"):
+            raise RenderError(f"unknown rankdir '{self.rankdir}'; choose auto, LR, TB, RL or BT")
+        if not isinstance(self.digits, int) or not 1 <= self.digits <= 17:
+            raise RenderError("digits must be a whole number from 1 to 17")
+
+
+    @property
+    def palette(self) -> dict[str, str]:
+        return PALETTES[self.style]
+
+
+def make_options(**options) -> Options:
+    names = {f.name for f in fields(Options)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise RenderError(f"unknown rendering option(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(names))}")
+    return Options(**options)

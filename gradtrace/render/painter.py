@@ -1,0 +1,258 @@
+"""What each node and edge says and how it looks, for one set of options: label rows
+(text, colour, size, bold), edge lines, fills and borders, the heat scale.  The DOT
+writer and the fast SVG writer both ask the painter, so the two drawings agree."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from ..formulas import node_texts
+from ..graph import paths_to_output
+from ..ops import PRIMITIVES
+from .labels import esc, magnitude, num, partial, shape_text, signed_term, sum_rule_text, value_text
+from .options import Options
+from .palette import HEAT_BAD, HEAT_RAMP
+
+MAX_TERMS = 8          # a fan-out sum with more terms is shown as its count (explain has all)
+
+
+class Painter:
+    """Turns graph attributes into label HTML for one set of options."""
+
+    def __init__(self, trace, opts: Options):
+        self.t = trace
+        self.g = trace.graph
+        self.o = opts
+        self.s = opts.palette
+        self.texts = {v: t for v, (t, _) in node_texts(self.g).items()}
+        self.out_name = self.texts[trace.output]
+        self.has_grads = "grad" in self.g._node[trace.output] and opts.grads
+        self.path_nodes = None
+        if opts.highlight is not None:
+            self.path_nodes = paths_to_output(trace, opts.highlight)
+        self.heat = None
+        if opts.heat:
+            self.heat = _heat_scale(self.g)
+        self.frame = None        # a Frame: one moment of the step-through (animation)
+
+    def font(self, text: str, color: str, size: int | None = None, bold=False) -> str:
+        body = f"<B>{text}</B>" if bold else text
+        size_attr = f' POINT-SIZE="{size}"' if size else ""
+        return f'<FONT COLOR="{color}"{size_attr}>{body}</FONT>'
+
+    def faded(self, v) -> bool:
+        return self.path_nodes is not None and v not in self.path_nodes
+
+    def ink(self, key: str, fade: bool) -> str:
+        """Palette colour ``key``, or the faded grey off the highlighted paths."""
+        return self.s["faded"] if fade else self.s[key]
+
+    def node_rows(self, v: int) -> list[list[tuple]]:
+        """What a node box says: rows of (text, colour, size or None, bold) pieces."""
+        a = self.g._node[v]
+        d = self.o.digits
+        fade = self.faded(v)
+        fg, dim = self.ink("fg", fade), self.ink("dim", fade)
+        name = self.texts[v]
+        if a["kind"] == "const":
+            return [[(name, dim, 10, False)]]
+        head: list[tuple] = [(name, fg, None, True)]
+        if a["kind"] == "op":
+            head.append((PRIMITIVES[a["op"]].symbol or (a["params"] or {}).get("fn") or a["op"],
+                         dim, 10, False))
+        if a["shape"]:
+            head.append((shape_text(a["shape"]), dim, 10, False))
+        rows = [head]
+        terse = self.o.terse
+        if self.o.values:
+            val = value_text(a["value"], d)
+            rows.append([(val if terse else f"= {val}", self.ink("value", fade), None, False)])
+        if self.has_grads and "grad" in a:
+            rows.append([(self.grad_text(v, terse), self.ink("grad", fade), None, False)])
+        return rows
+
+    def node_attrs(self, v: int) -> str:
+        a = self.g._node[v]
+        s = self.s
+        fade = self.faded(v)
+        rows = self.node_rows(v)
+        if a["kind"] == "const":
+            text, color, size, _ = rows[0][0]
+            return (f'label=<{self.font(esc(text), color, size)}>, '
+                    f'shape=box, style="rounded,filled", fillcolor="{s["const"]}", '
+                    f'color="{self.ink("dim", fade)}", margin="0.04,0.02", '
+                    f'height=0.2, width=0.2')
+        fill, border, peripheries = self.look(v, a)
+        pen = ""
+        if self.frame is not None:
+            rows = self.frame.node_rows(v, rows, fill)
+            if f"n{v}" in self.frame.now:
+                border, pen = self.frame.highlight, ", penwidth=3"
+        html = [" ".join(self.font(esc(t), c, size, bold) for t, c, size, bold in row)
+                for row in rows]
+        table = "".join(f"<TR><TD>{r}</TD></TR>" for r in html)
+        return (f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+                f'{table}</TABLE>>, shape=box, style="rounded,filled", fillcolor="{fill}", '
+                f'color="{s["faded"] if fade else border}", peripheries={peripheries}'
+                f'{pen}{self.tooltip(v)}{self.element_id(f"n{v}")}')
+
+    def element_id(self, name: str) -> str:
+        return f', id="{name}"' if self.o.element_ids else ""
+
+    def where(self, v: int) -> str:
+        """``name — model.py:12``: the whole name and the line that made the node."""
+        a = self.g._node[v]
+        name = a["name"] or self.texts[v]
+        if a.get("line"):
+            return f"{name} — {os.path.basename(a.get('file') or '')}:{a['line']}"
+        return name
+
+    def tooltip(self, v: int) -> str:
+        """The whole name and source line, shown when the pointer rests on the box."""
+        text = self.where(v)
+        if text == self.texts[v]:
+            return ""
+        return f', tooltip="{esc(text).replace("<BR/>", " ")}"'
+
+    def look(self, v, a):
+        s = self.s
+        if v == self.t.output:
+            return s["out"], s["border"], 2
+        if a["kind"] == "input":
+            return (s["param"], s["border"], 1) if a["requires_grad"] else \
+                (s["data"], s["dim"], 1)
+        return s["op"], s["border"], 1
+
+    def grad_text(self, v: int, terse: bool) -> str:
+        a = self.g._node[v]
+        d = self.o.digits
+        if terse:
+            return f"∇ {value_text(a['grad'], d)}"
+        label = partial(self.out_name, self.texts[v])
+        terms = [e.get("contribution") for _, keyed in sorted(self.g._succ[v].items())
+                 for _, e in sorted(keyed.items())]
+        terms = [c for c in terms if c is not None]
+        if len(terms) > MAX_TERMS:   # a weight used in every step: the count, not 2,500 terms
+            return f"{label} = Σ of {len(terms):,} paths = {value_text(a['grad'], d)}"
+        if len(terms) > 1:
+            return f"{label} = {sum_rule_text(a['grad'], terms, d)}"
+        return f"{label} = {value_text(a['grad'], d)}"
+
+    def edge_look(self, u: int, v: int, e: dict) -> tuple[list[tuple], str, float]:
+        """An edge's label lines [(text, colour)] (empty when it shows none), colour, width."""
+        s, o = self.s, self.o
+        src = self.g._node[u]
+        fade = self.path_nodes is not None and not (u in self.path_nodes and v in self.path_nodes)
+        color = self.ink("edge", fade)
+        width = 1.0
+        contribution = e.get("contribution") if self.has_grads else None
+        if self.heat is not None and contribution is not None:
+            color, width = self.heat(contribution)
+        if self.path_nodes is not None and not fade:
+            width = 2.5
+            color = s["grad"]
+        lines: list[tuple] = []
+        if not o.terse and o.locals and src["requires_grad"] and not fade:
+            lines.append((self.local_text(u, v, e), s["fg"]))
+            if contribution is not None:
+                g = self.g._node[v].get("grad")
+                local = e.get("local")
+                if (self.path_nodes is not None or o.products) and isinstance(g, float) \
+                        and isinstance(local, float):
+                    # the chain rule on this edge: what arrives times the local derivative
+                    lines.append((f"{num(g, o.digits)} · {signed_term(local, o.digits)} = "
+                                  f"{num(contribution, o.digits)}", s["grad"]))
+                else:
+                    lines.append((f"← {value_text(contribution, o.digits)}", s["grad"]))
+        return lines, color, width
+
+    def edge_attrs(self, u: int, v: int, e: dict, k: int = 0) -> str:
+        lines, color, width = self.edge_look(u, v, e)
+        if self.frame is not None:
+            lines, color, width = self.frame.edge_look(f"{u}_{v}_{k}", lines, color, width,
+                                                       self.s["bg"])
+        parts = []
+        if lines:
+            html = "<BR/>".join(self.font(esc(text), c, 10) for text, c in lines)
+            if self.heat is not None:   # a thick edge must not run through its own label
+                html = (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1" '
+                        f'BGCOLOR="{self.s["bg"]}"><TR><TD>{html}</TD></TR></TABLE>')
+            parts.append(f"label=<{html}>")
+        parts.append(f'color="{color}"')
+        if self.o.element_ids:
+            parts.append(f'id="e{u}_{v}_{k}"')
+        if width != 1.0:
+            parts.append(f"penwidth={width:.2f}")
+        return ", ".join(parts)
+
+    def local_text(self, u: int, v: int, e: dict) -> str:
+        d = self.o.digits
+        head = partial(self.texts[v], self.texts[u])
+        formula = e.get("formula") or ""
+        local = e.get("local")
+        if local is None:
+            return f"{head}: {formula} (VJP)" if formula else f"{head} (VJP)"
+        if isinstance(local, float):
+            rhs = num(local, d)
+            return f"{head} = {rhs}" if formula in ("", rhs) else f"{head} = {formula} = {rhs}"
+        if np.size(local) <= 3:
+            return f"{head} = {formula} = {value_text(local, d)}"
+        return f"{head} = {formula} (elementwise)"
+
+    def group_rows(self, scope: tuple, members: list[int]) -> list[list[tuple]]:
+        """A collapsed call: its name, what flows in, and each output with its gradient."""
+        s, d = self.s, self.o.digits
+        g = self.g
+        inside = set(members)
+        ops = sum(1 for m in members if g._node[m]["kind"] == "op")
+        rows = [[("/".join(scope), s["fg"], None, True), (f"{ops} ops", s["dim"], 10, False)]]
+        feeds = sorted({u for m in members for u in g._pred[m] if u not in inside
+                        and g._node[u]["kind"] != "const"})
+        if feeds:
+            names = [self.texts[u] for u in feeds[:4]] + (["…"] if len(feeds) > 4 else [])
+            rows.append([(f"in: {', '.join(names)}", s["dim"], 10, False)])
+        outs = [m for m in members if any(w not in inside for w in g._succ[m])]
+        for m in outs[:2]:
+            rows.append([(f"out: {self.texts[m]} = {value_text(g._node[m]['value'], d)}",
+                          s["value"], 10, False)])
+            if self.has_grads and "grad" in g._node[m]:
+                rows.append([(f"{partial(self.out_name, self.texts[m])} = "
+                              f"{value_text(g._node[m]['grad'], d)}", s["grad"], 10, False)])
+        if len(outs) > 2:
+            rows.append([(f"… {len(outs) - 2} more outputs", s["dim"], 10, False)])
+        return rows
+
+    def group_attrs(self, gid: str, scope: tuple, members: list[int]) -> str:
+        s = self.s
+        html = [" ".join(self.font(esc(t), c, size, bold) for t, c, size, bold in row)
+                for row in self.group_rows(scope, members)]
+        table = "".join(f"<TR><TD>{r}</TD></TR>" for r in html)
+        return (f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+                f'{table}</TABLE>>, shape=box3d, style="filled", fillcolor="{s["cluster"]}", '
+                f'color="{s["border"]}"')
+
+
+def _heat_scale(graph):
+    """Edge colour and width from |contribution| on a log scale; NaN/inf in red."""
+    mags = []
+    for _, _, e in graph.edges(data=True):
+        c = e.get("contribution")
+        if c is not None:
+            m = magnitude(c)
+            if math.isfinite(m) and m > 0:
+                mags.append(math.log10(m))
+    lo, hi = (min(mags), max(mags)) if mags else (0.0, 1.0)
+    span = max(hi - lo, 1e-12)
+
+    def scale(c):
+        m = magnitude(c)
+        if not math.isfinite(m):
+            return HEAT_BAD, 3.0
+        if m == 0:
+            return HEAT_RAMP[0], 0.5
+        f = (math.log10(m) - lo) / span
+        return HEAT_RAMP[min(int(f * len(HEAT_RAMP)), len(HEAT_RAMP) - 1)], 0.5 + 4.5 * f
+    return scale
