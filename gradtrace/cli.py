@@ -15,7 +15,7 @@ import click
 
 from . import __version__
 from .errors import GradtraceError
-from .render.labels import magnitude, num
+from .notation import ATOL, DIGITS, EPS, MAX_PATHS, RTOL, magnitude, num
 from .render.palette import STYLES
 
 
@@ -133,7 +133,7 @@ def list_ops():
                    "gives the squarer drawing.")
 @click.option("--layout", type=click.Choice(["auto", "dot", "fast"]), default="auto",
               show_default=True, help="fast: gradtrace's layered layout, for big graphs.")
-@click.option("--digits", type=click.IntRange(1, 17), default=3, show_default=True)
+@click.option("--digits", type=click.IntRange(1, 17), default=DIGITS, show_default=True)
 @click.option("--no-values", is_flag=True, help="Hide node values.")
 @click.option("--no-grads", is_flag=True, help="Hide gradients.")
 @click.option("--no-locals", is_flag=True, help="Hide local derivatives on edges.")
@@ -198,7 +198,7 @@ def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collap
               help="The input or named node whose gradient to explain.")
 @click.option("--form", type=click.Choice(["recursive", "paths"]), default="recursive",
               show_default=True)
-@click.option("--max-paths", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--max-paths", type=click.IntRange(1), default=MAX_PATHS, show_default=True)
 @click.option("--latex", is_flag=True, help="Print LaTeX (align*) in the seed's notation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="OUT.svg",
@@ -244,9 +244,9 @@ def explain(target, name, form, max_paths, latex, as_json, render_to, timeout, s
 @click.argument("target")
 @input_options
 @click.option("--wrt", multiple=True, metavar="NAME", help="Inputs to check (default: all).")
-@click.option("--rtol", type=float, default=1e-4, show_default=True)
-@click.option("--atol", type=float, default=1e-6, show_default=True)
-@click.option("--eps", type=float, default=1e-6, show_default=True,
+@click.option("--rtol", type=float, default=RTOL, show_default=True)
+@click.option("--atol", type=float, default=ATOL, show_default=True)
+@click.option("--eps", type=float, default=EPS, show_default=True,
               help="Finite-difference step (relative to |x| when |x| > 1).")
 @click.option("--max-elements", type=click.IntRange(1), default=1000, show_default=True,
               help="Elements checked per input (a fixed sample beyond this).")

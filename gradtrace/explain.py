@@ -22,9 +22,7 @@ from .errors import GradtraceError
 from .formulas import node_texts
 from .graph import paths_to_output
 from .jsonio import encode_value
-from .render.labels import num, partial, signed_term, value_text
-
-DIGITS = 3
+from .notation import DIGITS, MAX_PATHS, num, partial, signed_term, value_text
 
 
 class Explanation:
@@ -180,7 +178,8 @@ def _frac(top: str, bottom: str) -> str:
 
 
 # ---------------------------------------------------------------- building
-def explain(trace, name: str, form: str = "recursive", max_paths: int = 64) -> Explanation:
+def explain(trace, name: str, form: str = "recursive",
+            max_paths: int = MAX_PATHS) -> Explanation:
     """Explain ∂output/∂name in ``form`` 'recursive' or 'paths'."""
     if form not in ("recursive", "paths"):
         raise GradtraceError(f"unknown form '{form}'; choose 'recursive' or 'paths'")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import argument_ids
-from .ops import CALL, INFIX, PRIMITIVES, number_text
+from .notation import number_text
+from .ops import CALL, INFIX, PRIMITIVES
 
 ATOM = 100
 MAX_EXPR = 28  # longer expressions fall back to a short id such as v12
@@ -71,7 +72,6 @@ def param_texts(params) -> dict[str, str]:
         else:
             out[key] = str(val)
     if "p" in params:
-        out["pm1"] = number_text(params["p"] - 1)
         out["psup"] = power_text(params["p"])
     return out
 

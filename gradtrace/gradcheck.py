@@ -14,6 +14,7 @@ import numpy as np
 
 from . import inputs as _inputs
 from .errors import GradtraceError
+from .notation import ATOL, EPS, RTOL
 from .rerun import rerun, weighted
 
 
@@ -36,9 +37,9 @@ class CheckReport:
     """Per-input results; ``ok`` when every compared element is within tolerance."""
 
     inputs: list[InputCheck] = field(default_factory=list)
-    rtol: float = 1e-4
-    atol: float = 1e-6
-    eps: float = 1e-6
+    rtol: float = RTOL
+    atol: float = ATOL
+    eps: float = EPS
     deterministic: bool = True   # two forward runs at the same inputs agreed
 
     @property
@@ -93,7 +94,7 @@ def _sample(total: int, limit: int | None) -> np.ndarray:
     return np.sort(np.random.default_rng(0).choice(total, size=limit, replace=False))
 
 
-def check_trace(trace, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6,
+def check_trace(trace, eps: float = EPS, rtol: float = RTOL, atol: float = ATOL,
                 max_elements: int | None = 1000) -> CheckReport:
     """Check ``trace``'s gradients; big inputs are sampled (``max_elements`` per input)."""
     if trace._fn is None:

@@ -20,6 +20,7 @@ from . import inputs as _inputs
 from .errors import GradtraceError, TraceError
 from .gradcheck import CheckReport, InputCheck
 from .naming import INTERNAL_FILES
+from .notation import ATOL, EPS
 from .recorder import ACTIVE, Recorder
 from .torchbridge import Bridge, NumpyGuard, uses_torch  # noqa: F401  (trace asks these)
 
@@ -147,7 +148,7 @@ def to_float_or_array(out):
     return float(out) if np.ndim(out) == 0 else np.asarray(out)
 
 
-def check(trace, rtol: float | None = None, atol: float = 1e-6, eps: float = 1e-6,
+def check(trace, rtol: float | None = None, atol: float = ATOL, eps: float = EPS,
           max_elements: int = 20) -> CheckReport:
     """backward's gradients against torch's own ``backward`` on the same inputs, and,
     for float64 inputs, against central differences (``max_elements`` per input)."""

@@ -26,6 +26,7 @@ from .formulas import fill_formulas
 from .gradcheck import check_trace
 from .jsonio import dumps
 from .naming import INTERNAL_FILES, name_instances, version_names, versioned
+from .notation import MAX_PATHS
 from .ops import FILES as _OP_FILES
 from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
 from .render.dot import to_dot
@@ -185,7 +186,7 @@ class Trace:
     def to_json(self, indent: int | None = None) -> str:
         return dumps(self, indent=indent)
 
-    def explain(self, name: str, form: str = "recursive", max_paths: int = 64):
+    def explain(self, name: str, form: str = "recursive", max_paths: int = MAX_PATHS):
         return explain(self, name, form=form, max_paths=max_paths)
 
     def to_dot(self, **options) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gradtrace as gt
-from gradtrace.render.labels import num, value_text
+from gradtrace.notation import num, value_text
 from gradtrace.render.output import svg_text
 
 from .svgread import all_text, overlapping, read_fast_svg, read_svg

@@ -18,7 +18,6 @@ from .core import (
                    Composite,
                    Constant,
                    Primitive,
-                   number_text,
                    scalar_fallback,
 )
 from .elementwise import (
@@ -47,7 +46,7 @@ FILES = {m.__file__ for m in (constants, elementwise, external, linalg, reductio
     __file__, __import__(f"{__name__}.core", fromlist=["x"]).__file__}
 
 __all__ = ["CALL", "INFIX", "POSTFIX", "PREFIX", "NO_VALUE", "ROWS", "PRIMITIVES", "Composite",
-           "Constant", "Primitive", "number_text", "scalar_fallback", "ABS", "ADD", "DIV",
+           "Constant", "Primitive", "scalar_fallback", "ABS", "ADD", "DIV",
            "FLOOR_DIVIDE", "MAXIMUM", "MINIMUM", "MOD", "MUL", "NEG", "POW", "POW_CONST", "RELU",
            "SIGMOID", "SUB", "TANH", "MATMUL", "LOGSUMEXP", "SOFTMAX", "CAST", "GETITEM",
            "RESHAPE", "TRANSPOSE", "getitem_params", "is_basic_index", "FILES"]

@@ -96,14 +96,6 @@ def register(row):
 
 
 # ---------------------------------------------------------------- shared helpers
-def number_text(x) -> str:
-    """A number as it reads in a formula: 2 not 2.0, 0.5 not 0.5000."""
-    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
-        return str(int(x))
-    x = float(x)
-    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else f"{x:.4g}"
-
-
 def indicator(mask):
     """An indicator as float64 (also for the 0-d results of comparing floats)."""
     return np.asarray(mask, dtype=np.float64)

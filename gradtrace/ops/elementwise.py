@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from ..errors import TraceError
+from ..notation import number_text
 from .core import (
     CALL,
     INFIX,
@@ -26,7 +27,6 @@ from .core import (
     Primitive,
     indicator,
     is_traced,
-    number_text,
     refuse,
     register,
     value_of,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from ..errors import RenderError
+from ..notation import DIGITS
 from .palette import PALETTES, STYLES
 
 
@@ -17,7 +18,7 @@ class Options:
     values: bool = True             # show each node's value
     grads: bool = True              # show gradients (when backward has run)
     locals: bool = True             # show local derivatives on edges
-    digits: int = 3                 # significant digits
+    digits: int = DIGITS            # significant digits
     rankdir: str | None = "auto"    # auto (the squarer of LR and TB), LR, TB, RL, BT
     collapse: object = None         # True (every top-level scope) or scope names
     depth: int | None = None        # fold every call deeper than this many levels

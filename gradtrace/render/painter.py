@@ -11,8 +11,9 @@ import numpy as np
 
 from ..formulas import node_texts
 from ..graph import paths_to_output
+from ..notation import magnitude, num, partial, shape_text, signed_term, sum_rule_text, value_text
 from ..ops import PRIMITIVES
-from .labels import esc, magnitude, num, partial, shape_text, signed_term, sum_rule_text, value_text
+from .labels import esc
 from .options import Options
 from .palette import HEAT_BAD, HEAT_RAMP
 

@@ -24,9 +24,9 @@ from ..errors import GradtraceError
 from ..explain import recursive_steps
 from ..formulas import expression, node_texts
 from ..graph import argument_ids
+from ..notation import num, partial, signed_term, value_text
 from ..ops import PRIMITIVES
 from ..rerun import rerun, weighted
-from .labels import num, partial, signed_term, value_text
 from .painter import MAX_TERMS
 
 

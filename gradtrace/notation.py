@@ -1,0 +1,106 @@
+"""How numbers, values and derivatives read, and the defaults every stage shares.
+
+One home for the text of mathematics: ``num`` (3 significant digits, a real minus
+sign), ``value_text`` (a float, a short array, or range and norm), ``partial``
+(∂C/∂(a + b)), the sum rule of a fan-out node, and ``number_text`` for constants
+inside formulas.  Escaping for a target (Graphviz, SVG, HTML) is the renderer's job
+(``render.labels``); these strings are plain text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+MINUS = "\u2212"
+
+# Defaults shared by the API, the CLI and the views.
+DIGITS = 3              # significant digits in every label and explanation
+MAX_PATHS = 64          # explain's paths form lists at most this many paths
+RTOL, ATOL, EPS = 1e-4, 1e-6, 1e-6     # the finite-difference check: tolerances and step
+
+
+def number_text(x) -> str:
+    """A number as it reads in a formula: 2 not 2.0, 0.5 not 0.5000."""
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return str(int(x))
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else f"{x:.4g}"
+
+
+def num(x, digits: int = DIGITS) -> str:
+    """A number as a reader wants it: 3 significant digits, a real minus sign."""
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "∞" if x > 0 else MINUS + "∞"
+    s = f"{x:.{digits}g}"
+    if s in ("-0", "0"):
+        return "0"
+    return s.replace("-", MINUS)
+
+
+def signed_term(x, digits: int) -> str:
+    """A term inside a sum: negatives in parentheses, ``0.12 + (−0.05)``."""
+    s = num(x, digits)
+    return f"({s})" if s.startswith(MINUS) else s
+
+
+def shape_text(shape) -> str:
+    return "×".join(str(n) for n in shape) if shape else "scalar"
+
+
+def _nested(a: np.ndarray, digits: int) -> str:
+    if a.ndim == 0:
+        return num(a, digits)
+    return "[" + ", ".join(_nested(x, digits) for x in a) + "]"
+
+
+def value_text(v, digits: int = DIGITS) -> str:
+    """A float, or an array's values when it has at most 6, else a range and norm."""
+    if isinstance(v, (float, int, np.floating)):
+        return num(v, digits)
+    a = np.asarray(v)
+    if a.size <= 6:
+        return _nested(a, digits)
+    finite = a[np.isfinite(a)]
+    bad = a.size - finite.size
+    if finite.size:
+        s = (f"{num(finite.min(), digits)} … {num(finite.max(), digits)}, "
+             f"‖·‖ {num(np.linalg.norm(finite), digits)}")
+    else:
+        s = "no finite values"
+    return s + (f", {bad} NaN/∞" if bad else "")
+
+
+def magnitude(v) -> float:
+    """|x| for floats, the Euclidean norm for arrays (NaN if any element is not finite)."""
+    if isinstance(v, (float, int, np.floating)):
+        return abs(float(v))
+    a = np.asarray(v, dtype=float)
+    return float(np.linalg.norm(a)) if np.isfinite(a).all() else math.nan
+
+
+_COMPOUND = re.compile("[ +−·/@]")
+
+
+def _operand(t: str) -> str:
+    return f"({t})" if _COMPOUND.search(t) and not t.startswith("(") else t
+
+
+def partial(top: str, bottom: str) -> str:
+    """∂top/∂bottom, parenthesising compound expressions."""
+    return f"∂{_operand(top)}/∂{_operand(bottom)}"
+
+
+def sum_rule_text(grad, terms: list, digits: int) -> str:
+    """A fan-out node's gradient as the sum of what each path contributes."""
+    if all(isinstance(t, (float, np.floating)) for t in terms):
+        return " + ".join(signed_term(t, digits) for t in terms) + f" = {num(grad, digits)}"
+    if all(np.size(t) <= 3 for t in terms):
+        return " + ".join(value_text(t, digits) for t in terms) + f" = {value_text(grad, digits)}"
+    norms = ", ".join(num(magnitude(t), digits) for t in terms)
+    return f"Σ of {len(terms)} paths (‖·‖ {norms}) = {value_text(grad, digits)}"
