@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BackwardError
-from .graph import argument_ids
+from .graph import argument_ids, nodes_of, preds_of
 from .ops import PRIMITIVES
 
 _FLOAT = float
@@ -76,8 +76,8 @@ def seed_for(value, seed):
 
 def backward(graph, output: int, seed=None) -> None:
     """Fill ``grad`` on every node that needs one and ``contribution`` on its in-edges."""
-    nodes = graph._node
-    pred = graph._pred
+    nodes = nodes_of(graph)
+    pred = preds_of(graph)
     grads: dict[int, Any] = {output: seed_for(nodes[output]["value"], seed)}
     for v in reversed(nodes):
         attrs = nodes[v]
@@ -128,13 +128,13 @@ def edge_contribution(graph, v: int, u: int, k: int, g, argvals=None):
     Elementwise ops multiply by the stored local derivative; other ops apply their
     VJP.  Either way broadcasting is undone to u's shape.
     """
-    attrs = graph._node[v]
-    e = graph._pred[v][u][k]
+    attrs = nodes_of(graph)[v]
+    e = preds_of(graph)[v][u][k]
     local = e["local"]
     prim = PRIMITIVES[attrs["op"]]
     if local is None:
         if argvals is None:
-            argvals = [graph._node[a]["value"] for a in argument_ids(graph._pred[v])]
+            argvals = [nodes_of(graph)[a]["value"] for a in argument_ids(preds_of(graph)[v])]
         params = attrs["params"] or {}
         if prim.vjp is not None:
             c = _vjp(prim, k, g, attrs["value"], argvals, params)
@@ -146,7 +146,7 @@ def edge_contribution(graph, v: int, u: int, k: int, g, argvals=None):
             raise BackwardError(f"{prim.name} has neither a VJP nor local derivatives")
     else:
         c = _times(g, local, prim.guard)
-    uval = graph._node[u]["value"]
+    uval = nodes_of(graph)[u]["value"]
     if type(c) is not _FLOAT or type(uval) is not _FLOAT:
         c = unbroadcast(c, uval)
     return c

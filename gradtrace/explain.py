@@ -20,7 +20,7 @@ import numpy as np
 from .backward import edge_contribution
 from .errors import GradtraceError
 from .formulas import node_texts
-from .graph import paths_to_output
+from .graph import nodes_of, paths_to_output, preds_of, succs_of
 from .jsonio import encode_value
 from .notation import DIGITS, MAX_PATHS, num, partial, signed_term, value_text
 
@@ -187,14 +187,14 @@ def explain(trace, name: str, form: str = "recursive",
         trace.backward()
     g = trace.graph
     target, which = trace.resolve(name)
-    if "grad" not in g._node[target]:
+    if "grad" not in nodes_of(g)[target]:
         raise GradtraceError(f"'{name}' has no gradient: it does not depend on any input in wrt "
                              f"({', '.join(trace.wrt)})")
     texts = {v: t for v, (t, _) in node_texts(g).items()}
     on_path = paths_to_output(trace, name)
     out_name = texts[trace.output]
     tname = texts[target]
-    gradient = g._node[target]["grad"]
+    gradient = nodes_of(g)[target]["grad"]
     if target not in on_path:
         return Explanation(tname, out_name, form, [], gradient, 0,
                            note=_joined(which, f"{tname} does not reach {out_name}: its "
@@ -223,7 +223,7 @@ def count_paths(g, src: int, dst: int, on_path: set[int]) -> int:
     for v in sorted(on_path, reverse=True):
         if v == dst:
             continue
-        ways[v] = sum(ways.get(w, 0) * len(keyed) for w, keyed in g._succ[v].items()
+        ways[v] = sum(ways.get(w, 0) * len(keyed) for w, keyed in succs_of(g)[v].items()
                       if w in on_path)
     return ways.get(src, 0)
 
@@ -235,24 +235,25 @@ def recursive_steps(trace, on_path, texts) -> list[dict]:
     out_name = texts[out]
     steps = []
     for v in sorted(on_path, reverse=True):
-        attrs = g._node[v]
+        attrs = nodes_of(g)[v]
         grad = attrs["grad"]
         if v == out:
             steps.append({"node": texts[v], "id": v, "lhs": partial(out_name, texts[v]),
                           "rhs": "1", "numbers": "", "terms": [], "value": grad})
             continue
         terms = []
-        for w, keyed in sorted(g._succ[v].items()):
+        for w, keyed in sorted(succs_of(g)[v].items()):
             if w not in on_path:
                 continue
             for k, e in sorted(keyed.items()):
                 terms.append({"consumer": texts[w], "id": w, "arg": k, "formula": e["formula"],
                               "local": e["local"] if isinstance(e["local"], float) else None,
-                              "upstream": g._node[w]["grad"], "contribution": e["contribution"]})
+                              "upstream": nodes_of(g)[w]["grad"],
+                              "contribution": e["contribution"]})
         symbolic, numeric = [], []
         for t in terms:
             local = t["local"]
-            edge_local = g._pred[t["id"]][v][t["arg"]]["local"]
+            edge_local = preds_of(g)[t["id"]][v][t["arg"]]["local"]
             if local is not None:
                 formula = factor(t["formula"])
             elif edge_local is not None:   # elementwise on arrays: a Hadamard product
@@ -290,7 +291,7 @@ def enumerate_paths(g, src: int, dst: int, on_path: set[int]) -> list[list[tuple
         return [[]]
 
     def out_edges(v):
-        return iter([(v, w, k) for w, keyed in sorted(g._succ[v].items()) if w in on_path
+        return iter([(v, w, k) for w, keyed in sorted(succs_of(g)[v].items()) if w in on_path
                      for k in sorted(keyed)])
     paths: list[list[tuple[int, int, int]]] = []
     edges: list[tuple[int, int, int]] = []
@@ -315,16 +316,16 @@ def _paths_form(trace, target, on_path, texts, gradient, n_paths) -> Explanation
     g = trace.graph
     out = trace.output
     paths = enumerate_paths(g, target, out, on_path)
-    seed = g._node[out]["grad"]
+    seed = nodes_of(g)[out]["grad"]
     steps = []
     for path in paths:
         c = seed
         for u, w, k in reversed(path):
             c = edge_contribution(g, w, u, k, c)
-        locals_ = [g._pred[w][u][k]["local"] for u, w, k in path]
+        locals_ = [preds_of(g)[w][u][k]["local"] for u, w, k in path]
         scalar = all(isinstance(x, float) for x in locals_) and isinstance(seed, float)
         route = " → ".join([texts[path[0][0]]] + [texts[w] for _, w, _ in path])
-        product = " · ".join(factor(g._pred[w][u][k]["formula"]) for u, w, k in reversed(path))
+        product = " · ".join(factor(preds_of(g)[w][u][k]["formula"]) for u, w, k in reversed(path))
         if scalar:
             numbers = " · ".join(signed_term(x, DIGITS) for x in reversed(locals_))
             numbers += f" = {num(c, DIGITS)}"

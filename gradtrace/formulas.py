@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import argument_ids
+from .graph import argument_ids, nodes_of, preds_of
 from .notation import number_text
 from .ops import CALL, INFIX, PRIMITIVES
 
@@ -78,8 +78,8 @@ def param_texts(params) -> dict[str, str]:
 
 def node_texts(graph) -> dict[int, tuple[str, int]]:
     """(text, precedence) for every node, in one pass in creation order."""
-    nodes = graph._node
-    pred = graph._pred
+    nodes = nodes_of(graph)
+    pred = preds_of(graph)
     texts: dict[int, tuple[str, int]] = {}
     for v, attrs in nodes.items():
         name = attrs["name"]
@@ -126,8 +126,8 @@ def formula_text(prim, k: int, operand_texts: list[str], params, shapes) -> str:
 
 def fill_formulas(graph) -> None:
     """Set each edge's ``formula``: its local derivative in operand names."""
-    nodes = graph._node
-    pred = graph._pred
+    nodes = nodes_of(graph)
+    pred = preds_of(graph)
     texts = node_texts(graph)
     for v, attrs in nodes.items():
         if attrs["kind"] != "op":

@@ -97,12 +97,12 @@ def _sample(total: int, limit: int | None) -> np.ndarray:
 def check_trace(trace, eps: float = EPS, rtol: float = RTOL, atol: float = ATOL,
                 max_elements: int | None = 1000) -> CheckReport:
     """Check ``trace``'s gradients; big inputs are sampled (``max_elements`` per input)."""
-    if trace._fn is None:
+    if trace.function is None:
         raise GradtraceError("this trace has no function to re-run (it was loaded from JSON); "
                              "check needs the original function")
     if not trace.has_grads:
         trace.backward()
-    named = trace._named_args
+    named = trace.arguments
 
     def f(path, replacement) -> float:
         return weighted(trace, rerun(trace, {} if path is None else {path: replacement}))

@@ -1,12 +1,83 @@
-"""Small read-only helpers over a traced graph (networkx MultiDiGraph)."""
+"""The traced graph: its schema, stated once, and the read API every stage uses.
+
+A trace is a ``networkx.MultiDiGraph``.  Node ids are integers in creation order,
+which is a topological order: every argument has a smaller id than its consumer.
+An edge ``u -> v`` with key ``k`` says "u is argument k of v"; an op that uses one
+value twice (``x * x``) has two edges from it, keys 0 and 1.
+
+Only the recorder (tracing) and the JSON loader write networkx's adjacency dicts;
+every other module reads them through the functions here (``nodes_of`` and friends
+hand out the dicts themselves, so a loop over a million nodes pays no view).
+"""
 
 from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class NodeAttrs(TypedDict, total=False):
+    """What every node carries (``grad`` once backward has run, ``file``/``line`` once the
+    trace's names are finished)."""
+
+    kind: str               # "input" | "const" | "op"
+    op: Any                 # str: the op-table row (``PRIMITIVES[op]``); None unless an op
+    name: str | None        # the user's variable, input path or label; None if unnamed
+    var: str                # the variable a versioned name came from (h for h₂)
+    value: Any              # a float (0-d) or a read-only numpy array
+    shape: tuple            # () for floats
+    scope: tuple            # enclosing calls and gt.scope blocks, outermost first
+    params: dict | None     # the op's parameters (axis=, index ...); keys starting "_" are
+                            # runtime handles that never reach JSON
+    requires_grad: bool     # some input in wrt reaches this node
+    grad: Any               # ∂output/∂node, the node's shape
+    file: str               # where the node was made
+    line: int
+
+
+class EdgeAttrs(TypedDict, total=False):
+    """What every edge carries (``contribution`` once backward has run)."""
+
+    local: Any              # ∂v/∂u elementwise (float or array), or None: a VJP edge
+    formula: Any            # str: the local derivative in operand names ("1 − tanh²(z)"),
+                            # filled when the graph is first read
+    contribution: Any       # what flows back along this edge: ∂C/∂v · ∂v/∂u (None if u
+                            # needs no gradient)
+
+
+def nodes_of(g) -> dict[int, NodeAttrs]:
+    """Node id -> attributes, in creation order."""
+    return g._node
+
+
+def preds_of(g) -> dict[int, dict[int, dict[int, EdgeAttrs]]]:
+    """v -> {argument u -> {argument position k -> edge attributes}}."""
+    return g._pred
+
+
+def succs_of(g) -> dict[int, dict[int, dict[int, EdgeAttrs]]]:
+    """u -> {consumer v -> {argument position k -> edge attributes}} (the same edge dicts)."""
+    return g._succ
 
 
 def argument_ids(pred_v) -> list[int]:
     """A node's arguments in position order (the edge key is the argument position)."""
     by_pos = {k: u for u, keyed in pred_v.items() for k in keyed}
     return [by_pos[k] for k in range(len(by_pos))]
+
+
+def args(g, v: int) -> list[int]:
+    """The arguments of node ``v`` in position order."""
+    return argument_ids(g._pred[v])
+
+
+def consumers(g, u: int) -> list[tuple[int, int, EdgeAttrs]]:
+    """Every use of ``u``: (consumer, argument position, edge), in (consumer, position)
+    order, the order a fan-out sum lists its terms."""
+    return [(v, k, e) for v, keyed in sorted(g._succ[u].items()) for k, e in sorted(keyed.items())]
+
+
+def value(g, v: int):
+    return g._node[v]["value"]
 
 
 def paths_to_output(trace, name: str) -> set[int]:

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .errors import GradtraceError
+from .graph import nodes_of, preds_of
 
 FORMAT = "gradtrace-trace"
 VERSION = 2
@@ -91,9 +92,9 @@ def to_data(trace) -> dict:
     """The trace as plain data (format version 2): each op node lists its arguments in
     position order as [source id, local, formula] (+ contribution after backward)."""
     g = trace.graph
-    pred = g._pred
+    pred = preds_of(g)
     nodes = []
-    for nid, a in g._node.items():
+    for nid, a in nodes_of(g).items():
         d = {"id": nid, "kind": a["kind"], "value": encode_value(a["value"]),
              "shape": list(a["shape"]), "requires_grad": a["requires_grad"]}
         # fields at their defaults (no op, no name, no scope, no params) are left out

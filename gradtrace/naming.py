@@ -201,6 +201,14 @@ class Naming:
         self._calls: dict = {}     # function or scope name -> instances so far
         self._unpacking = None     # (frame, lasti, part index) of the call being unpacked
 
+    def has_instances(self) -> bool:
+        """Did any call or gt.scope get an instance label (names to resolve at the end)?"""
+        return bool(self._calls)
+
+    def interned(self, key: tuple) -> tuple:
+        """One tuple object per distinct scope (scopes are compared and stored a lot)."""
+        return self._interned.setdefault(key, key)
+
     def forget_frames(self):
         """Drop every frame reference once the trace is over (frames hold user objects)."""
         self.entry = None

@@ -13,12 +13,12 @@ from .errors import GradtraceError, TraceError
 def rerun(trace, replace: dict):
     """The function's output with the inputs named in ``replace`` swapped for new values
     (float arrays run in float64, as the trace did)."""
-    if trace._fn is None:
+    if trace.function is None:
         raise GradtraceError("this trace has no function to re-run (it was loaded from JSON); "
                              "re-running needs the original function")
-    if trace._rerun is not None:          # a torch trace puts new values in its own way
-        return trace._rerun(trace, replace)
-    fn, named = trace._fn, trace._named_args
+    if trace.runner is not None:          # a torch trace puts new values in its own way
+        return trace.runner(trace, replace)
+    fn, named = trace.function, trace.arguments
 
     def leaf(p, v):
         if p in replace:
@@ -39,5 +39,5 @@ def rerun(trace, replace: dict):
 def weighted(trace, out) -> float:
     """The output as one number: itself, or Σ seed·output when backward had a seed."""
     out = np.asarray(out, dtype=float)
-    seed = trace._seed
+    seed = trace.seed
     return float(np.sum(out * np.asarray(seed, dtype=float))) if seed is not None else float(out)

@@ -287,7 +287,7 @@ class Bridge(TorchFunctionMode):
     # ------------------------------------------------------------ module calls as scopes
     def scope(self) -> tuple:
         key = tuple(label for _, label in self.rec.scopes)
-        return self.rec._interned.setdefault(key, key)
+        return self.rec.interned(key)
 
     def enter_module(self, module, args):
         path = self.module_paths.get(id(module), type(module).__name__.lower())

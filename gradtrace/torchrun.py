@@ -102,7 +102,7 @@ def _leaves(named: dict) -> list[tuple[str, object]]:
 def _moved(trace, replace: dict):
     """The function's arguments with some inputs replaced: tensors by new tensors,
     parameters by new values written into them for the duration (and restored)."""
-    named = trace._named_args
+    named = trace.arguments
     params = {}
     for prefix, m in _modules(trace):
         own = f"{prefix}." if prefix else ""
@@ -130,15 +130,15 @@ def _replaced(path, x, replace):
 
 
 def _modules(trace) -> list:
-    fn = trace._fn
+    fn = trace.function
     return ([("", fn)] if isinstance(fn, torch.nn.Module) else []) + \
-        [(p, v) for p, v in _leaves(trace._named_args) if isinstance(v, torch.nn.Module)]
+        [(p, v) for p, v in _leaves(trace.arguments) if isinstance(v, torch.nn.Module)]
 
 
 def rerun(trace, replace: dict):
     """The output with the named inputs moved to new values (untraced)."""
     with _moved(trace, replace) as (args, _):
-        out = _inputs.call(trace._fn, args, trace._named_args)
+        out = _inputs.call(trace.function, args, trace.arguments)
     return to_float_or_array(out)
 
 
@@ -152,7 +152,7 @@ def check(trace, rtol: float | None = None, atol: float = ATOL, eps: float = EPS
           max_elements: int = 20) -> CheckReport:
     """backward's gradients against torch's own ``backward`` on the same inputs, and,
     for float64 inputs, against central differences (``max_elements`` per input)."""
-    if trace._fn is None:
+    if trace.function is None:
         raise GradtraceError("this trace has no function to re-run (it was loaded from JSON)")
     if not trace.has_grads:
         trace.backward()
@@ -189,14 +189,14 @@ def _torch_backward(trace) -> dict:
                 fresh[path] = x.detach().clone().requires_grad_(True)
                 return fresh[path]
             return x
-        args = {k: _inputs.rebuild(v, k, leaf) for k, v in trace._named_args.items()}
+        args = {k: _inputs.rebuild(v, k, leaf) for k, v in trace.arguments.items()}
         try:
             for n, p in params.items():
                 p.grad = None
                 p.requires_grad_(n in wanted)
-            out = _inputs.call(trace._fn, args, trace._named_args)
-            seed = None if trace._seed is None else torch.as_tensor(
-                np.asarray(trace._seed), dtype=out.dtype)
+            out = _inputs.call(trace.function, args, trace.arguments)
+            seed = None if trace.seed is None else torch.as_tensor(
+                np.asarray(trace.seed), dtype=out.dtype)
             out.backward(seed)
             got = {n: params[n].grad if n in params else fresh[n].grad for n in trace.wrt}
             return {n: np.zeros(np.shape(trace.grads[n])) if g is None else
@@ -242,6 +242,6 @@ def _finite_differences(trace, name, eps, rtol, atol, limit) -> InputCheck:
 
 
 def _weighted(trace, out) -> float:
-    seed = trace._seed
+    seed = trace.seed
     value = float(np.sum(np.asarray(out) * np.asarray(seed))) if seed is not None else float(out)
     return value if math.isfinite(value) else math.nan

@@ -24,6 +24,7 @@ from .errors import GradtraceWarning, TraceError
 from .explain import explain
 from .formulas import fill_formulas
 from .gradcheck import check_trace
+from .graph import nodes_of
 from .jsonio import dumps
 from .naming import INTERNAL_FILES, name_instances, version_names, versioned
 from .notation import MAX_PATHS
@@ -55,13 +56,28 @@ class Trace:
         self._named_args = named_args
         self._formulas_done = False
         self._seed = None
-        self._rerun = None         # a torch trace re-runs its function its own way
-        self._checker = None       # ... and checks against torch's own backward
+        self.runner: Callable | None = None    # a torch trace re-runs its function its own way
+        self.checker: Callable | None = None   # ... and checks against torch's own backward
         self._sites = None         # (file, line) per node id, written onto the nodes lazily
         self._instances = False    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
 
     # ------------------------------------------------------------ the graph
+    @property
+    def function(self) -> Callable | None:
+        """The traced function (None for a trace loaded from JSON)."""
+        return self._fn
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The function's arguments by name, as it was called."""
+        return self._named_args or {}
+
+    @property
+    def seed(self):
+        """The seed the last backward started from (None: 1 for a scalar output)."""
+        return self._seed
+
     @property
     def graph(self) -> nx.MultiDiGraph:
         """The DAG, with every edge's ``formula`` text filled in."""
@@ -70,7 +86,7 @@ class Trace:
             fill_formulas(self._graph)
             self._formulas_done = True
         if self._sites is not None:     # file and line of the code that made each node
-            for attrs, loc in zip(self._graph._node.values(), self._sites):
+            for attrs, loc in zip(nodes_of(self._graph).values(), self._sites):
                 if loc is not None:
                     attrs["file"], attrs["line"] = loc
             self._sites = None
@@ -81,7 +97,7 @@ class Trace:
         (tracing and backward do not need them, so they do not pay for them)."""
         if self._named:
             return
-        nodes = self._graph._node
+        nodes = nodes_of(self._graph)
         if self._instances:
             name_instances(nodes)
             self._instances = False
@@ -91,11 +107,11 @@ class Trace:
 
     @property
     def value(self):
-        return self._graph._node[self.output]["value"]
+        return nodes_of(self._graph)[self.output]["value"]
 
     @property
     def output_name(self) -> str:
-        return self._graph._node[self.output]["name"] or self.name
+        return nodes_of(self._graph)[self.output]["name"] or self.name
 
     # ------------------------------------------------------------ gradients
     def backward(self, seed=None) -> Trace:
@@ -106,14 +122,14 @@ class Trace:
 
     @property
     def has_grads(self) -> bool:
-        return "grad" in self._graph._node[self.output]
+        return "grad" in nodes_of(self._graph)[self.output]
 
     @property
     def grads(self) -> dict[str, Any]:
         """Gradient of the output for each input named in ``wrt``."""
         if not self.has_grads:
             self.backward()
-        return {name: self._graph._node[self.inputs[name]]["grad"] for name in self.wrt}
+        return {name: nodes_of(self._graph)[self.inputs[name]]["grad"] for name in self.wrt}
 
     def grad(self, name: str):
         """The gradient for one input or named node (see ``resolve`` for plain names of
@@ -123,7 +139,7 @@ class Trace:
         nid, note = self.resolve(name)
         if note:
             warnings.warn(note, GradtraceWarning, stacklevel=2)
-        attrs = self._graph._node[nid]
+        attrs = nodes_of(self._graph)[nid]
         if "grad" not in attrs:
             raise TraceError(f"'{name}' has no gradient: it does not depend on any input in "
                              f"wrt ({', '.join(self.wrt)})")
@@ -148,7 +164,7 @@ class Trace:
             return self.inputs[name], ""
         if name == self.name:
             return self.output, ""
-        nodes = self._graph._node
+        nodes = nodes_of(self._graph)
         exact = [n for n, a in nodes.items() if a["name"] == name]
         if not exact and "_" in name:
             base, _, k = name.rpartition("_")
@@ -158,7 +174,7 @@ class Trace:
             return exact[-1], ""
         bound = [n for n, a in nodes.items() if a.get("var") == name]
         if not bound:
-            known = sorted({a.get("var") or a["name"] for a in nodes.values() if a["name"]})
+            known = sorted({str(a.get("var") or a["name"]) for a in nodes.values() if a["name"]})
             raise TraceError(f"no node named '{name}' in this trace; named nodes: "
                              f"{', '.join(known[:30])}{' ...' if len(known) > 30 else ''}")
         places = {nodes[n]["scope"] for n in bound}
@@ -173,13 +189,13 @@ class Trace:
                          f"({nodes[bound[0]]['name']}, or {name}_1 typed plainly)")
 
     def _where(self, nid: int) -> str:
-        g = self.graph._node[nid]
+        g = nodes_of(self.graph)[nid]
         return f", line {g['line']}" if g.get("line") else ""
 
     def check(self, **options):
         """Compare backward's gradients with central finite differences."""
-        if self._checker is not None:
-            return self._checker(self, **options)
+        if self.checker is not None:
+            return self.checker(self, **options)
         return check_trace(self, **options)
 
     # ------------------------------------------------------------ views
@@ -307,7 +323,7 @@ def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn,
     t = Trace(rec.graph, out_id, input_ids, chosen,
               name=out_attrs["name"], fn=fn, named_args=named)
     t._sites = rec.sites
-    t._instances = bool(rec._calls)
+    t._instances = rec.has_instances()
     return t
 
 
@@ -329,6 +345,6 @@ def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
     if not isinstance(getattr(fn, "__name__", None), str):
         fname = "C"                  # a module: its output is the cost, as the seed writes it
     t = _finished(r.rec, out_id, r.inputs, list(r.inputs), fname, fn, named, 4)
-    t._rerun = torchrun.rerun
-    t._checker = torchrun.check
+    t.runner = torchrun.rerun
+    t.checker = torchrun.check
     return t

@@ -7,6 +7,7 @@ same trace gives byte-identical DOT on every run and machine.
 
 from __future__ import annotations
 
+from ..graph import nodes_of
 from . import fast as fast_draw
 from . import layout
 from .labels import esc
@@ -107,7 +108,7 @@ def _clustered(graph, view, node_lines, painter) -> list[str]:
     s = painter.s
     tree: dict[tuple, list] = {(): []}
     for v in view.nodes:
-        scope = () if isinstance(v, str) else graph._node[v]["scope"]
+        scope = () if isinstance(v, str) else nodes_of(graph)[v]["scope"]
         if isinstance(v, str):
             scope = view.groups[v][0][:-1]
         for i in range(1, len(scope) + 1):

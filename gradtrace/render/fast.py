@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..graph import nodes_of
 from . import layout
 from .labels import clean, esc
 
@@ -45,7 +46,7 @@ class Scene:
         s = self.style
         if isinstance(v, str):
             return s["cluster"], s["border"], 1
-        a = self.graph._node[v]
+        a = nodes_of(self.graph)[v]
         fill, border, per = self.painter.look(v, a)
         return (s["const"], s["dim"], per) if a["kind"] == "const" else (fill, border, per)
 

@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from ..formulas import node_texts
-from ..graph import paths_to_output
+from ..graph import nodes_of, paths_to_output, preds_of, succs_of
 from ..notation import magnitude, num, partial, shape_text, signed_term, sum_rule_text, value_text
 from ..ops import PRIMITIVES
 from .labels import esc
@@ -30,7 +30,7 @@ class Painter:
         self.s = opts.palette
         self.texts = {v: t for v, (t, _) in node_texts(self.g).items()}
         self.out_name = self.texts[trace.output]
-        self.has_grads = "grad" in self.g._node[trace.output] and opts.grads
+        self.has_grads = "grad" in nodes_of(self.g)[trace.output] and opts.grads
         self.path_nodes = None
         if opts.highlight is not None:
             self.path_nodes = paths_to_output(trace, opts.highlight)
@@ -53,7 +53,7 @@ class Painter:
 
     def node_rows(self, v: int) -> list[list[tuple]]:
         """What a node box says: rows of (text, colour, size or None, bold) pieces."""
-        a = self.g._node[v]
+        a = nodes_of(self.g)[v]
         d = self.o.digits
         fade = self.faded(v)
         fg, dim = self.ink("fg", fade), self.ink("dim", fade)
@@ -76,7 +76,7 @@ class Painter:
         return rows
 
     def node_attrs(self, v: int) -> str:
-        a = self.g._node[v]
+        a = nodes_of(self.g)[v]
         s = self.s
         fade = self.faded(v)
         rows = self.node_rows(v)
@@ -105,7 +105,7 @@ class Painter:
 
     def where(self, v: int) -> str:
         """``name — model.py:12``: the whole name and the line that made the node."""
-        a = self.g._node[v]
+        a = nodes_of(self.g)[v]
         name = a["name"] or self.texts[v]
         if a.get("line"):
             return f"{name} — {os.path.basename(a.get('file') or '')}:{a['line']}"
@@ -128,12 +128,12 @@ class Painter:
         return s["op"], s["border"], 1
 
     def grad_text(self, v: int, terse: bool) -> str:
-        a = self.g._node[v]
+        a = nodes_of(self.g)[v]
         d = self.o.digits
         if terse:
             return f"∇ {value_text(a['grad'], d)}"
         label = partial(self.out_name, self.texts[v])
-        terms = [e.get("contribution") for _, keyed in sorted(self.g._succ[v].items())
+        terms = [e.get("contribution") for _, keyed in sorted(succs_of(self.g)[v].items())
                  for _, e in sorted(keyed.items())]
         terms = [c for c in terms if c is not None]
         if len(terms) > MAX_TERMS:   # a weight used in every step: the count, not 2,500 terms
@@ -145,7 +145,7 @@ class Painter:
     def edge_look(self, u: int, v: int, e: dict) -> tuple[list[tuple], str, float]:
         """An edge's label lines [(text, colour)] (empty when it shows none), colour, width."""
         s, o = self.s, self.o
-        src = self.g._node[u]
+        src = nodes_of(self.g)[u]
         fade = self.path_nodes is not None and not (u in self.path_nodes and v in self.path_nodes)
         color = self.ink("edge", fade)
         width = 1.0
@@ -159,7 +159,7 @@ class Painter:
         if not o.terse and o.locals and src["requires_grad"] and not fade:
             lines.append((self.local_text(u, v, e), s["fg"]))
             if contribution is not None:
-                g = self.g._node[v].get("grad")
+                g = nodes_of(self.g)[v].get("grad")
                 local = e.get("local")
                 if (self.path_nodes is not None or o.products) and isinstance(g, float) \
                         and isinstance(local, float):
@@ -208,20 +208,20 @@ class Painter:
         s, d = self.s, self.o.digits
         g = self.g
         inside = set(members)
-        ops = sum(1 for m in members if g._node[m]["kind"] == "op")
+        ops = sum(1 for m in members if nodes_of(g)[m]["kind"] == "op")
         rows = [[("/".join(scope), s["fg"], None, True), (f"{ops} ops", s["dim"], 10, False)]]
-        feeds = sorted({u for m in members for u in g._pred[m] if u not in inside
-                        and g._node[u]["kind"] != "const"})
+        feeds = sorted({u for m in members for u in preds_of(g)[m] if u not in inside
+                        and nodes_of(g)[u]["kind"] != "const"})
         if feeds:
             names = [self.texts[u] for u in feeds[:4]] + (["…"] if len(feeds) > 4 else [])
             rows.append([(f"in: {', '.join(names)}", s["dim"], 10, False)])
-        outs = [m for m in members if any(w not in inside for w in g._succ[m])]
+        outs = [m for m in members if any(w not in inside for w in succs_of(g)[m])]
         for m in outs[:2]:
-            rows.append([(f"out: {self.texts[m]} = {value_text(g._node[m]['value'], d)}",
+            rows.append([(f"out: {self.texts[m]} = {value_text(nodes_of(g)[m]['value'], d)}",
                           s["value"], 10, False)])
-            if self.has_grads and "grad" in g._node[m]:
+            if self.has_grads and "grad" in nodes_of(g)[m]:
                 rows.append([(f"{partial(self.out_name, self.texts[m])} = "
-                              f"{value_text(g._node[m]['grad'], d)}", s["grad"], 10, False)])
+                              f"{value_text(nodes_of(g)[m]['grad'], d)}", s["grad"], 10, False)])
         if len(outs) > 2:
             rows.append([(f"… {len(outs) - 2} more outputs", s["dim"], 10, False)])
         return rows

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import GradtraceError
 from ..explain import recursive_steps
 from ..formulas import expression, node_texts
-from ..graph import argument_ids
+from ..graph import argument_ids, nodes_of, preds_of, succs_of
 from ..notation import num, partial, signed_term, value_text
 from ..ops import PRIMITIVES
 from ..rerun import rerun, weighted
@@ -48,7 +48,7 @@ class Step:
 
 def line_ids(painter, v: int) -> list[str | None]:
     """The step-through id of each row of node ``v``'s box (None: the name row)."""
-    a = painter.g._node[v]
+    a = nodes_of(painter.g)[v]
     if a["kind"] == "const":
         return [None]
     return [None] + ([f"v{v}"] if painter.o.values else []) + \
@@ -66,15 +66,15 @@ def story(trace, painter, lr: float = 0.1) -> list[Step]:
     steps += _backward_steps(trace, painter, texts)
     steps.append(_update_step(trace, texts, painter, lr))
     shown = {i for s in steps for i in s.show}
-    leftover = [f"g{v}" for v, a in g._node.items() if "grad" in a and f"g{v}" not in shown]
+    leftover = [f"g{v}" for v, a in nodes_of(g).items() if "grad" in a and f"g{v}" not in shown]
     steps[-2 if len(steps) > 2 else -1].show += leftover   # gradients no edge delivered (0)
     return steps
 
 
 def _inputs_step(trace, texts, d) -> Step:
     g = trace.graph
-    ids = [v for v, a in g._node.items() if a["kind"] == "input"]
-    lines = [f"{texts[v]} = {value_text(g._node[v]['value'], d)}" for v in ids[:40]]
+    ids = [v for v, a in nodes_of(g).items() if a["kind"] == "input"]
+    lines = [f"{texts[v]} = {value_text(nodes_of(g)[v]['value'], d)}" for v in ids[:40]]
     if len(ids) > 40:
         lines.append(f"… and {len(ids) - 40} more inputs")
     return Step("inputs", "The inputs", lines, show=[f"v{v}" for v in ids],
@@ -85,7 +85,7 @@ def _forward_steps(trace, ranked, d) -> list[Step]:
     """``ranked``: each node's (text, precedence), so operands are parenthesised right."""
     g = trace.graph
     texts = {v: t for v, (t, _) in ranked.items()}
-    nodes, pred = g._node, g._pred
+    nodes, pred = nodes_of(g), preds_of(g)
     ops = [v for v, a in nodes.items() if a["kind"] == "op"]
     steps = []
     for i, v in enumerate(ops, 1):
@@ -104,7 +104,7 @@ def _forward_steps(trace, ranked, d) -> list[Step]:
 
 def _backward_steps(trace, painter, texts) -> list[Step]:
     g = trace.graph
-    nodes, pred = g._node, g._pred
+    nodes, pred = nodes_of(g), preds_of(g)
     d = painter.o.digits
     out = trace.output
     with_grad = {v for v, a in nodes.items() if "grad" in a}
@@ -119,7 +119,7 @@ def _backward_steps(trace, painter, texts) -> list[Step]:
         lines = [f"{s['lhs']} = {s['rhs']}" + (f" = {s['numbers']}" if s["numbers"] else "")
                  if s else f"{partial(out_name, texts[v])} = {value_text(nodes[v]['grad'], d)}"]
         if v == out:
-            seed = "1" if trace._seed is None else value_text(nodes[v]["grad"], d)
+            seed = "1" if trace.seed is None else value_text(nodes[v]["grad"], d)
             lines[0] = f"{partial(out_name, out_name)} = {seed} (the seed: backward starts here)"
         step = Step("backward", f"Backward {i} of {len(order)}: {partial(out_name, texts[v])}",
                     lines, show=[f"g{v}"], text={f"g{v}": painter.grad_text(v, _compact(painter))},
@@ -146,8 +146,8 @@ def _compact(painter) -> bool:
 
 def _product(g, u, v, k, texts, out_name, d) -> str:
     """``∂C/∂z · ∂z/∂w = 0.146 · 0.5 = 0.073``: one edge of the chain rule."""
-    e = g._pred[v][u][k]
-    up = g._node[v]["grad"]
+    e = preds_of(g)[v][u][k]
+    up = nodes_of(g)[v]["grad"]
     local, c = e.get("local"), e["contribution"]
     head = f"{partial(out_name, texts[v])} · {partial(texts[v], texts[u])}"
     if isinstance(up, float) and isinstance(local, float):
@@ -158,7 +158,7 @@ def _product(g, u, v, k, texts, out_name, d) -> str:
 def _running_sum(painter, u, arrived, texts, out_name) -> str:
     """A gradient line while its terms arrive: the final text once every path is in."""
     g = painter.g
-    terms = [(w, k) for w, keyed in sorted(g._succ[u].items()) for k in sorted(keyed)
+    terms = [(w, k) for w, keyed in sorted(succs_of(g)[u].items()) for k in sorted(keyed)
              if keyed[k].get("contribution") is not None]
     if len(arrived) == len(terms):
         return painter.grad_text(u, _compact(painter))
@@ -167,7 +167,7 @@ def _running_sum(painter, u, arrived, texts, out_name) -> str:
     got = set(arrived)
     if len(terms) > MAX_TERMS:
         return f"{label} = Σ of {len(got):,} of {len(terms):,} paths so far"
-    shown = [_term(g._pred[w][u][k]["contribution"], d) for w, k in terms if (w, k) in got]
+    shown = [_term(preds_of(g)[w][u][k]["contribution"], d) for w, k in terms if (w, k) in got]
     return f"{label} = {' + '.join(shown)} + … ({len(got)} of {len(terms)} paths)"
 
 
@@ -182,7 +182,7 @@ def update(trace, lr: float) -> tuple[dict, float | None, str]:
         raise GradtraceError(f"the learning rate must be a positive number, not {lr!r}")
     new = {}
     for name in trace.wrt:
-        w = trace.graph._node[trace.inputs[name]]["value"]
+        w = nodes_of(trace.graph)[trace.inputs[name]]["value"]
         new[name] = w - lr * trace.grads[name]
     try:
         return new, weighted(trace, rerun(trace, new)), ""
@@ -200,8 +200,8 @@ def _update_step(trace, texts, painter, lr) -> Step:
     step = Step("update", f"Update: w ← w − η·∂{out_name}/∂w with η = {num(lr, d)}", lines)
     for name, value in new.items():
         v = trace.inputs[name]
-        old = g._node[v]["value"]
-        grad = g._node[v]["grad"]
+        old = nodes_of(g)[v]["value"]
+        grad = nodes_of(g)[v]["grad"]
         if isinstance(old, float):      # two more digits: a small step must show
             lines.append(f"{texts[v]} ← {num(old, d)} − {num(lr, d)} · {signed_term(grad, d)} "
                          f"= {num(value, d + 2)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import RenderError
+from ..graph import nodes_of, preds_of
 
 
 @dataclass
@@ -42,7 +43,7 @@ def check_collapse(graph, collapse) -> None:
     if collapse is None or isinstance(collapse, bool):
         return
     names = [collapse] if isinstance(collapse, str) else list(collapse)
-    scopes = {a["scope"] for a in graph._node.values() if a["scope"]}
+    scopes = {a["scope"] for a in nodes_of(graph).values() if a["scope"]}
     known = {p for s in scopes for i in range(len(s)) for p in
              (s[i], s[i].split("#")[0], "/".join(s[: i + 1]))}
     missing = [n for n in names if n not in known]
@@ -55,7 +56,7 @@ def check_collapse(graph, collapse) -> None:
 
 def build_view(graph, collapse, depth: int | None = None) -> View:
     check_collapse(graph, collapse)
-    nodes = graph._node
+    nodes = nodes_of(graph)
     member_of: dict[int, str] = {}
     groups: dict[str, tuple[tuple, list[int]]] = {}
     group_of_scope: dict[tuple, str] = {}
@@ -78,10 +79,10 @@ def build_view(graph, collapse, depth: int | None = None) -> View:
         elif gid not in seen_groups:
             seen_groups.add(gid)
             view_nodes.append(gid)
-    edges = []
+    edges: list[tuple] = []
     merged: dict[tuple, int] = {}
     for v in nodes:
-        for u, keyed in graph._pred[v].items():
+        for u, keyed in preds_of(graph)[v].items():
             for k, e in keyed.items():
                 uu, vv = member_of.get(u, u), member_of.get(v, v)
                 if uu == vv and isinstance(uu, str):
