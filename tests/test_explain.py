@@ -11,10 +11,8 @@ import gradtrace as gt
 from gradtrace.explain import count_paths, latex_name
 from gradtrace.graph import paths_to_output
 
-from .test_seed_chain import chain, layer
 
-
-def test_recursive_form_on_seed_chain():
+def test_recursive_form_on_seed_chain(chain):
     t = gt.trace(chain).backward()
     e = t.explain("w3")
     lines = e.text.splitlines()
@@ -29,7 +27,7 @@ def test_recursive_form_on_seed_chain():
     assert e.steps[-1]["value"] == t.grads["w3"]
 
 
-def test_paths_form_sums_to_gradient_on_layer():
+def test_paths_form_sums_to_gradient_on_layer(layer):
     t = gt.trace(layer).backward()
     e = t.explain("a_prev[1]", form="paths")
     assert e.form == "paths" and len(e.steps) == 2 and e.consistent
@@ -75,7 +73,7 @@ def test_latex_in_seed_notation():
     assert latex_name("x_1") == "x\\_1"
 
 
-def test_unknown_name_and_form():
+def test_unknown_name_and_form(chain):
     t = gt.trace(chain).backward()
     with pytest.raises(gt.GradtraceError, match="no node named 'nope'"):
         t.explain("nope")

@@ -7,7 +7,7 @@ import pytest
 
 import gradtrace as gt
 
-from .test_ops_gradients import assert_grads_match
+from .conftest import assert_grads_match
 
 X = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
 

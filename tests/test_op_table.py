@@ -16,7 +16,7 @@ import gradtrace as gt
 from gradtrace.ops import ROWS, Composite, Constant, Primitive
 
 from . import test_ops_gradients as OLD
-from .test_ops_gradients import assert_grads_match, weights_for
+from .conftest import assert_grads_match, weights_for
 
 V4 = np.array([0.3, -0.7, 1.1, 0.5])
 T3 = np.linspace(-1, 1, 24).reshape(2, 3, 4)

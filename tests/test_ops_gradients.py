@@ -12,23 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 import gradtrace as gt
 
-from .conftest import numeric_grad
-
-
-def assert_grads_match(f, *xs, rtol=1e-5, atol=1e-6):
-    t = gt.trace(f, *xs).backward()
-    for name, x in zip(t.wrt, xs):
-        def partial(v, name=name):
-            args = [v if n == name else a for n, a in zip(t.wrt, xs)]
-            return float(f(*args))
-        expected = numeric_grad(partial, x)
-        got = t.grads[name]
-        assert np.shape(got) == np.shape(x), (name, np.shape(got), np.shape(x))
-        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=name)
-
-
-def weights_for(shape, seed=0):
-    return np.random.default_rng(seed).uniform(-1, 1, size=shape)
+from .conftest import assert_grads_match, weights_for
 
 
 def arrays(shape, lo, hi):

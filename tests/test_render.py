@@ -13,13 +13,12 @@ from gradtrace.notation import num, value_text
 from gradtrace.render.output import svg_text
 
 from .svgread import all_text, overlapping, read_fast_svg, read_svg
-from .test_seed_chain import chain, layer
 
 pytestmark = pytest.mark.skipif(
     __import__("shutil").which("dot") is None, reason="Graphviz dot not installed")
 
 
-def test_seed_chain_edges_carry_local_derivatives_and_nodes_gradients():
+def test_seed_chain_edges_carry_local_derivatives_and_nodes_gradients(chain):
     t = gt.trace(chain).backward()
     nodes, edges = read_svg(svg_text(t))
     g = t.graph
@@ -40,7 +39,7 @@ def test_seed_chain_edges_carry_local_derivatives_and_nodes_gradients():
     assert any("∂a/∂z = σ'(z)" in " ".join(x) for x in edges[(f"n{z}", f"n{a}")])
 
 
-def test_layer_fan_out_shows_terms_and_total():
+def test_layer_fan_out_shows_terms_and_total(layer):
     t = gt.trace(layer).backward()
     nodes, _ = read_svg(svg_text(t))
     for k in range(3):
@@ -73,10 +72,10 @@ def test_tensor_graph_shows_shapes():
     assert any("VJP" in " ".join(x) for xs in edges.values() for x in xs)
 
 
-def test_dot_is_deterministic_across_processes():
+def test_dot_is_deterministic_across_processes(layer):
     code = ("import sys; sys.path.insert(0, {root!r}); import gradtrace as gt; "
-            "from tests.test_seed_chain import layer; "
-            "sys.stdout.write(gt.trace(layer).backward().to_dot())")
+            "from tests.conftest import layer_model; "
+            "sys.stdout.write(gt.trace(layer_model).backward().to_dot())")
     root = str(Path(__file__).resolve().parent.parent)
     outs = set()
     for seed in ("1", "2", "random"):
@@ -127,7 +126,7 @@ def test_names_property_arbitrary_unicode():
     check()
 
 
-def test_render_formats_and_atomic_writes(tmp_path):
+def test_render_formats_and_atomic_writes(chain, tmp_path):
     t = gt.trace(chain).backward()
     for suffix in (".svg", ".png", ".pdf", ".dot", ".json"):
         p = t.render(tmp_path / f"c{suffix}")
@@ -142,7 +141,7 @@ def test_render_formats_and_atomic_writes(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_missing_dot_writes_source_and_advice(tmp_path, monkeypatch):
+def test_missing_dot_writes_source_and_advice(chain, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     t = gt.trace(chain).backward()
     with pytest.raises(gt.RenderError, match="apt-get install graphviz") as info:
@@ -168,7 +167,7 @@ def test_timeout_stops_with_advice(tmp_path):
     assert not (tmp_path / "b.svg").exists()
 
 
-def test_styles_and_options():
+def test_styles_and_options(chain):
     t = gt.trace(chain).backward()
     dots = {s: t.to_dot(style=s) for s in ("default", "3b1b", "compact", "heat")}
     assert len(set(dots.values())) == 4
@@ -217,7 +216,7 @@ def test_scopes_become_clusters_and_collapse():
     assert sum(1 for k in nodes if k.startswith("g")) == 1
 
 
-def test_highlight_paths():
+def test_highlight_paths(chain):
     t = gt.trace(chain).backward()
     dot = t.to_dot(highlight="w2")
     lines = [ln for ln in dot.splitlines() if "->" in ln and "penwidth=2.50" in ln]
@@ -248,7 +247,7 @@ def test_fast_layout_for_big_graphs():
     assert out_box[2] == far[0] or out_box[3] == far[1]      # the output ends the flow
 
 
-def test_jupyter_repr():
+def test_jupyter_repr(chain):
     t = gt.trace(chain).backward()
     bundle = t._repr_mimebundle_()
     assert bundle["image/svg+xml"].lstrip().startswith("<?xml")

@@ -16,18 +16,6 @@ def dsig(z):
     return sig(z) * (1 - sig(z))
 
 
-def chain(w1=0.4, b1=0.1, w2=-0.7, b2=0.3, w3=1.2, b3=-0.2, a0=0.9, y=1.0):
-    """Three weights, three biases, four activations, cost (a(L) - y)^2."""
-    z1 = w1 * a0 + b1
-    a1 = gt.sigmoid(z1)
-    z2 = w2 * a1 + b2
-    a2 = gt.sigmoid(z2)
-    z = w3 * a2 + b3
-    a = gt.sigmoid(z)
-    C0 = (a - y) ** 2
-    return C0
-
-
 def forward_plain(w1=0.4, b1=0.1, w2=-0.7, b2=0.3, w3=1.2, b3=-0.2, a0=0.9, y=1.0):
     z1 = w1 * a0 + b1
     a1 = sig(z1)
@@ -38,7 +26,7 @@ def forward_plain(w1=0.4, b1=0.1, w2=-0.7, b2=0.3, w3=1.2, b3=-0.2, a0=0.9, y=1.
     return dict(z1=z1, a1=a1, z2=z2, a2=a2, z=z, a=a)
 
 
-def test_last_layer_three_factors():
+def test_last_layer_three_factors(chain):
     t = gt.trace(chain).backward()
     v = forward_plain()
     dC_da = 2 * (v["a"] - 1.0)
@@ -51,7 +39,7 @@ def test_last_layer_three_factors():
         t.grad("a1") * dsig(v["z1"]) * 0.9, rel=1e-12)
 
 
-def test_intermediates_named_after_variables():
+def test_intermediates_named_after_variables(chain):
     t = gt.trace(chain)
     names = {a["name"] for _, a in t.graph.nodes(data=True)}
     for n in ["z1", "a1", "z2", "a2", "z", "a", "C0"]:
@@ -63,7 +51,7 @@ def test_intermediates_named_after_variables():
     assert t.graph.nodes[t.node_id("a")]["op"] == "sigmoid"
 
 
-def test_edge_locals_and_formulas():
+def test_edge_locals_and_formulas(chain):
     t = gt.trace(chain).backward()
     g = t.graph
     v = forward_plain()
@@ -81,18 +69,7 @@ def test_edge_locals_and_formulas():
     assert g.nodes[t.output]["grad"] == 1.0
 
 
-def layer(W=((0.2, -0.5, 0.3), (0.7, 0.1, -0.4)), b=(0.05, -0.1), a_prev=(0.3, 0.8, 0.5),
-          y=(1.0, 0.0)):
-    """Two neurons fed by three activations: C = Σj (a(L)j − yj)^2."""
-    C = 0.0
-    for j in range(len(W)):
-        zj = sum(W[j][k] * a_prev[k] for k in range(len(a_prev))) + b[j]
-        aj = gt.sigmoid(zj)
-        C = C + (aj - y[j]) ** 2
-    return C
-
-
-def test_fan_out_sum_rule_in_layer():
+def test_fan_out_sum_rule_in_layer(layer):
     t = gt.trace(layer).backward()
     g = t.graph
     W = np.array([[0.2, -0.5, 0.3], [0.7, 0.1, -0.4]])
