@@ -95,7 +95,7 @@ def main():
     Examples:
       gradtrace examples
       gradtrace render seed_chain --style 3b1b -o chain.svg
-      gradtrace explain model.py:loss --wrt w
+      gradtrace explain model.py:loss w
       gradtrace check model.py:loss
     """
 
@@ -194,40 +194,47 @@ def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collap
 
 @main.command()
 @click.argument("target")
-@click.option("--wrt", "name", required=True, metavar="NAME",
-              help="The input or named node whose gradient to explain.")
+@click.argument("node", required=False)
+@click.option("--wrt", multiple=True, metavar="NAME",
+              help="Inputs that get gradients (default: every floating input). Repeatable.")
 @click.option("--form", type=click.Choice(["recursive", "paths"]), default="recursive",
               show_default=True)
 @click.option("--max-paths", type=click.IntRange(1), default=MAX_PATHS, show_default=True)
 @click.option("--latex", is_flag=True, help="Print LaTeX (align*) in the seed's notation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="OUT.svg",
-              help="Also draw the graph with NAME's paths highlighted.")
+              help="Also draw the graph with NODE's paths highlighted.")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Seconds Graphviz may take for --render (0 or inf: no limit).")
 @input_options
 @quiet_option
-def explain(target, name, form, max_paths, latex, as_json, render_to, timeout, sets,
+def explain(target, node, wrt, form, max_paths, latex, as_json, render_to, timeout, sets,
             inputs_file, quiet):
-    """Explain one gradient of TARGET as the chain rule, with numbers.
+    """Explain the gradient of TARGET's output with respect to NODE (an input or any
+    named node) as the chain rule, with numbers.
 
-    The recursive form goes from the output down to NAME, one line per node:
+    The recursive form goes from the output down to NODE, one line per node:
     ∂C/∂v = Σ ∂C/∂consumer · ∂consumer/∂v. The paths form lists every path
-    from NAME to the output as a product of local derivatives and adds them up.
+    from NODE to the output as a product of local derivatives and adds them up.
     TARGET is FILE.py:FUNCTION, package.module:FUNCTION or a built-in example;
     a model file is imported, so its top-level code runs.
 
     \b
     Examples:
-      gradtrace explain seed_chain --wrt "w(L)"
-      gradtrace explain layer_fanout --wrt "a(L−1)0" --form paths
-      gradtrace explain model.py:loss --wrt w --latex
+      gradtrace explain seed_chain "w(L)"
+      gradtrace explain layer_fanout "a(L−1)0" --form paths
+      gradtrace explain model.py:loss w --latex
     """
-    t, _ = load_trace(target, sets, inputs_file)
+    if node is None:
+        hint = (f"; explain takes the node as an argument now: gradtrace explain {target} "
+                f"{wrt[0]!r}" if len(wrt) == 1 else "")
+        raise click.UsageError(f"which gradient? name the node: gradtrace explain {target} "
+                               f"NODE{hint}")
+    t, _ = load_trace(target, sets, inputs_file, wrt)
     with reported(target):
-        e = t.explain(name, form=form, max_paths=max_paths)
+        e = t.explain(node, form=form, max_paths=max_paths)
         if render_to:
-            path = t.render(render_to, highlight=name, timeout=timeout)
+            path = t.render(render_to, highlight=node, timeout=timeout)
     if e.note and (as_json or latex) and not quiet:
         click.echo(e.note, err=True)       # which binding, when a plain name was used
     if as_json:

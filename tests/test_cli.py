@@ -117,7 +117,7 @@ def test_render_inputs_file(model, tmp_path):
     (["render", "{model}:loss", "--wrt", "zz"], "wrt names 'zz'"),
     (["render", "{model}:loss", "--inputs", "nope.npz"], "--inputs file not found"),
     (["render", "{model}:loss", "-o", "out.bmp"], "cannot tell the format"),
-    (["explain", "{model}:loss", "--wrt", "nothing"], "no node named 'nothing'"),
+    (["explain", "{model}:loss", "nothing"], "no node named 'nothing'"),
     (["check", "{model}:boom"], "raised ValueError"),
 ])
 def test_errors_are_one_line_exit_2(model, tmp_path, monkeypatch, args, message):
@@ -141,7 +141,8 @@ def test_syntax_error_in_model(tmp_path):
 def test_usage_errors_exit_2():
     assert run("render").exit_code == 2
     assert run("render", "seed_chain", "--style", "neon").exit_code == 2
-    assert run("explain", "seed_chain").exit_code == 2   # --wrt is required
+    r = run("explain", "seed_chain", "--wrt", "w(L)")   # the old spelling: NODE is missing
+    assert r.exit_code == 2 and "gradtrace explain seed_chain 'w(L)'" in r.output
 
 
 def test_check_passes_and_fails(model):
@@ -153,21 +154,21 @@ def test_check_passes_and_fails(model):
 
 
 def test_explain_forms(model, tmp_path):
-    r = run("explain", f"{model}:loss", "--wrt", "w")
+    r = run("explain", f"{model}:loss", "w")
     assert r.exit_code == 0
     assert "∂loss/∂w = ∂loss/∂(w·x) · x" in r.output
-    r = run("explain", "layer_fanout", "--wrt", "a(L−1)0", "--form", "paths")
+    r = run("explain", "layer_fanout", "a(L−1)0", "--form", "paths")
     assert r.exit_code == 0 and "sum over 2 paths" in r.output and "matches backward" in r.output
-    r = run("explain", "last_layer", "--wrt", "w(L)", "--latex")
+    r = run("explain", "last_layer", "w(L)", "--latex")
     assert r.output.startswith("\\begin{align*}")
-    r = run("explain", f"{model}:net", "--wrt", "W", "--json")
+    r = run("explain", f"{model}:net", "W", "--json")
     assert json.loads(r.output)["target"] == "W"
 
 
 @needs_dot
 def test_explain_render(model, tmp_path):
     out = tmp_path / "e.svg"
-    r = run("explain", f"{model}:loss", "--wrt", "w", "--render", out)
+    r = run("explain", f"{model}:loss", "w", "--render", out)
     assert r.exit_code == 0 and out.exists() and f"wrote {out}" in r.output
 
 

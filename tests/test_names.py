@@ -173,7 +173,7 @@ def test_cli_says_which_binding_a_plain_name_used(tmp_path):
     from click.testing import CliRunner
 
     from gradtrace.cli import main
-    r = CliRunner().invoke(main, ["explain", "rnn", "--wrt", "h", "--latex"])
+    r = CliRunner().invoke(main, ["explain", "rnn", "h", "--latex"])
     assert r.exit_code == 0 and "last binding h₄" in r.output and "h_{4}" in r.output
     r = CliRunner().invoke(main, ["render", "rnn", "--highlight", "h", "-o",
                                   str(tmp_path / "r.dot")])
