@@ -41,6 +41,25 @@ def scalar_mlp_loss(layers, xs, ys, relu):
     return total * (1.0 / len(xs))
 
 
+def scalar_mlp_loss_loop(layers, xs, ys, relu):
+    """The same model written with an explicit ``s = s + w * x`` loop."""
+    total = 0.0
+    for x, y in zip(xs, ys):
+        act = x
+        for li, layer in enumerate(layers):
+            last = li == len(layers) - 1
+            out = []
+            for neuron in layer:
+                s = neuron["b"]
+                for wi, xi in zip(neuron["w"], act):
+                    s = s + wi * xi
+                out.append(s if last else relu(s))
+            act = out
+        diff = act[0] - y
+        total = total + diff * diff
+    return total * (1.0 / len(xs))
+
+
 def dense_params(sizes=(784, 256, 256, 10), seed=0):
     rng = np.random.default_rng(seed)
     params = {}
