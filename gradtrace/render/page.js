@@ -103,12 +103,28 @@
   view.addEventListener("pointercancel", endDrag);
   function fit() { setBox(home.slice()); }
 
+  /* Where each step's element sits, in viewBox units, measured once at load: reading
+     geometry after the lines changed would make the browser lay out the whole SVG. */
+  var centers = {};
+  function measure(el) {
+    var b = el.getBBox(), m = el.getScreenCTM(), root = svg.getScreenCTM();
+    if (!m || !root) return null;
+    var p = svg.createSVGPoint();
+    p.x = b.x + b.width / 2; p.y = b.y + b.height / 2;
+    p = p.matrixTransform(m).matrixTransform(root.inverse());
+    return [p.x, p.y];
+  }
+  steps.forEach(function (s) {
+    var el = s.now.length ? $(s.now[0]) : null;
+    if (el && !(el.id in centers)) centers[el.id] = measure(el);
+  });
   function keepInView(el) {       /* pan (never zoom) so the step's node is on screen */
-    var r = el.getBoundingClientRect(), v = view.getBoundingClientRect();
-    if (r.left >= v.left && r.right <= v.right && r.top >= v.top && r.bottom <= v.bottom) return;
-    var s = scale();
-    setBox([box[0] + (r.left + r.width / 2 - (v.left + v.width / 2)) / s,
-            box[1] + (r.top + r.height / 2 - (v.top + v.height / 2)) / s, box[2], box[3]]);
+    var c = centers[el.id];
+    if (!c || box.join() === home.join()) return;      /* fitted: everything is in view */
+    var mx = box[2] * 0.05, my = box[3] * 0.05;
+    if (c[0] > box[0] + mx && c[0] < box[0] + box[2] - mx &&
+        c[1] > box[1] + my && c[1] < box[1] + box[3] - my) return;
+    setBox([c[0] - box[2] / 2, c[1] - box[3] / 2, box[2], box[3]]);
   }
 
   /* ---- controls */
