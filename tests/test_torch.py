@@ -336,3 +336,51 @@ def test_check_says_when_the_model_is_random():
     report = t.check()
     assert not report.deterministic and not report.ok
     assert "NOT DETERMINISTIC" in str(report)
+
+
+# ---------------------------------------------------------------- many torch calls, one VJP each
+CALLS = {
+ "cat": lambda a, b: torch.cat([a, b * 2], dim=0).sum(),
+ "stack": lambda a, b: torch.stack([a, b]).pow(2).sum(),
+ "split": lambda a, b: sum(p.sum() * (i + 1)
+                          for i, p in enumerate(torch.split(a, 1, dim=1))) + b.sum(),
+ "chunk": lambda a, b: (lambda c: (c[0] * c[1]).sum())(torch.chunk(a, 2, dim=0)) + b.mean(),
+ "where": lambda a, b: torch.where(a > 0, a, b).sum(),
+ "maxdim": lambda a, b: a.max(dim=1).values.sum() + torch.max(b),
+ "softmax": lambda a, b: (F.softmax(a, dim=-1) * b).sum(),
+ "logsoftmax": lambda a, b: F.log_softmax(a, dim=1)[:, 0].sum() + b.sum(),
+ "mse": lambda a, b: F.mse_loss(a, b),
+ "permute": lambda a, b: (a.permute(1, 0) @ b).sum(),
+ "reshape": lambda a, b: (a.reshape(-1) * b.reshape(-1)).sum(),
+ "einsum": lambda a, b: torch.einsum("ij,ij->", a, b),
+ "clamp": lambda a, b: a.clamp(-0.5, 0.5).sum() + b.clamp(min=0).sum(),
+ "norm": lambda a, b: torch.linalg.norm(a) + b.norm(dim=1).sum(),
+ "cumsum": lambda a, b: a.cumsum(0).sum() * b.sum(),
+ "gather": lambda a, b: a.gather(1, torch.tensor([[0], [1]])).sum() + b.sum(),
+ "masked": lambda a, b: a.masked_fill(b > 0, 0.0).sum(),
+ "index": lambda a, b: a[torch.tensor([1, 0, 1])].sum() + b[:, 1].sum(),
+ "rsub": lambda a, b: (1.0 - a).sum() + (2.0 / (b + 3.0)).sum() + (2 ** a).sum(),
+ "sigmoidmeth": lambda a, b: a.sigmoid().sum() + torch.sigmoid(b).mean() + F.gelu(a).sum(),
+ "unbind": lambda a, b: sum(r.sum() * k for k, r in enumerate(a.unbind(0))) + b.sum(),
+ "expand": lambda a, b: (a[:, :1].expand(2, 2) * b).sum(),
+ "transposeT": lambda a, b: (a.T @ b).trace(),
+ "sort": lambda a, b: torch.sort(a, dim=1).values[:, 0].sum() + b.sum(),
+ "var": lambda a, b: a.var() + b.std(dim=0).sum(),
+ "abs_neg": lambda a, b: (-a).abs().sum() + abs(b).sum(),
+ "exp_pow": lambda a, b: (a.exp() ** 2).sum() + b.sum(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_torch_calls_match_torch_gradients(name):
+    f = CALLS[name]
+    g = torch.Generator().manual_seed(sorted(CALLS).index(name))
+    a = torch.randn(2, 2, generator=g, dtype=torch.float64)
+    b = torch.randn(2, 2, generator=g, dtype=torch.float64)
+    t = gt.trace(f, a, b).backward()
+    al, bl = a.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    f(al, bl).backward()
+    for n, ref in (("a", al.grad), ("b", bl.grad)):
+        expected = np.zeros((2, 2)) if ref is None else ref.numpy()
+        np.testing.assert_allclose(t.grads[n], expected, rtol=RTOL, atol=1e-12, err_msg=n)
+    assert_fan_out_sums(t)
