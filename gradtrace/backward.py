@@ -1,4 +1,4 @@
-"""The chain-rule pass over a traced graph.
+"""The chain-rule pass over a trace's tape.
 
 Nodes are numbered in creation order, which is a topological order, so walking
 ids downward visits every consumer before what it consumes: no recursion, no
@@ -16,6 +16,7 @@ import numpy as np
 from .errors import BackwardError
 from .graph import argument_ids, nodes_of, preds_of
 from .ops import PRIMITIVES
+from .tape import VALUE, Tape
 
 _FLOAT = float
 _NDARRAY = np.ndarray
@@ -74,82 +75,87 @@ def seed_for(value, seed):
     return s
 
 
-def backward(graph, output: int, seed=None) -> None:
-    """Fill ``grad`` on every node that needs one and ``contribution`` on its in-edges."""
-    nodes = nodes_of(graph)
-    pred = preds_of(graph)
-    grads: dict[int, Any] = {output: seed_for(nodes[output]["value"], seed)}
-    for v in reversed(nodes):
-        attrs = nodes[v]
-        if not attrs["requires_grad"]:
+def backward(tape: Tape, output: int, seed=None) -> None:
+    """Fill ``tape.grads`` for every node that needs one and ``tape.contribs`` on the
+    argument positions of every op among them."""
+    records = tape.records
+    n = len(records)
+    grads: list[Any] = [None] * n
+    contribs: list[Any] = [None] * n
+    grads[output] = seed_for(records[output][VALUE], seed)
+    for v in range(n - 1, -1, -1):
+        kind, prim, out, args, locs, req, _, params = records[v]
+        if not req:
             continue
-        g = grads.pop(v, None)
+        g = grads[v]
         if g is None:  # does not reach the output: the sum over no paths
-            val = attrs["value"]
-            g = 0.0 if type(val) is _FLOAT else np.zeros(val.shape)
+            g = grads[v] = 0.0 if type(out) is _FLOAT else np.zeros(out.shape)
         elif type(g) is _NDARRAY and not g.flags.writeable:
-            g = g.copy()
-        attrs["grad"] = g
-        op = attrs["op"]
-        if op is None:
+            g = grads[v] = g.copy()
+        if prim is None:
             continue
-        in_edges = pred[v]
+        cs: list[Any] = []
         argvals = None
-        for u, keyed in in_edges.items():
-            un = nodes[u]
-            if not un["requires_grad"]:
-                for e in keyed.values():
-                    e["contribution"] = None
+        k = 0
+        for u in args:
+            urec = records[u]
+            if not urec[5]:                          # REQ
+                cs.append(None)
+                k += 1
                 continue
-            uval = un["value"]
-            scalar = type(g) is _FLOAT and type(uval) is _FLOAT
-            for k, e in keyed.items():
-                local = e["local"]
-                if local is None:                      # a VJP
-                    if argvals is None:
-                        argvals = [nodes[a]["value"] for a in argument_ids(in_edges)]
-                    c = edge_contribution(graph, v, u, k, g, argvals)
-                elif scalar and type(local) is _FLOAT:  # the scalar fast path
-                    c = g * local
-                    if c != c and (g == 0.0 or local == 0.0):
-                        c = 0.0
-                else:                                  # elementwise on arrays
-                    c = _times(g, local, PRIMITIVES[op].guard)
-                    if type(uval) is _FLOAT or type(c) is _FLOAT or c.shape != uval.shape:
-                        c = unbroadcast(c, uval)
-                e["contribution"] = c
-                acc = grads.get(u)
-                grads[u] = c if acc is None else acc + c
+            uval = urec[2]                           # VALUE
+            local = locs[k] if locs is not None else None
+            if local is None:                        # a VJP
+                if argvals is None:
+                    argvals = [records[a][2] for a in args]
+                c = contribution(prim, k, None, g, out, argvals, params, uval)
+            elif type(local) is _FLOAT and type(g) is _FLOAT and type(uval) is _FLOAT:
+                c = g * local                        # the scalar fast path
+                if c != c and (g == 0.0 or local == 0.0):
+                    c = 0.0
+            else:                                    # elementwise on arrays
+                c = _times(g, local, prim.guard)
+                if type(uval) is _FLOAT or type(c) is _FLOAT or c.shape != uval.shape:
+                    c = unbroadcast(c, uval)
+            cs.append(c)
+            acc = grads[u]
+            grads[u] = c if acc is None else acc + c
+            k += 1
+        contribs[v] = cs
+    tape.grads = grads
+    tape.contribs = contribs
 
 
-def edge_contribution(graph, v: int, u: int, k: int, g, argvals=None):
-    """What flows back along edge u -> v (argument ``k``) when ∂C/∂v = g.
-
-    Elementwise ops multiply by the stored local derivative; other ops apply their
-    VJP.  Either way broadcasting is undone to u's shape.
-    """
-    attrs = nodes_of(graph)[v]
-    e = preds_of(graph)[v][u][k]
-    local = e["local"]
-    prim = PRIMITIVES[attrs["op"]]
+def contribution(prim, k: int, local, g, out, argvals, params, uval):
+    """What flows back along argument ``k`` of a ``prim`` node whose gradient is g:
+    g times the local derivative, or the op's VJP when the edge stores no local
+    (or, for a row without a VJP, the local computed now); broadcasting undone to
+    the shape of the argument's value ``uval``."""
     if local is None:
-        if argvals is None:
-            argvals = [nodes_of(graph)[a]["value"] for a in argument_ids(preds_of(graph)[v])]
-        params = attrs["params"] or {}
+        params = params or {}
         if prim.vjp is not None:
-            c = _vjp(prim, k, g, attrs["value"], argvals, params)
+            c = _vjp(prim, k, g, out, argvals, params)
         elif prim.darray is not None:
             with np.errstate(all="ignore"):
-                local = prim.darray(attrs["value"], *argvals, **params)[k]
+                local = prim.darray(out, *argvals, **params)[k]
             c = _times(g, local, prim.guard)
         else:
             raise BackwardError(f"{prim.name} has neither a VJP nor local derivatives")
     else:
         c = _times(g, local, prim.guard)
-    uval = nodes_of(graph)[u]["value"]
     if type(c) is not _FLOAT or type(uval) is not _FLOAT:
         c = unbroadcast(c, uval)
     return c
+
+
+def edge_contribution(graph, v: int, u: int, k: int, g):
+    """What flows back along the graph's edge u -> v (argument ``k``) when ∂C/∂v = g."""
+    nodes = nodes_of(graph)
+    attrs = nodes[v]
+    pred_v = preds_of(graph)[v]
+    argvals = [nodes[a]["value"] for a in argument_ids(pred_v)]
+    return contribution(PRIMITIVES[attrs["op"]], k, pred_v[u][k]["local"], g, attrs["value"],
+                        argvals, attrs["params"], nodes[u]["value"])
 
 
 def _vjp(prim, k, g, out, argvals, params):

@@ -79,7 +79,7 @@ def label(x, name: str):
     if not name.strip():
         raise TraceError("gt.label needs a name with at least one visible character")
     if type(x) is Traced:
-        x._rec.nodes[x._id]["name"] = name
+        x._rec.set_name(x._id, name)
     return x
 
 

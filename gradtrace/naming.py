@@ -178,7 +178,7 @@ def site_of(frame) -> tuple[bool, object]:
 
 
 class Naming:
-    nodes: dict          # the recorder's node table (Naming is its mixin)
+    names: list          # the recorder's name column (Naming is its mixin)
 
     """The recorder's half that reads names and scopes off the user's frames.
 
@@ -188,18 +188,18 @@ class Naming:
     ``_name_from_builtin``), a per-frame cache of instruction sites.
     """
 
-    def init_naming(self):
-        self.entry = None
+    def init_naming(self, sites: list) -> None:
+        self.entry: FrameType | None = None
         self.scopes: list[tuple[int, str]] = []
-        self.pending = None        # (frame, lasti, name, node id)
+        self.pending: tuple | None = None    # (frame, lasti, name, node id)
         self._interned: dict[tuple, tuple] = {(): ()}
         self._site_cache: list = []
         self.scope_version = 0     # bumped whenever gt.scope enters or leaves
-        self.sites: list = []      # per node id: (file, line) of the code that made it, or None
+        self.sites = sites         # per node id: (file, line) of the code that made it, or None
         self._locs: dict = {}      # interned (file, line) pairs
         self._frames: dict = {}    # call frame -> its instance label (see instance_label)
         self._calls: dict = {}     # function or scope name -> instances so far
-        self._unpacking = None     # (frame, lasti, part index) of the call being unpacked
+        self._unpacking: tuple | None = None   # (frame, lasti, part index) being unpacked
 
     def has_instances(self) -> bool:
         """Did any call or gt.scope get an instance label (names to resolve at the end)?"""
@@ -302,9 +302,8 @@ class Naming:
     def commit_pending(self):
         if self.pending is not None:
             _, _, name, nid = self.pending
-            attrs = self.nodes[nid]
-            if attrs["name"] is None:
-                attrs["name"] = name
+            if self.names[nid] is None:
+                self.names[nid] = name
             self.pending = None
 
     def _scope_walk(self, user) -> tuple:

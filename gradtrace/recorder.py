@@ -1,10 +1,9 @@
-"""The recorder: the one writer of a trace's graph.
+"""The recorder: the one writer of a trace's tape.
 
-It computes each op's value and local derivatives and appends a node plus one
-edge per argument slot, writing networkx's own adjacency dicts directly (the
-same layout ``MultiDiGraph.add_edge`` builds, checked in the tests): tracing is
-the hot path and ``add_node``/``add_edge`` cost more than the arithmetic they
-record.  Names and scopes come from the ``Naming`` half (``gradtrace.naming``).
+It computes each op's value and local derivatives and appends one record to the
+tape (``gradtrace.tape``): tracing is the hot path, so a node costs one tuple,
+not the dicts of a graph.  Names and scopes come from the ``Naming`` half
+(``gradtrace.naming``).
 """
 
 from __future__ import annotations
@@ -13,13 +12,13 @@ import contextvars
 import math
 import warnings
 
-import networkx as nx
 import numpy as np
 
 from . import ops
 from .errors import GradtraceWarning, TraceError
 from .inputs import snapshot
 from .naming import Naming
+from .tape import REQ, VALUE, Tape
 from .traced import Traced
 
 ACTIVE: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
@@ -30,30 +29,25 @@ _NDARRAY = np.ndarray
 
 
 class Recorder(Naming):
-    """Builds one trace's graph while the user's function runs."""
+    """Builds one trace's tape while the user's function runs."""
 
     def __init__(self):
-        self.graph = nx.MultiDiGraph()
-        self.nodes = self.graph._node
-        self.succ = self.graph._succ
-        self.pred = self.graph._pred
+        self.tape = Tape()
+        self.records = self.tape.records
+        self.names = self.tape.names
         self.n = 0
         self.finished = False
         self.nonfinite: list[str] = []
         self._consts: dict[int, tuple] = {}
-        self.init_naming()
+        self.init_naming(self.tape.sites)
 
     # ------------------------------------------------------------ leaves
     def leaf(self, kind: str, value, name: str | None, requires_grad: bool) -> Traced:
         nid = self.n
         self.n = nid + 1
         self.sites.append(None)
-        scalar = type(value) is _FLOAT
-        self.nodes[nid] = {"kind": kind, "op": None, "name": name, "value": value,
-                           "shape": () if scalar else value.shape, "scope": (),
-                           "params": None, "requires_grad": requires_grad}
-        self.succ[nid] = {}
-        self.pred[nid] = {}
+        self.records.append((kind, None, value, (), None, requires_grad, (), None))
+        self.names.append(name)
         return Traced(nid, value, self, requires_grad)
 
     def const(self, value) -> Traced:
@@ -90,8 +84,15 @@ class Recorder(Naming):
         """The function has returned: no more ops, and no references to its objects."""
         self.finished = True
         self._consts.clear()
-        # the graph was written through its dicts: drop any cache networkx keeps beside them
-        getattr(self.graph, "__networkx_cache__", {}).clear()
+
+    def value(self, nid: int):
+        return self.records[nid][VALUE]
+
+    def requires_grad(self, nid: int) -> bool:
+        return self.records[nid][REQ]
+
+    def set_name(self, nid: int, name: str | None) -> None:
+        self.names[nid] = name
 
     # ------------------------------------------------------------ ops
     def op(self, prim: ops.Primitive, args: tuple, params: dict | None = None,
@@ -146,20 +147,9 @@ class Recorder(Naming):
         nid = self.n
         self.n = nid + 1
         name, scope = self._locate(nid, dunder)
-        self.nodes[nid] = {"kind": "op", "op": prim.name, "name": name, "value": out,
-                           "shape": () if type(out) is _FLOAT else out.shape, "scope": scope,
-                           "params": params, "requires_grad": req}
-        self.succ[nid] = {}
-        pred: dict = {}
-        self.pred[nid] = pred
-        succ = self.succ
-        for k, a in enumerate(args):
-            aid = a._id
-            keyed = pred.get(aid)
-            if keyed is None:
-                keyed = pred[aid] = {}
-                succ[aid][nid] = keyed
-            keyed[k] = {"local": locs[k] if locs is not None else None, "formula": None}
+        self.records.append(("op", prim, out, tuple([a._id for a in args]), locs, req, scope,
+                             params))
+        self.names.append(name)
         return Traced(nid, out, self, req)
 
     def external(self, op: str, arg_ids: list, value, locs, params: dict | None,
@@ -171,20 +161,10 @@ class Recorder(Naming):
         nid = self.n
         self.n = nid + 1
         name, frame_scope = self._locate(nid, True)
-        self.nodes[nid] = {"kind": "op", "op": op, "name": name, "value": value,
-                           "shape": () if type(value) is _FLOAT else value.shape,
-                           "scope": frame_scope if scope is None else scope,
-                           "params": params, "requires_grad": requires_grad}
-        self.succ[nid] = {}
-        pred: dict = {}
-        self.pred[nid] = pred
-        succ = self.succ
-        for k, aid in enumerate(arg_ids):
-            keyed = pred.get(aid)
-            if keyed is None:
-                keyed = pred[aid] = {}
-                succ[aid][nid] = keyed
-            keyed[k] = {"local": locs[k] if locs is not None else None, "formula": None}
+        self.records.append(("op", ops.PRIMITIVES[op], value, tuple(arg_ids),
+                             None if locs is None else tuple(locs), requires_grad,
+                             frame_scope if scope is None else scope, params))
+        self.names.append(name)
         return nid
 
     def binary(self, prim: ops.Primitive, a: Traced, b) -> Traced:
@@ -227,22 +207,9 @@ class Recorder(Naming):
         nid = self.n
         self.n = nid + 1
         name, scope = self._locate(nid, True)
-        self.nodes[nid] = {"kind": "op", "op": prim.name, "name": name, "value": out,
-                           "shape": shape, "scope": scope, "params": None, "requires_grad": req}
-        succ = self.succ
-        succ[nid] = {}
-        aid = a._id
-        bid = b._id
-        if aid == bid:
-            keyed = {0: {"local": la, "formula": None}, 1: {"local": lb, "formula": None}}
-            self.pred[nid] = {aid: keyed}
-            succ[aid][nid] = keyed
-        else:
-            ka = {0: {"local": la, "formula": None}}
-            kb = {1: {"local": lb, "formula": None}}
-            self.pred[nid] = {aid: ka, bid: kb}
-            succ[aid][nid] = ka
-            succ[bid][nid] = kb
+        self.records.append(("op", prim, out, (a._id, b._id),
+                             None if la is None else (la, lb), req, scope, None))
+        self.names.append(name)
         return Traced(nid, out, self, req)
 
     @staticmethod

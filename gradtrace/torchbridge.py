@@ -226,12 +226,12 @@ class Bridge(TorchFunctionMode):
             nid = self.node_of(x) if isinstance(x, torch.Tensor) else None
             nid = self.const(x) if nid is None else nid
             ids.append(nid)
-            vals.append(self.rec.nodes[nid]["value"])
+            vals.append(self.rec.value(nid))
         with torch.no_grad():
             out = func(*[_detached(a) for a in args],
                        **{k: v for k, v in kwargs.items() if k != "inplace"})
         value = to_numpy(out, copy=False)
-        needs = any(self.rec.nodes[i]["requires_grad"] for i in ids)
+        needs = any(self.rec.requires_grad(i) for i in ids)
         locs = None
         if needs:
             with np.errstate(all="ignore"):
@@ -261,7 +261,7 @@ class Bridge(TorchFunctionMode):
                 ids.append(self.const(x))
                 leaves.append(None)
                 continue
-            wants = self.rec.nodes[nid]["requires_grad"] and x.is_floating_point()
+            wants = self.rec.requires_grad(nid) and x.is_floating_point()
             leaf = x.detach().requires_grad_(wants)
             flat[i] = leaf
             ids.append(nid)

@@ -81,8 +81,8 @@ def record(fn, named: dict, wrt) -> Recorded:
         rec.finish()
         ACTIVE.reset(token)
     for nid, name in bridge.fallback.items():
-        if rec.nodes[nid]["name"] is None:
-            rec.nodes[nid]["name"] = name
+        if rec.names[nid] is None:
+            rec.set_name(nid, name)
     output = bridge.node_of(result) if isinstance(result, torch.Tensor) else None
     return Recorded(rec, result, output, input_ids, bridge)
 

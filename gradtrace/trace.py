@@ -1,7 +1,8 @@
 """``gt.trace`` and the ``Trace`` object: the graph, its inputs and output, gradients.
 
-Everything downstream (diagrams, explanations, JSON, the CLI) reads
-``Trace.graph``; nothing reaches back into the tracer.
+Tracing records a tape (``gradtrace.tape``) and backward runs on it; everything
+downstream (diagrams, explanations, JSON, the CLI) reads ``Trace.graph``, built
+from the tape when first asked for.  Nothing reaches back into the tracer.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
 from .render.dot import to_dot
 from .render.files import render
 from .render.notebook import mimebundle, show
+from .tape import KIND, REQ, Tape, from_graph, to_graph, write_gradients
 from .traced import Traced
 
 INTERNAL_FILES.update(str(f) for f in {__file__, _inputs.__file__, constructors.__file__,
@@ -42,12 +44,16 @@ INTERNAL_FILES.update(str(m.__file__) for m in (sys.modules["gradtrace.dispatch"
                                            sys.modules["gradtrace.recorder"]))
 
 class Trace:
-    """One recorded forward pass: a ``networkx.MultiDiGraph`` plus where its ends are."""
+    """One recorded forward pass: a tape, the ``networkx.MultiDiGraph`` made from it, and
+    where its ends are."""
 
-    def __init__(self, graph: nx.MultiDiGraph, output: int, inputs: dict[str, int],
+    def __init__(self, recorded: Tape | nx.MultiDiGraph, output: int, inputs: dict[str, int],
                  wrt: list[str], name: str = "C", fn: Callable | None = None,
                  named_args: dict[str, Any] | None = None):
-        self._graph = graph
+        # a traced function arrives as a tape, a loaded trace as a graph; each makes the
+        # other when it is first needed
+        self._tape: Tape | None = recorded if isinstance(recorded, Tape) else None
+        self._graph: nx.MultiDiGraph | None = None if isinstance(recorded, Tape) else recorded
         self.output = output
         self.inputs = dict(inputs)
         self.wrt = list(wrt)
@@ -58,7 +64,6 @@ class Trace:
         self._seed = None
         self.runner: Callable | None = None    # a torch trace re-runs its function its own way
         self.checker: Callable | None = None   # ... and checks against torch's own backward
-        self._sites = None         # (file, line) per node id, written onto the nodes lazily
         self._instances = False    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
 
@@ -79,17 +84,21 @@ class Trace:
         return self._seed
 
     @property
+    def tape(self) -> Tape:
+        """The trace as recorded, one record per node (what backward runs on)."""
+        if self._tape is None:
+            assert self._graph is not None
+            self._tape = from_graph(self._graph)
+        return self._tape
+
+    @property
     def graph(self) -> nx.MultiDiGraph:
-        """The DAG, with every edge's ``formula`` text filled in."""
+        """The DAG, with every edge's ``formula`` text filled in (built from the tape the
+        first time it is asked for: tracing and backward do not need it)."""
         self._finish_names()
         if not self._formulas_done:
             fill_formulas(self._graph)
             self._formulas_done = True
-        if self._sites is not None:     # file and line of the code that made each node
-            for attrs, loc in zip(nodes_of(self._graph).values(), self._sites):
-                if loc is not None:
-                    attrs["file"], attrs["line"] = loc
-            self._sites = None
         return self._graph
 
     def _finish_names(self) -> None:
@@ -97,6 +106,10 @@ class Trace:
         (tracing and backward do not need them, so they do not pay for them)."""
         if self._named:
             return
+        if self._graph is None:
+            assert self._tape is not None
+            with gcpause.paused():
+                self._graph = to_graph(self._tape)
         nodes = nodes_of(self._graph)
         if self._instances:
             name_instances(nodes)
@@ -107,29 +120,36 @@ class Trace:
 
     @property
     def value(self):
-        return nodes_of(self._graph)[self.output]["value"]
+        return self.tape.value(self.output)
 
     @property
     def output_name(self) -> str:
-        return nodes_of(self._graph)[self.output]["name"] or self.name
+        if self._graph is not None:
+            return nodes_of(self._graph)[self.output]["name"] or self.name
+        return self.tape.names[self.output] or self.name
 
     # ------------------------------------------------------------ gradients
     def backward(self, seed=None) -> Trace:
         """Run the chain rule from the output; returns the trace for chaining."""
-        _backward(self._graph, self.output, seed)
+        tape = self.tape
+        _backward(tape, self.output, seed)
+        if self._graph is not None:
+            write_gradients(tape, self._graph)
         self._seed = seed
         return self
 
     @property
     def has_grads(self) -> bool:
-        return "grad" in nodes_of(self._graph)[self.output]
+        return self.tape.grads is not None
 
     @property
     def grads(self) -> dict[str, Any]:
         """Gradient of the output for each input named in ``wrt``."""
         if not self.has_grads:
             self.backward()
-        return {name: nodes_of(self._graph)[self.inputs[name]]["grad"] for name in self.wrt}
+        grads = self.tape.grads
+        assert grads is not None
+        return {name: grads[self.inputs[name]] for name in self.wrt}
 
     def grad(self, name: str):
         """The gradient for one input or named node (see ``resolve`` for plain names of
@@ -139,11 +159,11 @@ class Trace:
         nid, note = self.resolve(name)
         if note:
             warnings.warn(note, GradtraceWarning, stacklevel=2)
-        attrs = nodes_of(self._graph)[nid]
-        if "grad" not in attrs:
+        tape = self.tape
+        if not tape.records[nid][REQ] or tape.grads is None:
             raise TraceError(f"'{name}' has no gradient: it does not depend on any input in "
                              f"wrt ({', '.join(self.wrt)})")
-        return attrs["grad"]
+        return tape.grads[nid]
 
     def node_id(self, name: str) -> int:
         """The node a name means (see ``resolve``)."""
@@ -164,7 +184,7 @@ class Trace:
             return self.inputs[name], ""
         if name == self.name:
             return self.output, ""
-        nodes = nodes_of(self._graph)
+        nodes = nodes_of(self.graph)
         exact = [n for n, a in nodes.items() if a["name"] == name]
         if not exact and "_" in name:
             base, _, k = name.rpartition("_")
@@ -225,9 +245,9 @@ class Trace:
         return bundle.get("image/svg+xml")
 
     def __repr__(self):
-        g = self._graph
-        return (f"<Trace {self.output_name} = {_short(self.value)}: {g.number_of_nodes()} nodes, "
-                f"{g.number_of_edges()} edges, inputs {', '.join(self.inputs) or '(none)'}>")
+        tape = self.tape
+        return (f"<Trace {self.output_name} = {_short(self.value)}: {len(tape)} nodes, "
+                f"{tape.edge_count()} edges, inputs {', '.join(self.inputs) or '(none)'}>")
 
 
 def _short(v) -> str:
@@ -312,17 +332,16 @@ def _constant_output(rec, result, fname: str, level: int = 3):
 def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn, named,
               level: int = 3) -> Trace:
     """The Trace of a finished recording: the output named, wrt checked, warnings said."""
-    out_attrs = rec.nodes[out_id]
-    if out_attrs["name"] is None:
-        out_attrs["name"] = fname if fname.isidentifier() else "C"
-    chosen = [n for n in floating if rec.nodes[input_ids[n]]["requires_grad"]]
-    if not out_attrs["requires_grad"] and chosen and out_attrs["kind"] == "op":
+    records = rec.records
+    if rec.names[out_id] is None:
+        rec.set_name(out_id, fname if fname.isidentifier() else "C")
+    chosen = [n for n in floating if records[input_ids[n]][REQ]]
+    if not records[out_id][REQ] and chosen and records[out_id][KIND] == "op":
         warnings.warn(f"the output of {fname} does not depend on any input in wrt "
                       f"({', '.join(chosen)}), so every gradient is 0", GradtraceWarning,
                       stacklevel=level)
-    t = Trace(rec.graph, out_id, input_ids, chosen,
-              name=out_attrs["name"], fn=fn, named_args=named)
-    t._sites = rec.sites
+    t = Trace(rec.tape, out_id, input_ids, chosen,
+              name=rec.names[out_id], fn=fn, named_args=named)
     t._instances = rec.has_instances()
     return t
 

@@ -290,8 +290,7 @@ class Traced:
         return format(self.value, spec)
 
     def __repr__(self):
-        attrs = self._rec.nodes[self._id]
-        name = attrs["name"] or f"#{self._id}"
+        name = self._rec.names[self._id] or f"#{self._id}"
         return f"Traced({name}, value={self.value!r})"
 
     # ---- numpy protocols

@@ -61,7 +61,7 @@ def test_graph_schema():
 
 
 def test_matches_networkx_add_edge_layout():
-    """The recorder writes networkx's dicts directly; they must match add_edge's."""
+    """The graph is built by writing networkx's dicts directly; they must match add_edge's."""
     t = gt.trace(lambda x, y: x * x + y, 1.0, 2.0)
     g = t.graph
     ref = nx.MultiDiGraph()
