@@ -73,7 +73,7 @@ def test_backward_again_with_another_seed_updates_the_graph():
     t.backward(seed=2.0)
     assert np.allclose(nodes_of(g)[t.inputs["W"]]["grad"], 2 * before)
     assert np.allclose(t.grads["W"], 2 * before)
-    for u, v, k, e in g.edges(keys=True, data=True):
+    for _, v, k, e in g.edges(keys=True, data=True):
         assert same(e["contribution"], t.tape.contribs[v][k])
 
 
