@@ -113,8 +113,16 @@ def backward(tape: Tape, output: int, seed=None) -> None:
                 c = g * local                        # the scalar fast path
                 if c != c and (g == 0.0 or local == 0.0):
                     c = 0.0
-            else:                                    # elementwise on arrays
-                c = _times(g, local, prim.guard)
+            else:                                    # elementwise on arrays (_times inlined)
+                if type(local) is _FLOAT and local == 1.0:
+                    c = g
+                else:
+                    c = g * local
+                    if type(c) is _FLOAT:
+                        if c != c and (g == 0.0 or local == 0.0):
+                            c = 0.0
+                    elif prim.guard and not np.isfinite(c).all():
+                        c = _times(g, local)
                 if type(uval) is _FLOAT or type(c) is _FLOAT or c.shape != uval.shape:
                     c = unbroadcast(c, uval)
             cs.append(c)

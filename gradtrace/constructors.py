@@ -26,6 +26,7 @@ _STACK = ops.PRIMITIVES["stack"]
 _lock = threading.Lock()
 _active = 0
 _originals: dict[str, object] = {}
+_wrappers: dict[str, tuple] = {}     # path -> (numpy's function, its wrapper)
 
 
 def nested_to_traced(obj):
@@ -112,8 +113,11 @@ def enter() -> None:
                 continue
             original = getattr(mod, name)
             _originals[path] = original
-            setattr(mod, name, _array_like(original) if path in _ARRAY_LIKE
-                    else _list_first(original))
+            made = _wrappers.get(path)
+            if made is None or made[0] is not original:    # made once per numpy function
+                made = _wrappers[path] = (original, _array_like(original)
+                                          if path in _ARRAY_LIKE else _list_first(original))
+            setattr(mod, name, made[1])
 
 
 def leave() -> None:

@@ -85,15 +85,6 @@ def call(fn: Callable, named: dict[str, Any], template: dict[str, Any]):
     return fn(*args, **kwargs)
 
 
-def snapshot(value):
-    """An array as it is now, read-only: later writes by the caller or the function cannot
-    change what the trace recorded.  A read-only array that owns its data needs no copy."""
-    if value.flags.writeable or value.base is not None:
-        value = value.copy()
-    value.flags.writeable = False
-    return value
-
-
 def classify(name: str, value) -> str:
     """'float' (traced), 'array' (traced), 'const' (passed through) or raises."""
     if isinstance(value, bool) or value is None:

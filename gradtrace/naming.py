@@ -227,7 +227,13 @@ class Naming:
             self.sites.append(None)
             return None, ()
         lasti = f.f_lasti
-        is_call, name, scope, loc = self._site(f, lasti)
+        hit = None
+        cache = self._site_cache
+        if cache:                        # the frame of the previous op, most of the time
+            fr, bk, version, table = cache[0]
+            if fr is f and bk is f.f_back and version == self.scope_version:
+                hit = table.get(lasti)
+        is_call, name, scope, loc = hit if hit is not None else self._site(f, lasti)
         self.sites.append(loc)
         if type(name) is tuple:          # hs[t] = ...: the slot's key is read now
             if name[0] == UNPACK:

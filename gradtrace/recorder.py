@@ -15,8 +15,8 @@ import warnings
 import numpy as np
 
 from . import ops
+from . import snapshot as _snapshots
 from .errors import GradtraceWarning, TraceError
-from .inputs import snapshot
 from .naming import Naming
 from .tape import REQ, VALUE, Tape
 from .traced import Traced
@@ -32,6 +32,7 @@ class Recorder(Naming):
     """Builds one trace's tape while the user's function runs."""
 
     def __init__(self):
+        _snapshots.new_trace()
         self.tape = Tape()
         self.records = self.tape.records
         self.names = self.tape.names
@@ -68,7 +69,7 @@ class Recorder(Naming):
         elif isinstance(value, (bool, int, float, np.number, np.bool_)):
             t = self.leaf("const", float(value), None, False)
         elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-            t = self.leaf("const", float(value) if value.ndim == 0 else snapshot(value),
+            t = self.leaf("const", float(value) if value.ndim == 0 else _snapshots.snapshot(value),
                           None, False)
         elif isinstance(value, (list, tuple)) and _numeric(value):
             arr = np.asarray(value, dtype=np.float64)

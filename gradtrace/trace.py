@@ -34,6 +34,7 @@ from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
 from .render.dot import to_dot
 from .render.files import render
 from .render.notebook import mimebundle, show
+from .snapshot import snapshot
 from .tape import KIND, REQ, Tape, from_graph, to_graph, write_gradients
 from .traced import Traced
 
@@ -282,7 +283,7 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         kind = _inputs.classify(path, value)
         if kind == "const":
             return value
-        value = float(value) if kind == "float" else _inputs.snapshot(value)
+        value = float(value) if kind == "float" else snapshot(value)
         note_nonfinite(rec, path, value)
         t = rec.leaf("input", value, path, in_wrt(path))
         input_ids[path] = t._id
