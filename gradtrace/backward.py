@@ -23,7 +23,8 @@ _NDARRAY = np.ndarray
 
 
 def unbroadcast(c, target):
-    """Sum a contribution back down to the shape of the value it flows into."""
+    """Sum a contribution back down to the shape of the value it flows into (an array
+    result is always writable: it may become a gradient the user holds)."""
     if type(target) is _FLOAT:
         return c if type(c) is _FLOAT else _FLOAT(np.sum(c))
     if type(c) is _FLOAT or c.shape != target.shape:
@@ -35,7 +36,7 @@ def unbroadcast(c, target):
         if axes:
             c = c.sum(axis=axes, keepdims=True)
         if c.shape != target.shape:  # a scalar contribution spread over an array input
-            c = np.broadcast_to(c, target.shape)
+            c = np.broadcast_to(c, target.shape).copy()
     return c
 
 
@@ -90,8 +91,7 @@ def backward(tape: Tape, output: int, seed=None) -> None:
         g = grads[v]
         if g is None:  # does not reach the output: the sum over no paths
             g = grads[v] = 0.0 if type(out) is _FLOAT else np.zeros(out.shape)
-        elif type(g) is _NDARRAY and not g.flags.writeable:
-            g = grads[v] = g.copy()
+        # (every gradient is writable: a fresh array, or a contribution made so)
         if prim is None:
             continue
         cs: list[Any] = []
@@ -153,6 +153,8 @@ def contribution(prim, k: int, local, g, out, argvals, params, uval):
         c = _times(g, local, prim.guard)
     if type(c) is not _FLOAT or type(uval) is not _FLOAT:
         c = unbroadcast(c, uval)
+        if type(c) is _NDARRAY and not c.flags.writeable:   # a VJP's broadcast view
+            c = c.copy()
     return c
 
 

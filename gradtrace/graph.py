@@ -5,7 +5,7 @@ which is a topological order: every argument has a smaller id than its consumer.
 An edge ``u -> v`` with key ``k`` says "u is argument k of v"; an op that uses one
 value twice (``x * x``) has two edges from it, keys 0 and 1.
 
-Only the recorder (tracing) and the JSON loader write networkx's adjacency dicts;
+Only the tape (``to_graph``) and the JSON loader write networkx's adjacency dicts;
 every other module reads them through the functions here (``nodes_of`` and friends
 hand out the dicts themselves, so a loop over a million nodes pays no view).
 """

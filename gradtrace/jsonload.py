@@ -3,7 +3,7 @@
 A file that is valid JSON but not a valid trace is refused here, with one
 ``GradtraceError`` naming the first problem by its JSON path and saying what was
 expected, so backward, render and explain never meet a broken graph.  The graph
-is written straight into networkx's dicts (like the recorder does) with the
+is written straight into networkx's dicts (as the tape's to_graph does) with the
 cyclic GC paused, so a 200,000-node trace loads in a few seconds.  Loading only
 reads data: no code runs, no pickle.
 """

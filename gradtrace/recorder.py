@@ -107,15 +107,18 @@ class Recorder(Naming):
         if len(args) == 1:
             a0 = args[0]
             vals = (a0.value,)
+            ids: tuple = (a0._id,)
             req = a0._needs
             floats = type(vals[0]) is _FLOAT
         elif len(args) == 2:
             a0, a1 = args
             vals = (a0.value, a1.value)
+            ids = (a0._id, a1._id)
             req = a0._needs or a1._needs
             floats = type(vals[0]) is _FLOAT and type(vals[1]) is _FLOAT
         else:
             vals = tuple([a.value for a in args])
+            ids = tuple([a._id for a in args])
             req = any([a._needs for a in args])
             floats = _all_floats(vals)
         if floats and prim.scalar is not None:
@@ -148,8 +151,7 @@ class Recorder(Naming):
         nid = self.n
         self.n = nid + 1
         name, scope = self._locate(nid, dunder)
-        self.records.append(("op", prim, out, tuple([a._id for a in args]), locs, req, scope,
-                             params))
+        self.records.append(("op", prim, out, ids, locs, req, scope, params))
         self.names.append(name)
         return Traced(nid, out, self, req)
 
@@ -178,38 +180,33 @@ class Recorder(Naming):
             return self.op(prim, (a, b), None, True)   # raises the finished-trace error
         av = a.value
         bv = b.value
+        req = a._needs or b._needs
         if type(av) is _FLOAT and type(bv) is _FLOAT and prim.scalar is not None:
             try:
                 out = prim.scalar(av, bv)
-                la, lb = prim.dscalar(out, av, bv)  # type: ignore[misc]
+                locs = prim.dscalar(out, av, bv)  # type: ignore[misc]
             except (ArithmeticError, ValueError):
-                out, (la, lb) = self._scalar_edge_cases(prim, (av, bv), None)
-            shape = ()
+                out, locs = self._scalar_edge_cases(prim, (av, bv), None)
         else:
             try:
                 out = prim.array(av, bv)
             except (ValueError, TypeError) as e:
                 raise _forward_error(prim, (av, bv), e) from e
-            if type(out) is not _NDARRAY or out.ndim == 0:
-                out = _FLOAT(out)
-                shape = ()
-            else:
-                shape = out.shape
-            la = lb = None
-            if (a._needs or b._needs) and prim.darray is not None:
+            locs = None
+            if req and prim.darray is not None:
                 if prim.guard:
                     with np.errstate(all="ignore"):
-                        la, lb = prim.darray(out, av, bv)
+                        locs = prim.darray(out, av, bv)
                 else:
-                    la, lb = prim.darray(out, av, bv)
-                if not shape:
-                    la, lb = _FLOAT(la), _FLOAT(lb)
-        req = a._needs or b._needs
+                    locs = prim.darray(out, av, bv)
+            if type(out) is not _NDARRAY or out.ndim == 0:
+                out = _FLOAT(out)
+                if locs is not None:
+                    locs = (_FLOAT(locs[0]), _FLOAT(locs[1]))
         nid = self.n
         self.n = nid + 1
         name, scope = self._locate(nid, True)
-        self.records.append(("op", prim, out, (a._id, b._id),
-                             None if la is None else (la, lb), req, scope, None))
+        self.records.append(("op", prim, out, (a._id, b._id), locs, req, scope, None))
         self.names.append(name)
         return Traced(nid, out, self, req)
 

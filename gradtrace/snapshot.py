@@ -45,7 +45,9 @@ def snapshot(value: np.ndarray) -> np.ndarray:
     copy (nobody can write to it)."""
     if not value.flags.writeable and value.base is None:
         return value
-    buf = _take(value.nbytes) if value.nbytes >= MIN_POOLED else None
+    # a subclass (np.matrix ...) keeps its type through .copy(); the pool makes ndarrays
+    pooled = type(value) is np.ndarray and value.nbytes >= MIN_POOLED
+    buf = _take(value.nbytes) if pooled else None
     if buf is None:
         copy = value.copy()
     else:

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import dispatch, ops
 from .errors import TraceError
+from .ops import ABS, ADD, DIV, FLOOR_DIVIDE, MATMUL, MOD, MUL, NEG, POW, POW_CONST, SUB
 
 _FLOAT = float
 # handlers looked up once: while a trace runs, np.transpose & co. may be wrapped
@@ -40,40 +41,40 @@ class Traced:
 
     # ---- arithmetic (the recorder turns plain numbers into constant nodes)
     def __add__(self, o):
-        return self._rec.binary(ops.ADD, self, o)
+        return self._rec.binary(ADD, self, o)
 
     def __radd__(self, o):
-        return self._rec.binary(ops.ADD, self._rec.const(o), self)
+        return self._rec.binary(ADD, self._rec.const(o), self)
 
     def __sub__(self, o):
-        return self._rec.binary(ops.SUB, self, o)
+        return self._rec.binary(SUB, self, o)
 
     def __rsub__(self, o):
-        return self._rec.binary(ops.SUB, self._rec.const(o), self)
+        return self._rec.binary(SUB, self._rec.const(o), self)
 
     def __mul__(self, o):
-        return self._rec.binary(ops.MUL, self, o)
+        return self._rec.binary(MUL, self, o)
 
     def __rmul__(self, o):
-        return self._rec.binary(ops.MUL, self._rec.const(o), self)
+        return self._rec.binary(MUL, self._rec.const(o), self)
 
     def __truediv__(self, o):
-        return self._rec.binary(ops.DIV, self, o)
+        return self._rec.binary(DIV, self, o)
 
     def __rtruediv__(self, o):
-        return self._rec.binary(ops.DIV, self._rec.const(o), self)
+        return self._rec.binary(DIV, self._rec.const(o), self)
 
     def __mod__(self, o):
-        return self._rec.binary(ops.MOD, self, o)
+        return self._rec.binary(MOD, self, o)
 
     def __rmod__(self, o):
-        return self._rec.binary(ops.MOD, self._rec.const(o), self)
+        return self._rec.binary(MOD, self._rec.const(o), self)
 
     def __floordiv__(self, o):
-        return self._rec.binary(ops.FLOOR_DIVIDE, self, o)
+        return self._rec.binary(FLOOR_DIVIDE, self, o)
 
     def __rfloordiv__(self, o):
-        return self._rec.binary(ops.FLOOR_DIVIDE, self._rec.const(o), self)
+        return self._rec.binary(FLOOR_DIVIDE, self._rec.const(o), self)
 
     def __divmod__(self, o):
         return self // o, self % o
@@ -85,26 +86,26 @@ class Traced:
         if type(o) is not Traced and isinstance(o, (int, float, np.integer, np.floating)) \
                 and not isinstance(o, bool):
             p = o if isinstance(o, int) else float(o)
-            return self._rec.op(ops.POW_CONST, (self,), {"p": p}, True)
-        return self._rec.binary(ops.POW, self, o)
+            return self._rec.op(POW_CONST, (self,), {"p": p}, True)
+        return self._rec.binary(POW, self, o)
 
     def __rpow__(self, o):
-        return self._rec.binary(ops.POW, self._rec.const(o), self)
+        return self._rec.binary(POW, self._rec.const(o), self)
 
     def __matmul__(self, o):
-        return self._rec.binary(ops.MATMUL, self, o)
+        return self._rec.binary(MATMUL, self, o)
 
     def __rmatmul__(self, o):
-        return self._rec.binary(ops.MATMUL, self._rec.const(o), self)
+        return self._rec.binary(MATMUL, self._rec.const(o), self)
 
     def __neg__(self):
-        return self._rec.op(ops.NEG, (self,), None, True)
+        return self._rec.op(NEG, (self,), None, True)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return self._rec.op(ops.ABS, (self,), None, True)
+        return self._rec.op(ABS, (self,), None, True)
 
     # ---- augmented assignment: numpy would write into the array, which every alias sees
     def _in_place(self, o, op_text, plain_op):

@@ -124,3 +124,16 @@ def test_every_gradient_is_the_sum_of_its_contributions(seed):
             ((v, k), e) for v, keyed in g.succ[u].items() for k, e in keyed.items())]
         if parts:
             assert np.allclose(sum(parts), a["grad"])
+
+
+def test_every_gradient_is_a_writable_array():
+    """Broadcasting VJPs (sum, mean, a scalar spread over an array) hand back read-only
+    views; a gradient the user holds must be an array they can write to."""
+    def f(x, y, s):
+        return np.sum(x) + np.mean(y * s) + np.max(x) * s
+    t = gt.trace(f, np.arange(6.0).reshape(2, 3), np.ones((3, 1)), 2.0).backward()
+    for v, g in enumerate(t.tape.grads):
+        if isinstance(g, np.ndarray):
+            assert g.flags.writeable, v
+    t.grads["x"][0, 0] = 99.0
+    assert t.grads["x"][0, 0] == 99.0
