@@ -112,16 +112,37 @@ def expression(prim, operands: list[tuple[str, int]], params) -> str:
     return prim.expr.format(*ops, args=", ".join(ops), **param_texts(params))
 
 
-def formula_text(prim, k: int, operand_texts: list[str], params, shapes) -> str:
-    template = prim.formulas[min(k, len(prim.formulas) - 1)]
-    if callable(template):
-        return template(operand_texts, params or {}, shapes)
-    # an operand already in the template's own parentheses goes in bare: tanh²(a + b)
-    for i in range(len(operand_texts)):
-        template = template.replace(f"({{{i}}})", f"({{b{i}}})")
-    bare = {f"b{i}": t[1:-1] if t.startswith("(") and t.endswith(")") else t
-            for i, t in enumerate(operand_texts)}
-    return template.format(*operand_texts, k=k, **bare, **param_texts(params))
+_TEMPLATES: dict[tuple, str] = {}
+
+
+def _template(prim, k: int, n: int):
+    """Argument k's formula template for n operands; an operand already in the template's
+    own parentheses goes in bare (``tanh²(a + b)``, not ``tanh²((a + b))``)."""
+    key = (prim.name, k, n)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        template = prim.formulas[min(k, len(prim.formulas) - 1)]
+        if not callable(template):
+            for i in range(n):
+                template = template.replace(f"({{{i}}})", f"({{b{i}}})")
+        _TEMPLATES[key] = template
+    return template
+
+
+def formula_texts(prim, operand_texts: list[str], params, shapes, positions) -> list[str]:
+    """The local derivative's text for each argument position in ``positions``."""
+    out = []
+    fields = None
+    for k in positions:
+        template = _template(prim, k, len(operand_texts))
+        if callable(template):
+            out.append(template(operand_texts, params or {}, shapes))
+            continue
+        if fields is None:         # worked out once per node, shared by its positions
+            fields = {f"b{i}": t[1:-1] if t.startswith("(") and t.endswith(")") else t
+                      for i, t in enumerate(operand_texts)} | param_texts(params)
+        out.append(template.format(*operand_texts, k=k, **fields))
+    return out
 
 
 def fill_formulas(graph) -> None:
@@ -136,6 +157,7 @@ def fill_formulas(graph) -> None:
         args = argument_ids(pred[v])
         operands = [t if p == ATOM else f"({t})" for t, p in (texts[a] for a in args)]
         shapes = [nodes[a]["shape"] for a in args]
-        for keyed in pred[v].values():
-            for k, e in keyed.items():
-                e["formula"] = formula_text(prim, k, operands, attrs["params"], shapes)
+        edges = [pred[v][u][k] for k, u in enumerate(args)]
+        for e, text in zip(edges, formula_texts(prim, operands, attrs["params"], shapes,
+                                                range(len(args)))):
+            e["formula"] = text

@@ -61,6 +61,13 @@ def succs_of(g) -> dict[int, dict[int, dict[int, EdgeAttrs]]]:
 
 def argument_ids(pred_v) -> list[int]:
     """A node's arguments in position order (the edge key is the argument position)."""
+    ids: list[int] = []
+    for u, keyed in pred_v.items():      # usually: distinct arguments, inserted in order
+        if len(keyed) != 1 or len(ids) not in keyed:
+            break
+        ids.append(u)
+    else:
+        return ids
     by_pos = {k: u for u, keyed in pred_v.items() for k in keyed}
     return [by_pos[k] for k in range(len(by_pos))]
 

@@ -96,10 +96,13 @@ class Trace:
     def graph(self) -> nx.MultiDiGraph:
         """The DAG, with every edge's ``formula`` text filled in (built from the tape the
         first time it is asked for: tracing and backward do not need it)."""
-        self._finish_names()
-        if not self._formulas_done:
-            fill_formulas(self._graph)
-            self._formulas_done = True
+        if not self._formulas_done or not self._named:
+            with gcpause.paused():       # millions of new dicts and tuples, none of them garbage
+                self._finish_names()
+                if not self._formulas_done:   # (a loaded trace brings its own)
+                    fill_formulas(self._graph)
+                    self._formulas_done = True
+        assert self._graph is not None
         return self._graph
 
     def _finish_names(self) -> None:
