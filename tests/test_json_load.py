@@ -31,6 +31,14 @@ def test_round_trip_is_equal():
     np.testing.assert_allclose(u.grads["W"], t.grads["W"])
 
 
+def test_a_loaded_trace_keeps_the_formulas_in_its_file():
+    d = data()
+    _node(d, "tanh")["args"][0][2] = "written by hand"
+    u = gt.load_json(json.dumps(d))
+    tanh = next(v for v, a in u.graph.nodes(data=True) if a["op"] == "tanh")
+    assert [e["formula"] for _, _, e in u.graph.in_edges(tanh, data=True)] == ["written by hand"]
+
+
 def test_version_1_files_still_load():
     d = data()
     edges = []
