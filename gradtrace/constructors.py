@@ -100,6 +100,18 @@ def _target(path):
     return mod, name
 
 
+_TARGETS: list[tuple[str, object, str]] = []   # (path, module, name), found once
+
+
+def _targets() -> list[tuple[str, object, str]]:
+    if not _TARGETS:
+        for path in _ARRAY_LIKE + _LIST_FIRST:
+            mod, name = _target(path)
+            if hasattr(mod, name):
+                _TARGETS.append((path, mod, name))
+    return _TARGETS
+
+
 def enter() -> None:
     """A trace starts: install the wrappers (once for all running traces)."""
     global _active
@@ -107,10 +119,7 @@ def enter() -> None:
         _active += 1
         if _active > 1:
             return
-        for path in _ARRAY_LIKE + _LIST_FIRST:
-            mod, name = _target(path)
-            if not hasattr(mod, name):
-                continue
+        for path, mod, name in _targets():
             original = getattr(mod, name)
             _originals[path] = original
             made = _wrappers.get(path)
@@ -127,7 +136,7 @@ def leave() -> None:
         _active -= 1
         if _active:
             return
-        for path, original in _originals.items():
-            mod, name = _target(path)
-            setattr(mod, name, original)
+        for path, mod, name in _targets():
+            if path in _originals:
+                setattr(mod, name, _originals[path])
         _originals.clear()
