@@ -20,6 +20,7 @@ from .gradcheck import check_trace
 from .jsonload import load
 from .trace import Trace, trace
 from .traced import Traced
+from .valuegraph import from_micrograd, grade, watch
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ def load_json(text_or_path, max_bytes: int = 512 * 2**20):
 
 
 __all__ = ["trace", "Trace", "Traced", "check", "load_json", "sigmoid", "relu", "tanh",
-           "softmax", "logsumexp", "label", "scope", "value", "GradtraceError", "TraceError",
+           "softmax", "logsumexp", "label", "scope", "value", "from_micrograd", "grade",
+           "watch", "GradtraceError", "TraceError",
            "UnsupportedOpError", "BackwardError", "RenderError", "GradtraceWarning",
            "__version__"]

@@ -387,3 +387,33 @@ def gallery(folder, check_only, quiet):
                     yield from bar
             written = gal.write(folder, progress)
     say(quiet, f"wrote {len(written)} files to {folder}")
+
+
+@main.command("grade")
+@click.argument("target")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="OUT.html",
+              help="Also write the step-through page, the wrong gradients marked.")
+@quiet_option
+def grade_command(target, html_out, quiet):
+    """Grade a student's micrograd-style backward pass: exit 1 if a .grad is wrong.
+
+    TARGET (FILE.py:FUNCTION) builds a Value graph, calls its backward(), and returns
+    the output Value; every .grad is compared with gradtrace's own backward pass.
+
+    \b
+    Example:
+      gradtrace grade student.py:neuron --html neuron.html
+    """
+    from .targets import load_target
+    from .valuegraph import from_micrograd
+    with reported(target):
+        fn, _short = load_target(target)
+    with reported(target):
+        root = fn()
+    with reported(target):
+        report = from_micrograd(root).grade()
+        if html_out:
+            report.trace.render(html_out)
+    if not quiet or not report.ok:
+        click.echo(report.text)
+    sys.exit(0 if report.ok else 1)
