@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import gradtrace as gt
 from gradtrace.cli import main
-from tests.lecture_value import Value as LectureValue
+from gradtrace.valuegraph.lecture import AssigningValue
+from gradtrace.valuegraph.lecture import Value as LectureValue
 
 micrograd = pytest.importorskip("micrograd.engine")
 nn = pytest.importorskip("micrograd.nn")
@@ -125,24 +126,29 @@ def neuron(value_cls):
     return o
 
 
-@pytest.fixture
-def student():
-    """The lecture-style engine with its bug switches reset after each test."""
-    yield LectureValue
-    LectureValue.assign_in_add = False
-    LectureValue.tanh_local = None
+class WrongTanh(LectureValue):
+    """A student's tanh whose backward forgot the square: 1 − t instead of 1 − t²."""
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = type(self)(t, (self,), "tanh")
+
+        def _backward():
+            self.grad += (1 - t) * out.grad
+        out._backward = _backward
+        return out
 
 
-def test_correct_engine_grades_ok(student):
-    o = neuron(student)
+def test_correct_engine_grades_ok():
+    o = neuron(LectureValue)
     o.backward()
     r = gt.grade(o)
     assert r.ok and r.first is None and r.mismatches == []
     assert "all 10 gradients match" in r.text
 
 
-def test_assignment_instead_of_accumulation_names_the_fan_out(student):
-    student.assign_in_add = True
+def test_assignment_instead_of_accumulation_names_the_fan_out():
+    student = AssigningValue
     x = student(0.5, label="x")
     w = student(2.0, label="w")
     c = student(-1.0, label="c")
@@ -162,9 +168,8 @@ def test_assignment_instead_of_accumulation_names_the_fan_out(student):
     assert r.mismatches[0].student in (-0.5, 2.5) and r.mismatches[0].correct == 2
 
 
-def test_x_plus_x_with_assignment(student):
-    student.assign_in_add = True
-    a = student(3.0, label="a")
+def test_x_plus_x_with_assignment():
+    a = AssigningValue(3.0, label="a")
     b = a + a
     b.label = "b"
     b.backward()
@@ -172,9 +177,8 @@ def test_x_plus_x_with_assignment(student):
     assert r.first == "a" and "1 + 1 = 2" in r.text and "a feeds 2 paths" in r.text
 
 
-def test_wrong_tanh_derivative_names_tanh(student):
-    student.tanh_local = lambda t: 1 - t       # forgot the square
-    o = neuron(student)
+def test_wrong_tanh_derivative_names_tanh():
+    o = neuron(WrongTanh)
     o.backward()
     r = gt.grade(o)
     assert not r.ok and r.first == "n"
@@ -182,16 +186,16 @@ def test_wrong_tanh_derivative_names_tanh(student):
     assert "1 − tanh²(n) = 0.5" in r.text
 
 
-def test_double_backward_is_recognised(student):
-    o = neuron(student)
+def test_double_backward_is_recognised():
+    o = neuron(LectureValue)
     o.backward()
     o.backward()
     r = gt.grade(o)
     assert not r.ok and "2 backward() calls" in r.text and "reset" in r.text
 
 
-def test_no_backward_at_all(student):
-    r = gt.grade(neuron(student))
+def test_no_backward_at_all():
+    r = gt.grade(neuron(LectureValue))
     assert not r.ok and r.text.startswith("no backward pass ran")
 
 
@@ -252,22 +256,16 @@ def test_random_graphs_match_micrograd(program, leaves):
 
 
 STUDENT = textwrap.dedent('''
-    import sys
-    sys.path.insert(0, {tests!r})
-    from lecture_value import Value
+    from gradtrace.valuegraph.lecture import AssigningValue, Value
 
-    def good():
-        x, w = Value(0.5, label="x"), Value(2.0, label="w")
+    def good(cls=Value):
+        x, w = cls(0.5, label="x"), cls(2.0, label="w")
         out = ((x + w) * (x + 2.0)).tanh()
         out.backward()
         return out
 
     def bad():
-        Value.assign_in_add = True
-        try:
-            return good()
-        finally:
-            Value.assign_in_add = False
+        return good(AssigningValue)
 
     def not_a_value():
         return 3
@@ -275,9 +273,8 @@ STUDENT = textwrap.dedent('''
 
 
 def test_cli_grade_exit_codes(tmp_path):
-    from pathlib import Path
     f = tmp_path / "student.py"
-    f.write_text(STUDENT.format(tests=str(Path(__file__).parent)))
+    f.write_text(STUDENT)
     runner = CliRunner()
     ok = runner.invoke(main, ["grade", f"{f}:good"])
     assert ok.exit_code == 0, ok.output
