@@ -13,6 +13,15 @@ class TraceError(GradtraceError):
     """The function could not be traced (bad input, unsupported op, bad output)."""
 
 
+class OutputError(TraceError):
+    """The function returned something that is not a number or float array; the value it
+    returned is kept as ``result`` (the CLI reads a micrograd-style Value graph from it)."""
+
+    def __init__(self, message: str, result=None):
+        super().__init__(message)
+        self.result = result
+
+
 class UnsupportedOpError(TraceError):
     """A numpy function or ufunc that gradtrace does not know how to differentiate."""
 

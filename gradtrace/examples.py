@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import functions as gt
+from .valuegraph.lecture import AssigningValue, Value
 
 
 def seed_chain(w1=0.8, b1=-0.1, w2=-1.2, b2=0.4, w3=1.5, b3=-0.3, a0=0.6, y=1.0):
@@ -192,6 +193,30 @@ def mlp_calls(x=np.array([0.8, -0.4]), W0=_MLP4[0], W1=_MLP4[1], W2=_MLP4[2], W3
     return np.sum(h * h)
 
 
+def micrograd_neuron():
+    """The micrograd lecture's neuron, o = tanh(x1·w1 + x2·w2 + b), as a Value graph."""
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    n = x1 * w1 + x2 * w2 + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    o.backward()
+    return o
+
+
+def student_fanout(value_class=AssigningValue):
+    """A student's engine whose + assigns .grad instead of adding: a + a loses a path."""
+    a, w = value_class(1.5, label="a"), value_class(-0.5, label="w")
+    h = a + a                     # a feeds both slots of one +: its gradient must be a sum
+    h.label = "h"
+    o = (h * w).tanh()
+    o.label = "o"
+    o.backward()
+    return o
+
+
 EXAMPLES: dict[str, Callable[..., Any]] = {
     "seed_chain": seed_chain,
     "last_layer": last_layer,
@@ -203,6 +228,8 @@ EXAMPLES: dict[str, Callable[..., Any]] = {
     "attention_head": attention_head,
     "rnn": rnn,
     "mlp_calls": mlp_calls,
+    "micrograd_neuron": micrograd_neuron,
+    "student_fanout": student_fanout,
 }
 
 

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GradtraceError
+from .errors import GradtraceError, OutputError
 from .examples import EXAMPLES, TORCH_EXAMPLES
 from .trace import trace
+from .valuegraph import from_micrograd
 
 
 def _torch_example(name: str) -> Callable:
@@ -279,10 +280,16 @@ def trace_target(target: str, sets: tuple[str, ...] = (), inputs_file: str | Non
                  wrt=None):
     """Load TARGET, trace it on its inputs and run backward: what every command starts with.
 
-    A non-scalar output is seeded with ones (the gradient of its sum).
+    A non-scalar output is seeded with ones (the gradient of its sum).  A function that
+    returns a micrograd-style ``Value`` is read as that Value graph (``gt.from_micrograd``).
     Returns the trace and a short name for output files.
     """
     fn, short = load_target(target)
-    t = trace(fn, wrt=list(wrt) if wrt else None, **build_inputs(fn, sets, inputs_file))
+    try:
+        t = trace(fn, wrt=list(wrt) if wrt else None, **build_inputs(fn, sets, inputs_file))
+    except OutputError as e:       # a function that builds a micrograd-style Value graph
+        if not (hasattr(e.result, "_prev") and hasattr(e.result, "_op")):
+            raise
+        return from_micrograd(e.result), short
     t.backward(seed=None if isinstance(t.value, float) else np.ones(np.shape(t.value)))
     return t, short

@@ -19,7 +19,7 @@ import numpy as np
 from . import constructors, gcpause
 from . import inputs as _inputs
 from .backward import backward as _backward
-from .errors import GradtraceWarning, TraceError
+from .errors import GradtraceWarning, OutputError, TraceError
 
 # the views a Trace offers as methods (they take a trace; none of them imports this module)
 from .explain import explain
@@ -321,9 +321,13 @@ def _constant_output(rec, result, fname: str, level: int = 3):
         raise TraceError(f"{fname} returned a {type(result).__name__}; gt.trace needs one "
                          "value (a scalar loss, or an array with backward(seed=...))")
     if not _numeric_result(result):
-        raise TraceError(
+        hint = (f"; it looks like a micrograd-style Value: gt.from_micrograd({fname}()) "
+                "reads its graph" if hasattr(result, "_prev") and hasattr(result, "data")
+                else "")
+        raise OutputError(
             f"the output of {fname} is a {type(result).__name__} ({result!r:.40}); it must "
-            "be a number or a float array computed from the function's float inputs")
+            f"be a number or a float array computed from the function's float inputs{hint}",
+            result)
     warnings.warn(
         f"the output of {fname} does not depend on any traced input (it returned "
         f"{type(result).__name__} {result!r:.40}), so every gradient is 0; if that is not "

@@ -175,6 +175,7 @@ def test_x_plus_x_with_assignment():
     b.backward()
     r = gt.grade(b)
     assert r.first == "a" and "1 + 1 = 2" in r.text and "a feeds 2 paths" in r.text
+    assert "one of b's 2 uses of a only" in r.text
 
 
 def test_wrong_tanh_derivative_names_tanh():
@@ -285,3 +286,13 @@ def test_cli_grade_exit_codes(tmp_path):
     assert (tmp_path / "g.html").read_text().startswith("<!DOCTYPE html>")
     wrong = runner.invoke(main, ["grade", f"{f}:not_a_value"])
     assert wrong.exit_code == 2 and "no 'data' attribute" in wrong.output
+
+
+def test_examples_render_and_grade_from_the_cli(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(main, ["render", "micrograd_neuron", "-o", str(tmp_path / "n.dot")])
+    assert r.exit_code == 0, r.output
+    dot = (tmp_path / "n.dot").read_text()
+    assert "tanh" in dot and "x1" in dot
+    bad = runner.invoke(main, ["grade", "student_fanout"])
+    assert bad.exit_code == 1 and "one of h's 2 uses of a only" in bad.output

@@ -112,8 +112,11 @@ class _Grader:
         s = self.student[i]
         for (j, _e), x in zip(uses, terms):
             if _same(s, x):
-                return (head + f"Your .grad is {num(s, 4)}: the path through {self.names[j]} "
-                        "only (assignment instead of +=? each path must add to .grad)")
+                twice = sum(1 for k, _ in uses if k == j)
+                path = (f"one of {self.names[j]}'s {twice} uses of {name}" if twice > 1
+                        else f"the path through {self.names[j]}")
+                return (head + f"Your .grad is {num(s, 4)}: {path} only (assignment "
+                        "instead of +=? each path must add to .grad)")
         return head + f"Your .grad is {num(s, 4)}, which is not that sum"
 
     def _local(self, i: int, use) -> str:
