@@ -60,6 +60,8 @@ def _times(g, local, guard: bool = True):
 
 def seed_for(value, seed):
     if seed is None:
+        if type(value) is not _FLOAT and value.size == 1:
+            return np.ones(value.shape)    # J = err.T @ err is (1, 1): a scalar, as in torch
         if type(value) is not _FLOAT:
             raise BackwardError(
                 f"the output has shape {value.shape}, not a scalar; backward needs a scalar "

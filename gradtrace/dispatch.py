@@ -18,6 +18,7 @@ import numpy as np
 
 from . import ops
 from .errors import GradtraceError, TraceError, UnsupportedOpError
+from .inplace import ufunc_out
 from .ops.core import is_traced
 
 NUMPY_ERRORS = (ValueError, TypeError, IndexError, ArithmeticError, np.linalg.LinAlgError)
@@ -175,9 +176,7 @@ def ufunc_call(ufunc, method: str, inputs, kwargs):
     """The slow path of ``__array_ufunc__``: keywords, ufunc methods, constants, errors."""
     fname = qualname(ufunc)
     if "out" in kwargs and kwargs["out"] is not None:
-        raise TraceError(
-            f"{fname}(..., out=...) writes in place into an array; that is not allowed while "
-            "tracing: drop out= and use the returned value")
+        return ufunc_out(ufunc, fname, method, inputs, dict(kwargs))
     kwargs = {k: v for k, v in kwargs.items() if k != "out"}
     if method == "__call__":
         if ufunc in CONSTANT_UFUNCS:

@@ -17,6 +17,7 @@ import numpy as np
 from . import ops
 from . import snapshot as _snapshots
 from .errors import GradtraceWarning, TraceError
+from .inplace import note_view
 from .naming import Naming
 from .tape import REQ, VALUE, Tape
 from .traced import Traced
@@ -40,6 +41,9 @@ class Recorder(Naming):
         self.finished = False
         self.nonfinite: list[str] = []
         self._consts: dict[int, tuple] = {}
+        self.views: dict[int, list] = {}      # node id -> live views of it (gradtrace.inplace)
+        self.view_of: dict[int, tuple] = {}   # view's node id -> (base handle, op, params)
+        self.buffer_names: dict[int, str | None] = {}   # constructor buffer -> its variable
         self.init_naming(self.tape.sites)
 
     # ------------------------------------------------------------ leaves
@@ -85,6 +89,8 @@ class Recorder(Naming):
         """The function has returned: no more ops, and no references to its objects."""
         self.finished = True
         self._consts.clear()
+        self.views.clear()
+        self.view_of.clear()
 
     def value(self, nid: int):
         return self.records[nid][VALUE]
@@ -153,7 +159,23 @@ class Recorder(Naming):
         name, scope = self._locate(nid, dunder)
         self.records.append(("op", prim, out, ids, locs, req, scope, params))
         self.names.append(name)
-        return Traced(nid, out, self, req)
+        t = Traced(nid, out, self, req)
+        if prim.view and type(out) is _NDARRAY:
+            note_view(self, args[0], t, prim, params)
+        return t
+
+    def buffer(self, value) -> Traced:
+        """An array a constructor made during the trace (``out = np.zeros(...)``): a
+        constant like any other (unnamed), whose writes are versions named after its
+        variable (``out₁, out₂ ...``)."""
+        nid = self.n
+        self.n = nid + 1
+        name, scope = self._locate(nid, False)
+        value.flags.writeable = False          # the tape's copy: writes make new versions
+        self.records.append(("const", None, value, (), None, False, scope, None))
+        self.names.append(None)
+        self.buffer_names[nid] = name
+        return Traced(nid, value, self, False)
 
     def external(self, op: str, arg_ids: list, value, locs, params: dict | None,
                  requires_grad: bool, scope: tuple | None = None) -> int:

@@ -40,4 +40,6 @@ def weighted(trace, out) -> float:
     """The output as one number: itself, or Σ seed·output when backward had a seed."""
     out = np.asarray(out, dtype=float)
     seed = trace.seed
-    return float(np.sum(out * np.asarray(seed, dtype=float))) if seed is not None else float(out)
+    if seed is not None:
+        return float(np.sum(out * np.asarray(seed, dtype=float)))
+    return float(out.reshape(-1)[0]) if out.size == 1 else float(out)

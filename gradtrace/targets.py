@@ -250,6 +250,11 @@ def build_inputs(fn: Callable, sets: tuple[str, ...] = (), inputs_file: str | No
         int_default = isinstance(default, int) and not isinstance(default, bool)
         if isinstance(value, int) and not int_default:
             value = float(value)   # --set w=2 means the float 2.0 unless w counts something
+        if isinstance(value, str) and _numeric_default(default):
+            raise GradtraceError(
+                f"--set {name}={text.strip()}: '{name}' is a number (its default is "
+                f"{_short(default)}), and {text.strip()!r} is not one; give a number "
+                f"(--set {name}=0.5) or a JSON list of numbers (--set {name}='[1, 2]')")
         given[name] = value
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     for path in [k for k in given if _root(k) != k]:     # params.W1, layers[0].b
@@ -274,6 +279,17 @@ def build_inputs(fn: Callable, sets: tuple[str, ...] = (), inputs_file: str | No
                                  f"--set {name}=VALUE or --inputs FILE")
     kwargs.update({k: v for k, v in given.items() if k not in params})
     return kwargs
+
+
+def _numeric_default(default) -> bool:
+    if isinstance(default, (int, float, np.number)) and not isinstance(default, bool):
+        return True
+    return isinstance(default, np.ndarray) and default.dtype.kind in "iuf"
+
+
+def _short(default) -> str:
+    return f"an array of shape {default.shape}" if isinstance(default, np.ndarray) else \
+        repr(default)
 
 
 def trace_target(target: str, sets: tuple[str, ...] = (), inputs_file: str | None = None,

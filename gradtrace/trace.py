@@ -8,6 +8,7 @@ from the tape when first asked for.  Nothing reaches back into the tracer.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -16,10 +17,10 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from . import constructors, gcpause
+from . import constructors, gcpause, inplace
 from . import inputs as _inputs
 from .backward import backward as _backward
-from .errors import GradtraceWarning, OutputError, TraceError
+from .errors import GradtraceError, GradtraceWarning, OutputError, TraceError
 
 # the views a Trace offers as methods (they take a trace; none of them imports this module)
 from .explain import explain
@@ -39,6 +40,7 @@ from .tape import KIND, REQ, Tape, from_graph, to_graph, write_gradients
 from .traced import Traced
 
 INTERNAL_FILES.update(str(f) for f in {__file__, _inputs.__file__, constructors.__file__,
+                                        inplace.__file__,
                                         *_OP_FILES})
 INTERNAL_FILES.update(str(m.__file__) for m in (sys.modules["gradtrace.dispatch"],
                                            sys.modules["gradtrace.traced"],
@@ -303,6 +305,9 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         rec.entry = sys._getframe()
         with guard:
             result = _inputs.call(fn, traced_args, named)
+    except GradtraceError as e:
+        located(e)
+        raise
     finally:
         rec.forget_frames()
         rec.finish()
@@ -313,6 +318,23 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     if type(result) is not Traced:
         result = _constant_output(rec, result, fname)
     return _finished(rec, result._id, input_ids, floating, fname, fn, named)
+
+
+def located(e: GradtraceError) -> GradtraceError:
+    """The error with the user's ``file:line:`` in front: the innermost frame of the
+    user's own code the error passed through (the line to change)."""
+    where = None
+    tb = e.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename not in INTERNAL_FILES and constructors.is_user_file(code.co_filename):
+            where = (code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if where is not None and e.args and isinstance(e.args[0], str):
+        prefix = f"{os.path.basename(where[0])}:{where[1]}: "
+        if not e.args[0].startswith(prefix):
+            e.args = (prefix + e.args[0], *e.args[1:])
+    return e
 
 
 def _constant_output(rec, result, fname: str, level: int = 3):

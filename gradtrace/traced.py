@@ -11,10 +11,11 @@ refused while the value depends on an input that gets a gradient.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
-from . import dispatch, ops
+from . import dispatch, inplace, ops
 from .errors import TraceError
 from .ops import ABS, ADD, DIV, FLOOR_DIVIDE, MATMUL, MOD, MUL, NEG, POW, POW_CONST, SUB
 
@@ -29,7 +30,7 @@ _RESHAPE = dispatch.FUNCTIONS[np.reshape]
 class Traced:
     """A float or float array being traced; behaves like one inside the function."""
 
-    __slots__ = ("_id", "value", "_rec", "_needs")
+    __slots__ = ("_id", "value", "_rec", "_needs", "__weakref__")
     __array_priority__ = 1000
     __gradtrace_traced__ = True
 
@@ -107,14 +108,13 @@ class Traced:
     def __abs__(self):
         return self._rec.op(ABS, (self,), None, True)
 
-    # ---- augmented assignment: numpy would write into the array, which every alias sees
+    # ---- augmented assignment: a float rebinds, as in Python; an array is updated in place,
+    # recorded as a new version that every name for it (and every view of it) sees
     def _in_place(self, o, op_text, plain_op):
-        if type(self.value) is _FLOAT:   # a float is immutable: x += 1 rebinds, as in Python
+        if type(self.value) is _FLOAT:
             return plain_op(self, o)
-        raise TraceError(
-            f"'x {op_text}= ...' on a traced array would change the array in place (numpy "
-            "semantics: every other name for it sees the change), which the graph cannot "
-            f"record; write 'x = x {op_text} ...' instead")
+        return inplace.update(self, plain_op(self, o),
+                              f"{self._rec.names[self._id] or 'x'} {op_text}= ...")
 
     def __iadd__(self, o):
         return self._in_place(o, "+", Traced.__add__)
@@ -167,6 +167,13 @@ class Traced:
     # ---- leaving the graph: allowed only where no gradient can be lost
     def _leave(self, what: str):
         if self._needs:
+            from .constructors import NUMPY_NAME, math_culprit  # (imports go one way)
+            culprit = math_culprit(sys._getframe(2))
+            if culprit is not None:
+                raise TraceError(
+                    f"{culprit} from the math module cannot be traced (a name bound before "
+                    f"the trace, e.g. by 'from math import {culprit}'); use "
+                    f"np.{NUMPY_NAME.get(culprit, culprit)}, or call it as math.{culprit}(x)")
             raise TraceError(
                 f"a traced value was converted to a plain number ({what}), which would drop "
                 "it from the graph and silently lose its gradient; use numpy functions "
@@ -206,18 +213,13 @@ class Traced:
         return np.asarray(self.value, dtype=dtype)
 
     def __setitem__(self, key, value):
-        raise TraceError(
-            "in-place writes to a traced array are not allowed (x[i] = ...): they would "
-            "change a value the graph already recorded; build a new array instead "
-            "(np.where, np.concatenate, or arithmetic)")
+        inplace.write(self, key, value)
 
-    def sort(self, *args, **kwargs):
-        raise TraceError("x.sort() sorts in place, which the graph cannot record; write "
-                         "x = np.sort(x) instead")
+    def sort(self, axis=-1, kind=None, order=None):
+        inplace.update(self, dispatch.FUNCTIONS[np.sort](self, axis, kind, order), "x.sort()")
 
-    def fill(self, *args, **kwargs):
-        raise TraceError("x.fill() writes in place, which the graph cannot record; build a new "
-                         "array (np.full_like) instead")
+    def fill(self, value):
+        inplace.write(self, Ellipsis, value)
 
     # ---- array-like surface
     @property

@@ -74,7 +74,17 @@ def test_elementwise(op, data):
 # several elements) with a random perturbation drawn by hypothesis
 A = np.array([[0.6, -0.3, 0.9, 0.2], [0.1, 0.8, -0.5, 0.4], [-0.7, 0.35, 0.15, 1.2]])
 SQ = np.array([[2.0, 0.3, -0.4], [0.1, 1.5, 0.2], [0.5, -0.6, 2.5]])
+def _written(x):
+    """setitem: basic, fancy (a repeated slot: the last write wins) and masked writes."""
+    h = x * 1.0
+    h[0] = x[1] * 2.0
+    h[[1, 2, 1], :2] = x[2, :2] * x[0, :2]
+    h[h > 1.5] = 1.5
+    return h
+
+
 STRUCTURED = {
+    "setitem": (_written, A),
     "var": (lambda x: np.var(x, axis=-1, ddof=1), A), "std": (lambda x: np.std(x, axis=(0, 1),
                                                                              keepdims=True), A),
     "var_method": (lambda x: x.var(), A), "std_correction": (lambda x: np.std(x, correction=1), A),

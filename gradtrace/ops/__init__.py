@@ -6,47 +6,48 @@ and ``gradtrace.traced`` derives its dispatch from ``ROWS``.  Adding ``np.arctan
 is one ``unary(...)`` row here plus one line in the per-op gradient test list.
 """
 
-from . import constants, elementwise, external, linalg, reductions, selection, shape  # noqa: F401
+from . import constants, elementwise, external, linalg, reductions, selection, shape, writes  # noqa: F401
 from .core import (
-                   CALL,
-                   INFIX,
-                   NO_VALUE,
-                   POSTFIX,
-                   PREFIX,
-                   PRIMITIVES,
-                   ROWS,
-                   Composite,
-                   Constant,
-                   Primitive,
-                   scalar_fallback,
+    CALL,
+    INFIX,
+    NO_VALUE,
+    POSTFIX,
+    PREFIX,
+    PRIMITIVES,
+    ROWS,
+    Composite,
+    Constant,
+    Primitive,
+    scalar_fallback,
 )
 from .elementwise import (
-                   ABS,
-                   ADD,
-                   DIV,
-                   FLOOR_DIVIDE,
-                   MAXIMUM,
-                   MINIMUM,
-                   MOD,
-                   MUL,
-                   NEG,
-                   POW,
-                   POW_CONST,
-                   RELU,
-                   SIGMOID,
-                   SUB,
-                   TANH,
+    ABS,
+    ADD,
+    DIV,
+    FLOOR_DIVIDE,
+    MAXIMUM,
+    MINIMUM,
+    MOD,
+    MUL,
+    NEG,
+    POW,
+    POW_CONST,
+    RELU,
+    SIGMOID,
+    SUB,
+    TANH,
 )
 from .linalg import MATMUL
 from .reductions import LOGSUMEXP, SOFTMAX
 from .shape import CAST, GETITEM, RESHAPE, TRANSPOSE, getitem_params, is_basic_index
+from .writes import SETITEM
 
 FILES = {m.__file__ for m in (constants, elementwise, external, linalg, reductions, selection,
-                             shape)} | {
+                             shape, writes)} | {
     __file__, __import__(f"{__name__}.core", fromlist=["x"]).__file__}
 
 __all__ = ["CALL", "INFIX", "POSTFIX", "PREFIX", "NO_VALUE", "ROWS", "PRIMITIVES", "Composite",
            "Constant", "Primitive", "scalar_fallback", "ABS", "ADD", "DIV",
            "FLOOR_DIVIDE", "MAXIMUM", "MINIMUM", "MOD", "MUL", "NEG", "POW", "POW_CONST", "RELU",
            "SIGMOID", "SUB", "TANH", "MATMUL", "LOGSUMEXP", "SOFTMAX", "CAST", "GETITEM",
-           "RESHAPE", "TRANSPOSE", "getitem_params", "is_basic_index", "FILES"]
+           "RESHAPE", "TRANSPOSE", "SETITEM", "getitem_params", "is_basic_index", "FILES"]

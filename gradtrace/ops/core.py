@@ -55,6 +55,7 @@ class Primitive:
     numpy: tuple = ()               # numpy ufuncs / functions this row answers
     method: tuple = ()              # Traced method names this row answers
     bind: Callable | None = None    # bind(*args, **kwargs) -> (tensor args, params or None)
+    view: bool = False              # numpy's result is a view of argument 0 (it sees writes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,10 @@ def supported_markdown() -> str:
                  "traced values and numbers; `np.add.reduce`, `np.add.accumulate`, "
                  "`np.multiply.outer` and friends; methods `.reshape()`, `.transpose()`, `.T`, "
                  "`.mT`, `.astype()` (a float dtype is a cast op; an int or bool dtype gives a "
-                 "constant), `.item()` and `.tolist()` (only where no gradient is lost). "
+                 "constant), `.item()` and `.tolist()` (only where no gradient is lost); writes "
+                 "into arrays the function made or computed (`out[i, j] = v`, masks, fancy "
+                 "indices, `+=`, `*=`, `out=`, `.fill()`), recorded as new versions that views "
+                 "see; `math.exp`, `math.tanh`, `math.log` ... called as `math.f(x)` on traced "
+                 "floats. "
                  f"`np.mod` is `np.remainder`. ({n} differentiable rows in `gradtrace.ops`.)")
     return "\n".join(lines) + "\n"

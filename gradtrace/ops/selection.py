@@ -57,7 +57,7 @@ def _same_call(fn):
     return index
 
 
-def selection(name, fn, *, method=(), index=None, numpy=None, fill=None):
+def selection(name, fn, *, method=(), index=None, numpy=None, fill=None, view=False):
     """A row for a numpy function that only selects (and maybe fills in) elements."""
     index = index or _same_call(fn)
 
@@ -72,7 +72,7 @@ def selection(name, fn, *, method=(), index=None, numpy=None, fill=None):
         name, 1, f"{name}({{0}})", CALL, 90, (f"ḡ back through {name}",),
         array=gather, vjp=_scatter_vjp, symbol=name,
         numpy=(fn,) if numpy is None and fn is not None else (numpy or ()), method=method,
-        bind=bind))
+        bind=bind, view=view))
 
 
 def _sort_index(a, axis=-1, kind=None, order=None, *, stable=None):
@@ -144,19 +144,19 @@ TILE = selection("tile", np.tile)
 REPEAT = selection("repeat", np.repeat, method=("repeat",))
 TAKE = selection("take", np.take, method=("take",), index=_take_index)
 TAKE_ALONG_AXIS = selection("take_along_axis", np.take_along_axis)
-DIAGONAL = selection("diagonal", np.diagonal, method=("diagonal",))
+DIAGONAL = selection("diagonal", np.diagonal, method=("diagonal",), view=True)
 DIAG = selection("diag", np.diag)
 DIAGFLAT = selection("diagflat", np.diagflat)
 TRIL = selection("tril", np.tril)
 TRIU = selection("triu", np.triu)
-BROADCAST_TO = selection("broadcast_to", np.broadcast_to)
+BROADCAST_TO = selection("broadcast_to", np.broadcast_to, view=True)
 DELETE = selection("delete", np.delete)
 RESIZE = selection("resize", np.resize, index=_resize_index)
 SORT = selection("sort", np.sort, index=_sort_index)
 PARTITION = selection("partition", np.partition, index=_partition_index)
 PAD = selection("pad", np.pad, index=_pad_index, fill=_pad_fill)
 SLIDING_WINDOW = selection("sliding_window_view", _swv,
-                           numpy=(np.lib.stride_tricks.sliding_window_view,))
+                           numpy=(np.lib.stride_tricks.sliding_window_view,), view=True)
 SPLIT_PART = selection("split", None)
 
 

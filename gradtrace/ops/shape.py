@@ -43,7 +43,7 @@ TRANSPOSE = register(Primitive(
     "transpose", 1, "{0}ᵀ", POSTFIX, 95, ("transpose back",),
     array=lambda x, axes=None: np.transpose(x, axes),
     vjp=lambda k, g, out, v, p: np.transpose(g, _inverse_perm(p["axes"], v[0].ndim)),
-    symbol="ᵀ", numpy=(np.transpose,), bind=_bind_transpose))
+    symbol="ᵀ", numpy=(np.transpose,), bind=_bind_transpose, view=True))
 
 
 def _bind_reshape(a, shape=NO_VALUE, order="C", *, newshape=NO_VALUE, copy=None):
@@ -66,7 +66,7 @@ RESHAPE = register(Primitive(
     "reshape", 1, "reshape({0})", CALL, 90, ("reshape back",),
     array=lambda x, shape, order="C": np.reshape(x, shape, order=order),
     vjp=lambda k, g, out, v, p: np.reshape(g, v[0].shape, order=p.get("order", "C")),
-    symbol="reshape", numpy=(np.reshape,), bind=_bind_reshape))
+    symbol="reshape", numpy=(np.reshape,), bind=_bind_reshape, view=True))
 
 
 def reshaped(record, a, shape):
@@ -146,7 +146,7 @@ def _getitem_vjp(k, g, out, v, p):
 
 GETITEM = register(Primitive(
     "getitem", 1, "{0}[{index}]", POSTFIX, 95, ("ḡ into {0}[{index}]",),
-    array=lambda x, index: x[index], vjp=_getitem_vjp, symbol="[·]"))
+    array=lambda x, index: x[index], vjp=_getitem_vjp, symbol="[·]", view=True))
 
 
 def getitem_params(index) -> dict:

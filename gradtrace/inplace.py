@@ -1,0 +1,160 @@
+"""Writes into traced arrays, recorded the way PyTorch records in-place ops: as new
+versions of the array.
+
+``out[i, j] = v``, ``x += v``, ``np.add(a, b, out=x)`` and ``x.fill(v)`` record a
+``setitem`` node (or the update's own op) and move the user's handle ``out`` to it,
+so every name for that array reads the new version.  numpy's aliasing is kept:
+a view taken earlier (``row = out[0]``, ``out.T``) is re-read from its base after
+each write, and a write into a view goes through to its base, at the positions
+numpy itself says the view covers.  Inputs and the caller's constants are never
+written: a trace is a snapshot.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from . import ops
+from .errors import TraceError
+from .ops.core import is_traced
+from .tape import KIND
+
+_READ_ONLY_VIEWS = {"diagonal", "broadcast_to", "sliding_window_view"}
+
+
+def note_view(rec, base, view, prim, params) -> None:
+    """Remember that ``view`` (just recorded) is a numpy view of ``base``."""
+    if prim is ops.GETITEM and not ops.is_basic_index(params["index"]):
+        return                                   # fancy indexing copies
+    if prim is ops.RESHAPE and not np.may_share_memory(view.value, base.value):
+        return                                   # numpy had to copy
+    rec.views.setdefault(base._id, []).append((weakref.ref(view), view._id))
+    rec.view_of[view._id] = (base, prim, params)
+
+
+def write(t, key, value, what: str | None = None) -> None:
+    """``t[key] = value``: a new version of the array ``t`` (or of the array it views)."""
+    if type(t.value) is float:
+        raise TraceError("cannot assign into a scalar (0-d) traced value; rebind the name "
+                         "instead (x = ...)")
+    index = ops.getitem_params(key)["index"]
+    what = what or f"{_name(t)}[{_key_text(key)}] = ..."
+    owner, where = _owner(t, index, what)
+    rec = t._rec
+    new = rec.op(ops.SETITEM, (owner, _as_traced(rec, value)), {"index": where})
+    rec.set_name(new._id, _name(owner, None))
+    rebind(owner, new)
+
+
+def update(t, result, what: str):
+    """``t op= v`` and ``out=t``: the whole of ``t`` becomes ``result`` (numpy semantics:
+    broadcast into t's shape, cast to t's dtype); returns the handle ``t``."""
+    rec = t._rec
+    shape = tuple(t.shape)
+    rshape = tuple(np.shape(result.value)) if is_traced(result) else np.shape(result)
+    if rshape != shape:
+        try:
+            np.broadcast_shapes(rshape, shape)
+            ok = np.broadcast_shapes(rshape, shape) == shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise TraceError(f"{what}: the result has shape {rshape}, which does not fit "
+                             f"into the array of shape {shape} it is written into (numpy "
+                             "raises 'non-broadcastable output operand' here too)")
+    if is_traced(result) and rshape == shape and result.dtype == t.dtype \
+            and t._id not in rec.view_of and not _is_input(rec, t):
+        rebind(t, result)
+        return t
+    write(t, Ellipsis, result, what)
+    return t
+
+
+def ufunc_out(ufunc, fname: str, method: str, inputs, kwargs):
+    """``np.add(a, b, out=x)``: the ufunc's result written into the traced array ``x``."""
+    outs = kwargs.pop("out")
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    if len(outs) != 1 or not is_traced(outs[0]):
+        raise TraceError(
+            f"{fname}(..., out=...) writes into an array made outside the traced function, "
+            "which gradtrace cannot record; make the array inside the function (np.empty, "
+            "np.zeros) or drop out= and use the returned value")
+    result = ufunc(*inputs, **kwargs) if method == "__call__" else \
+        getattr(ufunc, method)(*inputs, **kwargs)
+    return update(outs[0], result, f"{fname}(..., out={_name(outs[0])})")
+
+
+def rebind(t, new) -> None:
+    """The handle ``t`` now stands for the node ``new``; its live views are re-read."""
+    old = t._id
+    t._id, t.value, t._needs = new._id, new.value, new._needs
+    rec = t._rec
+    views = rec.views.pop(old, None)
+    if views:
+        for ref, vid in views:
+            v = ref()
+            if v is None or v._id != vid:
+                continue                          # gone, or rebound since
+            _, prim, params = rec.view_of.pop(vid)
+            fresh = rec.op(prim, (t,), params)
+            rec.set_name(fresh._id, rec.names[vid])
+            mine = rec.views.get(t._id)
+            if mine and mine[-1][1] == fresh._id:
+                mine[-1] = (weakref.ref(v), fresh._id)   # the user's handle, not the temporary
+            rebind(v, fresh)
+
+
+def _owner(t, index, what: str):
+    """(the array a write lands in, the index there): a view passes it to its base."""
+    rec = t._rec
+    if rec.finished:
+        raise TraceError("this traced value belongs to a trace that has finished; "
+                         "do all the computation inside the traced function")
+    entry = rec.view_of.get(t._id)
+    if entry is None:
+        if _is_input(rec, t):
+            name = rec.names[t._id]
+            raise TraceError(
+                f"{what} would write into the input '{name}', the caller's array, in place "
+                f"(a trace never changes it); copy it first: {name} = {name}.copy()")
+        return t, index
+    base, prim, params = entry
+    if prim.name in _READ_ONLY_VIEWS:
+        raise TraceError(f"{what} writes into a read-only view made by np.{prim.name} "
+                         "(numpy refuses it too); write into the array itself")
+    cover = prim.array(np.arange(base.value.size).reshape(base.value.shape), **params)
+    target = np.asarray(cover[index])
+    return _owner(base, np.unravel_index(target, base.value.shape), what)
+
+
+def _name(t, default="x"):
+    """The variable a handle stands for (a constructor's buffer: the one it was stored in)."""
+    rec = t._rec
+    return rec.names[t._id] or rec.buffer_names.get(t._id) or default
+
+
+def _is_input(rec, t) -> bool:
+    return rec.records[t._id][KIND] == "input"
+
+
+def _as_traced(rec, value):
+    if is_traced(value):
+        if value._rec is not rec:
+            raise TraceError("traced values from two different traces cannot be mixed")
+        return value
+    if isinstance(value, (list, tuple)):
+        from .constructors import nested_to_traced
+        value = nested_to_traced(value)
+        if is_traced(value):
+            return value
+    return rec.const(value)
+
+
+def _key_text(key) -> str:
+    from .formulas import index_text
+    try:
+        return index_text(key if isinstance(key, tuple) else (key,))
+    except (TypeError, ValueError):
+        return "..."
