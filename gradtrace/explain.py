@@ -45,7 +45,8 @@ class Explanation:
         lines = [self.note] if self.note else []
         if self.form == "recursive":
             rows = [(s["lhs"], s["rhs"], s["numbers"]) for s in self.steps]
-            width = max((len(lhs) + 3 + len(rhs) for lhs, rhs, _ in rows), default=0)
+            width = min(max((len(lhs) + 3 + len(rhs) for lhs, rhs, _ in rows), default=0),
+                        PAD_LIMIT)
             for lhs, rhs, numbers in rows:
                 left = f"{lhs} = {rhs}"
                 lines.append(f"{left.ljust(width)}   = {numbers}" if numbers else left)
@@ -61,7 +62,7 @@ class Explanation:
                          f"{'s' if len(self.steps) != 1 else ''} = {terms} = "
                          f"{value_text(_sum(s['contribution'] for s in self.steps), DIGITS)} "
                          f"({verdict})")
-        return "\n".join(lines)
+        return "\n".join(part for line in lines for part in wrapped(line))
 
     def __str__(self) -> str:
         return self.text
@@ -104,6 +105,40 @@ class Explanation:
         out[-1] = out[-1].rstrip(" \\")
         out.append(r"\end{align*}")
         return "\n".join(out)
+
+
+WIDTH = 100        # explain's text fits a terminal of this many columns
+PAD_LIMIT = 56     # the '=' column of the numbers: never further right than this
+
+
+def wrapped(line: str, width: int = WIDTH) -> list[str]:
+    """A long line broken before its ' = ' signs (the chain rule's steps), continuation
+    lines indented; a part still too long breaks at a space before ' + ' or ' · '."""
+    if len(line) <= width:
+        return [line]
+    indent = len(line) - len(line.lstrip(" ")) + 4
+    head, *rest = line.split(" = ")
+    out = [head]
+    for part in rest:
+        if len(out[-1]) + 3 + len(part) <= width:
+            out[-1] += " = " + part
+        else:
+            out.append(" " * indent + "= " + part)
+    return [piece for chunk in out for piece in _broken(chunk, width, indent + 2)]
+
+
+def _broken(line: str, width: int, indent: int) -> list[str]:
+    pieces = []
+    while len(line) > width:
+        cut = max(line.rfind(" + ", indent + 1, width), line.rfind(" · ", indent + 1, width),
+                  line.rfind(" − ", indent + 1, width))
+        if cut <= indent:
+            cut = line.rfind(" ", indent + 1, width)
+        if cut <= indent:
+            break                          # one unbreakable word (a very long name)
+        pieces.append(line[:cut])
+        line = " " * indent + line[cut + 1:]
+    return [*pieces, line]
 
 
 def factor(formula: str) -> str:

@@ -134,3 +134,22 @@ def test_random_dags_paths_equal_gradient(program, x, y):
             assert total == pytest.approx(t.grads[name], rel=1e-9, abs=1e-12)
         rec = t.explain(name)
         assert rec.steps[-1]["value"] == t.grads[name]
+
+
+def test_explain_fits_in_100_columns_wrapping_at_the_equals_signs():
+    """Issue 27: long chain-rule lines (160 characters on attention_head) wrap at '='."""
+    import warnings
+
+    from gradtrace import examples
+    for name in ("attention_head", "mlp_calls", "numpy_mlp"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = gt.trace(examples.EXAMPLES[name]).backward()
+        for form in ("recursive", "paths"):
+            text = t.explain(t.wrt[0], form=form).text
+            assert max(len(line) for line in text.splitlines()) <= 100, (name, form)
+    from gradtrace.explain import wrapped
+    line = "∂C/∂w = " + " = ".join(["∂C/∂a · ∂a/∂z · ∂z/∂w"] * 6)
+    parts = wrapped(line)
+    assert len(parts) > 1 and all(len(p) <= 100 for p in parts)
+    assert all(p.lstrip().startswith("= ") for p in parts[1:])
