@@ -132,11 +132,27 @@ def _names_on_line(code, line: int) -> frozenset:
     return names
 
 
+def user_frame(frame):
+    while frame is not None and not is_user_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
+def storing_subscript(frame) -> bool:
+    """Is the user's code at ``arr[i] = ...`` (numpy converting a value it writes)?"""
+    frame = user_frame(frame)
+    if frame is None:
+        return False
+    for ins in dis.get_instructions(frame.f_code):
+        if ins.offset == frame.f_lasti:
+            return ins.opname == "STORE_SUBSCR"
+    return False
+
+
 def math_culprit(frame) -> str | None:
     """``from math import tanh; tanh(z)``: the math function named on the user's line
     (bound before the trace, so it could not be intercepted), as 'tanh'."""
-    while frame is not None and not is_user_file(frame.f_code.co_filename):
-        frame = frame.f_back
+    frame = user_frame(frame)
     if frame is None:
         return None
     scope = {**frame.f_globals, **frame.f_locals}

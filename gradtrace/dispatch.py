@@ -184,6 +184,8 @@ def ufunc_call(ufunc, method: str, inputs, kwargs):
         if ufunc is np.positive or ufunc is np.conjugate:   # identities on real floats
             return inputs[0]
         prim = UFUNCS.get(ufunc)
+        if prim is None and not needs_grad(inputs):
+            return _plainly(ufunc, inputs, kwargs)
         if prim is None:
             raise UnsupportedOpError(
                 f"gradtrace cannot differentiate {fname}: it is not in gradtrace's op table "
@@ -223,8 +225,34 @@ def ufunc_call(ufunc, method: str, inputs, kwargs):
                              "function (np.sum instead of np.add.reduce, etc.)")
 
 
+def needs_grad(x) -> bool:
+    """Does any traced value in ``x`` (lists, tuples, dicts included) carry a gradient?"""
+    if is_traced(x):
+        return x._needs
+    if isinstance(x, (list, tuple)):
+        return any(needs_grad(v) for v in x)
+    if isinstance(x, dict):
+        return any(needs_grad(v) for v in x.values())
+    return False
+
+
+def _plainly(func, args, kwargs):
+    """A numpy function outside the op table on values that carry no gradient (a buffer
+    of constants, say): numpy runs on the plain values and the result is a constant."""
+    try:
+        return func(*plain(args), **plain(kwargs))
+    except ValueError as e:
+        if "read-only" in str(e):
+            raise TraceError(f"{qualname(func)} writes into an array in place, which "
+                             "gradtrace cannot record; write it with indexing "
+                             "(x[...] = ...) instead") from e
+        raise
+
+
 def array_function(func, args, kwargs):
     handler = FUNCTIONS.get(func)
+    if handler is None and not needs_grad(args) and not needs_grad(kwargs):
+        return _plainly(func, args, kwargs)
     if handler is None:
         raise UnsupportedOpError(
             f"gradtrace cannot differentiate {qualname(func)}: it is not in gradtrace's op "

@@ -30,7 +30,8 @@ def note_view(rec, base, view, prim, params) -> None:
         return                                   # fancy indexing copies
     if prim is ops.RESHAPE and not np.may_share_memory(view.value, base.value):
         return                                   # numpy had to copy
-    rec.views.setdefault(base._id, []).append((weakref.ref(view), view._id))
+    if rec.records[base._id][KIND] != "input":     # an input is never written: no re-reads
+        rec.views.setdefault(base._id, []).append((weakref.ref(view), view._id))
     rec.view_of[view._id] = (base, prim, params)
 
 
@@ -43,6 +44,9 @@ def write(t, key, value, what: str | None = None) -> None:
     what = what or f"{_name(t)}[{_key_text(key)}] = ..."
     owner, where = _owner(t, index, what)
     rec = t._rec
+    if _unread(rec, owner) and not t._needs and not _holds_traced(value):
+        _fill_in(owner.value, where, value)       # (filling data in a loop stays linear)
+        return
     new = rec.op(ops.SETITEM, (owner, _as_traced(rec, value)), {"index": where})
     rec.set_name(new._id, _name(owner, None))
     rebind(owner, new)
@@ -127,6 +131,32 @@ def _owner(t, index, what: str):
     cover = prim.array(np.arange(base.value.size).reshape(base.value.shape), **params)
     target = np.asarray(cover[index])
     return _owner(base, np.unravel_index(target, base.value.shape), what)
+
+
+def _unread(rec, t) -> bool:
+    """Nothing can have read t's node yet: it is the newest node, has no views, and is a
+    constructor's buffer or a write's result (an array it owns)."""
+    if t._id != rec.n - 1 or t._id in rec.views or t.value.base is not None:
+        return False
+    record = rec.records[t._id]
+    return record[KIND] == "const" or record[1] is ops.SETITEM
+
+
+def _fill_in(arr, index, value) -> None:
+    """A constant written with plain numbers before anything read it: written in place."""
+    arr.flags.writeable = True
+    try:
+        arr[index] = value
+    finally:
+        arr.flags.writeable = False
+
+
+def _holds_traced(value) -> bool:
+    if is_traced(value):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_traced(v) for v in value)
+    return False
 
 
 def _name(t, default="x"):

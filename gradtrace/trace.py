@@ -308,6 +308,12 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     except GradtraceError as e:
         located(e)
         raise
+    except Exception as e:   # numpy turned our error into its own ("setting an array element")
+        inner = e.__cause__ or e.__context__
+        if not isinstance(inner, GradtraceError):
+            raise
+        inner.__traceback__ = e.__traceback__
+        raise located(inner) from None
     finally:
         rec.forget_frames()
         rec.finish()

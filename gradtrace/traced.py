@@ -167,7 +167,12 @@ class Traced:
     # ---- leaving the graph: allowed only where no gradient can be lost
     def _leave(self, what: str):
         if self._needs:
-            from .constructors import NUMPY_NAME, math_culprit  # (imports go one way)
+            from .constructors import NUMPY_NAME, math_culprit, storing_subscript
+            if storing_subscript(sys._getframe(2)):
+                raise TraceError(
+                    "a traced value was written into a numpy array made outside the traced "
+                    "function (arr[i] = x), which would drop it from the graph; make the array "
+                    "inside the function (out = np.zeros(...)) and write into that")
             culprit = math_culprit(sys._getframe(2))
             if culprit is not None:
                 raise TraceError(
@@ -208,8 +213,10 @@ class Traced:
         if self._needs:
             raise TraceError(
                 "a traced value was turned into a plain numpy array (np.asarray(x, dtype=int), "
-                "or a numpy call gradtrace does not intercept), which would silently lose its "
-                "gradient; use np.stack or np.concatenate so it stays in the graph")
+                "a numpy call gradtrace does not intercept, or a write into an array made "
+                "outside the traced function: arr[i] = x), which would silently lose its "
+                "gradient; make the array inside the function (out = np.zeros(...)), or use "
+                "np.stack or np.concatenate so it stays in the graph")
         return np.asarray(self.value, dtype=dtype)
 
     def __setitem__(self, key, value):
@@ -222,6 +229,16 @@ class Traced:
         inplace.write(self, Ellipsis, value)
 
     # ---- array-like surface
+    def __getattr__(self, name):
+        """ndarray attributes gradtrace does not model (``.nbytes``, ``.flags``): read off
+        the plain value when no gradient can be lost through them."""
+        if name.startswith("_") or self._needs:
+            raise AttributeError(
+                f"a traced array has no attribute {name!r} while tracing"
+                + ("" if name.startswith("_") else
+                   " (it carries a gradient; use numpy functions gradtrace supports)"))
+        return getattr(self.value, name)
+
     @property
     def shape(self):
         return () if type(self.value) is _FLOAT else self.value.shape

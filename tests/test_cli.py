@@ -106,7 +106,7 @@ def test_render_inputs_file(model, tmp_path):
     (["render", "{model}"], "has no ':function' part (to trace a file, say which function"),
     (["render", "no_such_example"], "not a built-in example"),
     (["render", "no_such_pkg.mod:f"], "cannot import module 'no_such_pkg.mod'"),
-    (["render", "{model}:loss", "--set", "w=abc"], "cannot use a str as a number"),
+    (["render", "{model}:loss", "--set", "w=abc"], "--set w=abc: 'w' is a number"),
     (["render", "{model}:loss", "--set", "w"], "--set 'w' must look like NAME=VALUE"),
     (["render", "{model}:loss", "--set", "q=1"],
      "has no parameter 'q' (its parameters: w, b, x, y)"),

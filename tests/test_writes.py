@@ -229,3 +229,32 @@ def test_cli_set_with_a_word_for_a_number_names_the_input(tmp_path):
         """, "--set", "w=banana")
     assert run.returncode != 0
     assert "--set w=banana: 'w' is a number" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_filling_a_data_buffer_with_plain_numbers_stays_linear():
+    def f(w):
+        X = np.zeros((3000, 4))
+        for i in range(3000):
+            X[i] = np.arange(4.0) * (i % 7)      # plain numbers: written in place
+        return np.sum(X @ w)
+    t = gt.trace(f, np.ones(4))
+    assert len(t.tape) < 10
+    np.testing.assert_allclose(t.backward().grads["w"], np.zeros((3000, 4)).sum(0)
+                               + sum(i % 7 for i in range(3000)) * np.arange(4.0))
+
+
+def test_buffers_of_constants_still_act_as_arrays():
+    def f(w):
+        e = np.eye(3)
+        assert e.nbytes == 72 and e.ndim == 2
+        vals = np.linalg.eigvalsh(e * 2.0)       # not in the op table: fine on constants
+        return np.sum(w * vals)
+    np.testing.assert_allclose(gt.trace(f, np.ones(3)).backward().grads["w"], [2.0] * 3)
+
+    outside = np.zeros(2)
+
+    def into_outside(w):
+        outside[0] = w[0]
+        return np.sum(w)
+    with pytest.raises(gt.TraceError, match="made outside the traced function"):
+        gt.trace(into_outside, np.ones(2))
