@@ -11,47 +11,25 @@ untouched, and on a thread that is not tracing they pass straight through.
 
 from __future__ import annotations
 
-import dis
 import functools
 import math
-import os
-import sys
-import sysconfig
 import threading
 
 import numpy as np
 
 from . import dispatch, ops
-from .dispatch import record
+from .dispatch import nested_to_traced, record
 from .errors import TraceError
 from .ops.core import is_traced, value_of
 from .recorder import ACTIVE
+from .usercode import MATH_NAMES, NUMPY_NAME, called_from_user
 
-_STACK = ops.PRIMITIVES["stack"]
 _BROADCAST_TO = ops.PRIMITIVES["broadcast_to"]
 _COPY = ops.PRIMITIVES["copy"]
 _lock = threading.Lock()
 _active = 0
 _originals: dict[str, object] = {}
 _wrappers: dict[str, tuple] = {}     # path -> (numpy's function, its wrapper)
-
-
-def nested_to_traced(obj):
-    """A list/tuple tree of traced values and numbers as one traced array."""
-    if is_traced(obj):
-        return obj
-    if isinstance(obj, (list, tuple)):
-        if not obj:
-            return np.asarray(obj, dtype=np.float64)
-        parts = [nested_to_traced(x) for x in obj]
-        if not any(is_traced(p) for p in parts):
-            return np.asarray(parts, dtype=np.float64)
-        shapes = {tuple(np.shape(p.value if is_traced(p) else p)) for p in parts}
-        if len(shapes) != 1:
-            raise TraceError(f"np.array of a list whose items have different shapes "
-                             f"{sorted(shapes)}: numpy would make a ragged object array")
-        return record(_STACK, tuple(parts), {"axis": 0})
-    return obj
 
 
 def _holds_traced(obj) -> bool:
@@ -92,75 +70,6 @@ def _list_first(original):
             a = nested_to_traced(a)
         return original(a, *args, **kwargs)
     return reduction
-
-
-_LIBRARY_DIRS = tuple({os.path.dirname(os.path.abspath(__file__)) + os.sep,
-                       *(os.path.abspath(p) + os.sep for p in (
-                           sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")))})
-_user_file: dict[str, bool] = {}
-_line_names: dict[tuple, frozenset] = {}
-
-
-def is_user_file(filename: str) -> bool:
-    """Code the user wrote (not gradtrace's, numpy's or another installed library's)."""
-    mine = _user_file.get(filename)
-    if mine is None:
-        mine = _user_file[filename] = not os.path.abspath(filename).startswith(_LIBRARY_DIRS)
-    return mine
-
-
-def called_from_user(fname: str, depth: int = 2) -> bool:
-    """Did the user's code (not numpy's, not ours, not a compiled module such as
-    numpy.random calling ``np.empty``) call the constructor ``fname`` by that name?"""
-    frame = sys._getframe(depth)
-    code = frame.f_code
-    if not is_user_file(code.co_filename):
-        return False
-    return fname in _names_on_line(code, frame.f_lineno)
-
-
-def _names_on_line(code, line: int) -> frozenset:
-    key = (code, line)
-    names = _line_names.get(key)
-    if names is None:
-        if len(_line_names) > 4096:
-            _line_names.clear()
-        names = _line_names[key] = frozenset(
-            i.argval for i in dis.get_instructions(code)
-            if i.positions is not None and i.positions.lineno == line
-            and i.opname.startswith("LOAD_") and isinstance(i.argval, str))
-    return names
-
-
-def user_frame(frame):
-    while frame is not None and not is_user_file(frame.f_code.co_filename):
-        frame = frame.f_back
-    return frame
-
-
-def storing_subscript(frame) -> bool:
-    """Is the user's code at ``arr[i] = ...`` (numpy converting a value it writes)?"""
-    frame = user_frame(frame)
-    if frame is None:
-        return False
-    for ins in dis.get_instructions(frame.f_code):
-        if ins.offset == frame.f_lasti:
-            return ins.opname == "STORE_SUBSCR"
-    return False
-
-
-def math_culprit(frame) -> str | None:
-    """``from math import tanh; tanh(z)``: the math function named on the user's line
-    (bound before the trace, so it could not be intercepted), as 'tanh'."""
-    frame = user_frame(frame)
-    if frame is None:
-        return None
-    scope = {**frame.f_globals, **frame.f_locals}
-    for name in sorted(_names_on_line(frame.f_code, frame.f_lineno)):
-        obj = scope.get(name)
-        if callable(obj) and getattr(obj, "__module__", None) == "math":
-            return getattr(obj, "__name__", name)
-    return None
 
 
 def _buffer(rec, made):
@@ -224,17 +133,10 @@ def _array_buffer(original):
     return array
 
 
-_MATH = {name: name for name in (
-    "exp", "expm1", "log1p", "log10", "log2", "sqrt", "sin", "cos", "tan", "sinh", "cosh",
-    "tanh", "fabs", "hypot", "degrees", "radians", "atan2", "cbrt", "exp2")} | {
-    "asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
-    "acosh": "arccosh", "atanh": "arctanh"}
-
-
 def _math_function(original):
     """math.exp(z) on a traced float records np.exp (the same op); plain numbers pass."""
     name = original.__name__
-    np_name = _MATH.get(name, name)
+    np_name = NUMPY_NAME.get(name, name)
 
     @functools.wraps(original)
     def call(*args):
@@ -248,8 +150,6 @@ def _math_function(original):
     return call
 
 
-MATH_NAMES = ("log", "pow", *_MATH)
-NUMPY_NAME = {**_MATH, "log": "log", "pow": "power"}
 _ARRAY_LIKE = ("asarray", "asanyarray", "ascontiguousarray", "asfarray")
 _CONSTRUCTORS = {"zeros": None, "ones": None, "empty": None, "zeros_like": None,
                  "ones_like": None, "empty_like": None, "full": 1, "full_like": 1,

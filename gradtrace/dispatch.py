@@ -18,7 +18,6 @@ import numpy as np
 
 from . import ops
 from .errors import GradtraceError, TraceError, UnsupportedOpError
-from .inplace import ufunc_out
 from .ops.core import is_traced
 
 NUMPY_ERRORS = (ValueError, TypeError, IndexError, ArithmeticError, np.linalg.LinAlgError)
@@ -74,6 +73,27 @@ def record(prim: ops.Primitive, tensors: tuple, params: dict | None):
         out = prim.array(*tensors, **params) if params else prim.array(*tensors)
         return out
     return rec.op(prim, tuple([as_traced(rec, t) for t in tensors]), params)
+
+
+def nested_to_traced(obj):
+    """A list/tuple tree of traced values and numbers as one traced array."""
+    if is_traced(obj):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        if not obj:
+            return np.asarray(obj, dtype=np.float64)
+        parts = [nested_to_traced(x) for x in obj]
+        if not any(is_traced(p) for p in parts):
+            return np.asarray(parts, dtype=np.float64)
+        shapes = {tuple(np.shape(p.value if is_traced(p) else p)) for p in parts}
+        if len(shapes) != 1:
+            raise TraceError(f"np.array of a list whose items have different shapes "
+                             f"{sorted(shapes)}: numpy would make a ragged object array")
+        return record(_STACK, tuple(parts), {"axis": 0})
+    return obj
+
+
+_STACK = ops.PRIMITIVES["stack"]
 
 
 @functools.cache
@@ -175,9 +195,7 @@ ACCUMULATE = {np.add: ops.PRIMITIVES["cumsum"], np.multiply: ops.PRIMITIVES["cum
 def ufunc_call(ufunc, method: str, inputs, kwargs):
     """The slow path of ``__array_ufunc__``: keywords, ufunc methods, constants, errors."""
     fname = qualname(ufunc)
-    if "out" in kwargs and kwargs["out"] is not None:
-        return ufunc_out(ufunc, fname, method, inputs, dict(kwargs))
-    kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+    kwargs = {k: v for k, v in kwargs.items() if k != "out"}   # (out= went to inplace)
     if method == "__call__":
         if ufunc in CONSTANT_UFUNCS:
             return ufunc(*plain(inputs), **plain(kwargs))

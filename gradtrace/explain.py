@@ -124,7 +124,7 @@ def wrapped(line: str, width: int = WIDTH) -> list[str]:
             out[-1] += " = " + part
         else:
             out.append(" " * indent + "= " + part)
-    return [piece for chunk in out for piece in _broken(chunk, width, indent + 2)]
+    return [piece.rstrip() for chunk in out for piece in _broken(chunk, width, indent + 2)]
 
 
 def _broken(line: str, width: int, indent: int) -> list[str]:

@@ -17,7 +17,9 @@ import weakref
 import numpy as np
 
 from . import ops
+from .dispatch import nested_to_traced
 from .errors import TraceError
+from .formulas import index_text
 from .ops.core import is_traced
 from .tape import KIND
 
@@ -175,7 +177,6 @@ def _as_traced(rec, value):
             raise TraceError("traced values from two different traces cannot be mixed")
         return value
     if isinstance(value, (list, tuple)):
-        from .constructors import nested_to_traced
         value = nested_to_traced(value)
         if is_traced(value):
             return value
@@ -183,7 +184,6 @@ def _as_traced(rec, value):
 
 
 def _key_text(key) -> str:
-    from .formulas import index_text
     try:
         return index_text(key if isinstance(key, tuple) else (key,))
     except (TypeError, ValueError):

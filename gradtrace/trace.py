@@ -38,6 +38,7 @@ from .render.notebook import mimebundle, show
 from .snapshot import snapshot
 from .tape import KIND, REQ, Tape, from_graph, to_graph, write_gradients
 from .traced import Traced
+from .usercode import is_user_file
 
 INTERNAL_FILES.update(str(f) for f in {__file__, _inputs.__file__, constructors.__file__,
                                         inplace.__file__,
@@ -333,7 +334,7 @@ def located(e: GradtraceError) -> GradtraceError:
     tb = e.__traceback__
     while tb is not None:
         code = tb.tb_frame.f_code
-        if code.co_filename not in INTERNAL_FILES and constructors.is_user_file(code.co_filename):
+        if code.co_filename not in INTERNAL_FILES and is_user_file(code.co_filename):
             where = (code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
     if where is not None and e.args and isinstance(e.args[0], str):

@@ -18,6 +18,7 @@ import numpy as np
 from . import dispatch, inplace, ops
 from .errors import TraceError
 from .ops import ABS, ADD, DIV, FLOOR_DIVIDE, MATMUL, MOD, MUL, NEG, POW, POW_CONST, SUB
+from .usercode import NUMPY_NAME, math_culprit, storing_subscript
 
 _FLOAT = float
 # handlers looked up once: while a trace runs, np.transpose & co. may be wrapped
@@ -167,7 +168,6 @@ class Traced:
     # ---- leaving the graph: allowed only where no gradient can be lost
     def _leave(self, what: str):
         if self._needs:
-            from .constructors import NUMPY_NAME, math_culprit, storing_subscript
             if storing_subscript(sys._getframe(2)):
                 raise TraceError(
                     "a traced value was written into a numpy array made outside the traced "
@@ -232,6 +232,9 @@ class Traced:
     def __getattr__(self, name):
         """ndarray attributes gradtrace does not model (``.nbytes``, ``.flags``): read off
         the plain value when no gradient can be lost through them."""
+        if name in ("view", "base", "data", "ctypes"):     # would alias the tape's copy
+            raise AttributeError(f"x.{name} is not available on a traced array (a trace "
+                                 "records versions, not memory); use x itself or x.copy()")
         if name.startswith("_") or self._needs:
             raise AttributeError(
                 f"a traced array has no attribute {name!r} while tracing"
@@ -315,6 +318,8 @@ class Traced:
 
     # ---- numpy protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if kwargs.get("out") is not None:
+            return inplace.ufunc_out(ufunc, dispatch.qualname(ufunc), method, inputs, kwargs)
         prim = dispatch.UFUNCS.get(ufunc)
         if prim is not None and method == "__call__" and not kwargs and prim.bind is None:
             if prim.arity == 1:
