@@ -8,7 +8,6 @@ from the tape when first asked for.  Nothing reaches back into the tracer.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -38,7 +37,7 @@ from .render.notebook import mimebundle, show
 from .snapshot import snapshot
 from .tape import KIND, REQ, Tape, from_graph, to_graph, write_gradients
 from .traced import Traced
-from .usercode import is_user_file
+from .usercode import located
 
 INTERNAL_FILES.update(str(f) for f in {__file__, _inputs.__file__, constructors.__file__,
                                         inplace.__file__,
@@ -325,23 +324,6 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     if type(result) is not Traced:
         result = _constant_output(rec, result, fname)
     return _finished(rec, result._id, input_ids, floating, fname, fn, named)
-
-
-def located(e: GradtraceError) -> GradtraceError:
-    """The error with the user's ``file:line:`` in front: the innermost frame of the
-    user's own code the error passed through (the line to change)."""
-    where = None
-    tb = e.__traceback__
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        if code.co_filename not in INTERNAL_FILES and is_user_file(code.co_filename):
-            where = (code.co_filename, tb.tb_lineno)
-        tb = tb.tb_next
-    if where is not None and e.args and isinstance(e.args[0], str):
-        prefix = f"{os.path.basename(where[0])}:{where[1]}: "
-        if not e.args[0].startswith(prefix):
-            e.args = (prefix + e.args[0], *e.args[1:])
-    return e
 
 
 def _constant_output(rec, result, fname: str, level: int = 3):

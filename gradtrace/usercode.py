@@ -9,6 +9,9 @@ import os
 import sys
 import sysconfig
 
+from .errors import GradtraceError
+from .naming import INTERNAL_FILES
+
 _LIBRARY_DIRS = tuple({os.path.dirname(os.path.abspath(__file__)) + os.sep,
                        *(os.path.abspath(p) + os.sep for p in (
                            sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")))})
@@ -87,3 +90,20 @@ _MATH = {name: name for name in (
 
 MATH_NAMES = ("log", "pow", *_MATH)
 NUMPY_NAME = {**_MATH, "log": "log", "pow": "power"}
+
+
+def located(e: GradtraceError) -> GradtraceError:
+    """The error with the user's ``file:line:`` in front: the innermost frame of the
+    user's own code the error passed through (the line to change)."""
+    where = None
+    tb = e.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename not in INTERNAL_FILES and is_user_file(code.co_filename):
+            where = (code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if where is not None and e.args and isinstance(e.args[0], str):
+        prefix = f"{os.path.basename(where[0])}:{where[1]}: "
+        if not e.args[0].startswith(prefix):
+            e.args = (prefix + e.args[0], *e.args[1:])
+    return e
