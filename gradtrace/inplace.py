@@ -43,6 +43,8 @@ def write(t, key, value, what: str | None = None) -> None:
         raise TraceError("cannot assign into a scalar (0-d) traced value; rebind the name "
                          "instead (x = ...)")
     index = ops.getitem_params(key)["index"]
+    if _same_view(t, index, value):
+        return                  # x[k] += v wrote through the view x[k]; Python stores it back
     what = what or f"{_name(t)}[{_key_text(key)}] = ..."
     owner, where = _owner(t, index, what)
     rec = t._rec
@@ -133,6 +135,19 @@ def _owner(t, index, what: str):
     cover = prim.array(np.arange(base.value.size).reshape(base.value.shape), **params)
     target = np.asarray(cover[index])
     return _owner(base, np.unravel_index(target, base.value.shape), what)
+
+
+def _same_view(t, index, value) -> bool:
+    """Is ``value`` the view ``t[index]`` itself (writing it back changes nothing)?"""
+    if not is_traced(value):
+        return False
+    entry = t._rec.view_of.get(value._id)
+    if entry is None or entry[0] is not t or entry[1] is not ops.GETITEM:
+        return False
+    mine = entry[2]["index"]
+    return len(mine) == len(index) and all(
+        a is b or (type(a) is type(b) and not isinstance(a, np.ndarray) and a == b)
+        for a, b in zip(mine, index))
 
 
 def _unread(rec, t) -> bool:

@@ -371,6 +371,9 @@ def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
     paused = gcpause.pause()
     try:
         r = torchrun.record(fn, named, wrt)
+    except GradtraceError as e:
+        located(e)
+        raise
     finally:
         if paused:
             gcpause.resume()
