@@ -51,7 +51,9 @@ def write(t, key, value, what: str | None = None) -> None:
     if _unread(rec, owner) and not t._needs and not _holds_traced(value):
         _fill_in(owner.value, where, value)       # (filling data in a loop stays linear)
         return
-    new = rec.op(ops.SETITEM, (owner, _as_traced(rec, value)), {"index": where})
+    value = _as_traced(rec, value)
+    _fits(what, value, owner, where)
+    new = rec.op(ops.SETITEM, (owner, value), {"index": where})
     rec.set_name(new._id, _name(owner, None))
     rebind(owner, new)
 
@@ -135,6 +137,25 @@ def _owner(t, index, what: str):
     cover = prim.array(np.arange(base.value.size).reshape(base.value.shape), **params)
     target = np.asarray(cover[index])
     return _owner(base, np.unravel_index(target, base.value.shape), what)
+
+
+def _fits(what: str, value, owner, where) -> None:
+    """numpy's rule: the value broadcasts to the shape of the places the index picks."""
+    try:
+        places = ops.core.dummy(owner.shape)[where].shape
+    except IndexError as e:
+        raise TraceError(f"{what}: {e}") from None
+    vshape = tuple(value.shape)
+    while len(vshape) > len(places) and vshape[0] == 1:     # numpy drops leading 1s here
+        vshape = vshape[1:]
+    try:
+        ok = np.broadcast_shapes(vshape, places) == places
+    except ValueError:
+        ok = False
+    if not ok:
+        raise TraceError(f"{what}: the value has shape {vshape}, and numpy cannot write it "
+                         f"into the {places} places the index picks (it would raise 'could "
+                         "not broadcast'); give a value of that shape")
 
 
 def _same_view(t, index, value) -> bool:

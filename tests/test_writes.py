@@ -285,3 +285,18 @@ def test_a_plain_write_after_a_read_leaves_the_read_as_it_was():
         b[0] = 5.0
         return first + np.sum(b * w)
     np.testing.assert_allclose(gt.trace(f, np.ones(3)).backward().grads["w"], [6.0, 2.0, 2.0])
+
+
+def test_a_value_that_does_not_fit_is_refused_in_numpy_terms_and_leading_ones_fit():
+    def too_long(w):
+        out = np.zeros(3)
+        out[0:2] = w
+        return np.sum(out)
+    with pytest.raises(gt.TraceError, match=r"out\[0:2\] = \.\.\.: the value has shape \(3,\)"):
+        gt.trace(too_long, np.ones(3))
+
+    def leading_one(w):
+        out = np.zeros(3)
+        out[1:] = w.reshape(1, 2) * 2.0     # numpy accepts (1, 2) for 2 places
+        return np.sum(out * np.array([1.0, 2.0, 3.0]))
+    check(leading_one, np.array([0.5, 1.5]))

@@ -40,7 +40,8 @@ def _write_vjp(k, g, out, v, p):
     flat = np.zeros(math.prod(target))
     hit = won >= 0
     flat[won[hit]] = np.broadcast_to(g, out.shape)[hit]
-    return flat.reshape(target)      # backward sums it down to v's own shape
+    extra = v[1].ndim - len(target)  # numpy writes a (1, n) value into n places
+    return flat.reshape((1,) * max(extra, 0) + target)   # backward sums it to v's shape
 
 
 SETITEM = register(Primitive(
