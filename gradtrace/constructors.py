@@ -1,12 +1,18 @@
-"""``np.array([...])`` and ``np.sum([...])`` of lists that hold traced values.
+"""Module functions wrapped while a trace runs: the one place gradtrace patches
+numpy and ``math`` (process-wide switches, installed by the first running trace and
+removed by the last one; a thread that is not tracing passes straight through).
 
-numpy offers no protocol for these: ``np.array`` is not dispatched, and a
-reduction of a Python list converts the list before any traced value is asked.
-So while at least one trace is running, a few numpy module functions are wrapped:
-a list or tuple (nested) holding traced values becomes one ``stack`` node, and
-everything else goes to numpy unchanged.  The wrappers are installed when the
-first trace starts and removed when the last one ends; outside a trace numpy is
-untouched, and on a thread that is not tracing they pass straight through.
+* ``np.array([...])`` and ``np.sum([...])`` of lists holding traced values: numpy
+  offers no protocol for these (``np.array`` is not dispatched, and a reduction
+  converts a Python list before any traced value is asked), so such a list becomes
+  one ``stack`` node.
+* Array constructors the user's code calls by name (``np.zeros``, ``np.full_like``,
+  ``np.array`` of numbers ...): a float result is a buffer the function may write
+  traced values into (``gradtrace.inplace``); a traced fill value is broadcast.
+* ``math.exp`` and the other differentiable ``math`` functions on traced floats
+  record their numpy op.
+
+Everything else goes to numpy and math unchanged.
 """
 
 from __future__ import annotations

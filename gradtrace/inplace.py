@@ -49,10 +49,11 @@ def write(t, key, value, what: str | None = None) -> None:
     owner, where = _owner(t, index, what)
     rec = t._rec
     if _unread(rec, owner) and not t._needs and not _holds_traced(value):
-        _fill_in(owner.value, where, value)       # (filling data in a loop stays linear)
+        _fits(what, np.shape(value), owner, where)
+        _fill_in(owner.value, where, value, what)   # (filling data in a loop stays linear)
         return
     value = _as_traced(rec, value)
-    _fits(what, value, owner, where)
+    _fits(what, tuple(value.shape), owner, where)
     new = rec.op(ops.SETITEM, (owner, value), {"index": where})
     rec.set_name(new._id, _name(owner, None))
     rebind(owner, new)
@@ -66,7 +67,6 @@ def update(t, result, what: str):
     rshape = tuple(np.shape(result.value)) if is_traced(result) else np.shape(result)
     if rshape != shape:
         try:
-            np.broadcast_shapes(rshape, shape)
             ok = np.broadcast_shapes(rshape, shape) == shape
         except ValueError:
             ok = False
@@ -139,13 +139,12 @@ def _owner(t, index, what: str):
     return _owner(base, np.unravel_index(target, base.value.shape), what)
 
 
-def _fits(what: str, value, owner, where) -> None:
+def _fits(what: str, vshape: tuple, owner, where) -> None:
     """numpy's rule: the value broadcasts to the shape of the places the index picks."""
     try:
         places = ops.core.dummy(owner.shape)[where].shape
     except IndexError as e:
         raise TraceError(f"{what}: {e}") from None
-    vshape = tuple(value.shape)
     while len(vshape) > len(places) and vshape[0] == 1:     # numpy drops leading 1s here
         vshape = vshape[1:]
     try:
@@ -180,11 +179,13 @@ def _unread(rec, t) -> bool:
     return record[KIND] == "const" or record[1] is ops.SETITEM
 
 
-def _fill_in(arr, index, value) -> None:
+def _fill_in(arr, index, value, what: str) -> None:
     """A constant written with plain numbers before anything read it: written in place."""
     arr.flags.writeable = True
     try:
         arr[index] = value
+    except (ValueError, TypeError) as e:
+        raise TraceError(f"{what}: {e}") from None
     finally:
         arr.flags.writeable = False
 
