@@ -28,13 +28,29 @@ _READ_ONLY_VIEWS = {"diagonal", "broadcast_to", "sliding_window_view"}
 
 def note_view(rec, base, view, prim, params) -> None:
     """Remember that ``view`` (just recorded) is a numpy view of ``base``."""
-    if prim is ops.GETITEM and not ops.is_basic_index(params["index"]):
-        return                                   # fancy indexing copies
-    if prim is ops.RESHAPE and not np.may_share_memory(view.value, base.value):
-        return                                   # numpy had to copy
-    if rec.records[base._id][KIND] != "input":     # an input is never written: no re-reads
+    if _is_view(prim, params, view.value, base.value):
         rec.views.setdefault(base._id, []).append((weakref.ref(view), view._id))
-    rec.view_of[view._id] = (base, prim, params)
+        rec.view_of[view._id] = (base, prim, params)
+
+
+def _is_view(prim, params, value, base_value) -> bool:
+    if prim is ops.GETITEM:
+        return ops.is_basic_index(params["index"])    # fancy indexing copies
+    if prim is ops.RESHAPE:
+        return np.may_share_memory(value, base_value)  # unless numpy had to copy
+    return True
+
+
+def _input_viewed(rec, nid: int) -> int | None:
+    """The input a node is a numpy view of, read off the tape (views of inputs are not
+    registered: an input is never written, so they are never re-read)."""
+    records = rec.records
+    while records[nid][KIND] == "op":
+        _, prim, value, ids, _, _, _, params = records[nid]
+        if not prim.view or not _is_view(prim, params, value, records[ids[0]][2]):
+            return None
+        nid = ids[0]
+    return nid if records[nid][KIND] == "input" else None
 
 
 def write(t, key, value, what: str | None = None) -> None:
@@ -75,7 +91,7 @@ def update(t, result, what: str):
                              f"into the array of shape {shape} it is written into (numpy "
                              "raises 'non-broadcastable output operand' here too)")
     if is_traced(result) and rshape == shape and result.dtype == t.dtype \
-            and t._id not in rec.view_of and not _is_input(rec, t):
+            and t._id not in rec.view_of and _input_viewed(rec, t._id) is None:
         rebind(t, result)
         return t
     write(t, Ellipsis, result, what)
@@ -124,8 +140,9 @@ def _owner(t, index, what: str):
                          "do all the computation inside the traced function")
     entry = rec.view_of.get(t._id)
     if entry is None:
-        if _is_input(rec, t):
-            name = rec.names[t._id]
+        source = _input_viewed(rec, t._id)
+        if source is not None:
+            name = rec.names[source]
             raise TraceError(
                 f"{what} would write into the input '{name}', the caller's array, in place "
                 f"(a trace never changes it); copy it first: {name} = {name}.copy()")
@@ -202,10 +219,6 @@ def _name(t, default="x"):
     """The variable a handle stands for (a constructor's buffer: the one it was stored in)."""
     rec = t._rec
     return rec.names[t._id] or rec.buffer_names.get(t._id) or default
-
-
-def _is_input(rec, t) -> bool:
-    return rec.records[t._id][KIND] == "input"
 
 
 def _as_traced(rec, value):

@@ -160,8 +160,8 @@ class Recorder(Naming):
         self.records.append(("op", prim, out, ids, locs, req, scope, params))
         self.names.append(name)
         t = Traced(nid, out, self, req)
-        if prim.view and type(out) is _NDARRAY:
-            note_view(self, args[0], t, prim, params)
+        if prim.view and type(out) is _NDARRAY and self.records[ids[0]][0] != "input":
+            note_view(self, args[0], t, prim, params)   # (views of inputs: see inplace)
         return t
 
     def buffer(self, value) -> Traced:
