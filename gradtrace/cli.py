@@ -200,7 +200,7 @@ def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collap
 @click.option("--form", type=click.Choice(["recursive", "paths"]), default="recursive",
               show_default=True)
 @click.option("--max-paths", type=click.IntRange(1), default=MAX_PATHS, show_default=True)
-@click.option("--latex", is_flag=True, help="Print LaTeX (align*) in the seed's notation.")
+@click.option("--latex", is_flag=True, help="Print LaTeX (align*) in the lesson's notation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="OUT.svg",
               help="Also draw the graph with NODE's paths highlighted.")

@@ -22,7 +22,7 @@ from .errors import GradtraceError
 from .formulas import node_texts
 from .graph import nodes_of, paths_to_output, preds_of, succs_of
 from .jsonio import encode_value
-from .notation import DIGITS, MAX_PATHS, num, partial, signed_term, value_text
+from .notation import DIGITS, MAX_PATHS, factor, num, partial, signed_term, value_text
 
 
 class Explanation:
@@ -85,7 +85,7 @@ class Explanation:
         return json.dumps(self.to_data(), indent=indent, ensure_ascii=False, allow_nan=False)
 
     def to_latex(self) -> str:
-        """An ``align*`` block in the seed's notation (∂C0/∂w^{(L)} ...)."""
+        """An ``align*`` block in the lesson's notation (∂C0/∂w^{(L)} ...)."""
         out = [r"\begin{align*}"]
         if self.form == "recursive":
             for s in self.steps:
@@ -104,17 +104,6 @@ class Explanation:
         out[-1] = out[-1].rstrip(" \\")
         out.append(r"\end{align*}")
         return "\n".join(out)
-
-
-def factor(formula: str) -> str:
-    """A formula as a factor of a product: ``1 − tanh²(z)`` becomes ``(1 − tanh²(z))``."""
-    depth = 0
-    for i, ch in enumerate(formula):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if depth == 0 and formula[i:i + 3] in (" + ", " − "):
-            return f"({formula})"
-    return formula
 
 
 def _term(c) -> str:

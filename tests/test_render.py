@@ -218,7 +218,7 @@ def test_scopes_become_clusters_and_collapse():
 
 def test_highlight_paths(chain):
     t = gt.trace(chain).backward()
-    dot = t.to_dot(highlight="w2")
+    dot = t.to_dot(highlight="w2", view="ops")
     lines = [ln for ln in dot.splitlines() if "->" in ln and "penwidth=2.50" in ln]
     # w2 -> mul -> z2 -> a2 -> mul -> z -> a -> (a − y) -> C0: 8 edges
     assert len(lines) == 8
@@ -233,11 +233,11 @@ def test_fast_layout_for_big_graphs():
         return acc
     t = gt.trace(f).backward()
     assert t.graph.number_of_nodes() > 800
-    dot = t.to_dot()
+    dot = t.to_dot(view="ops")
     assert "splines=false" in dot
     shown = sum(1 for u, v in t.graph.edges() if t.graph.nodes[u]["requires_grad"])
     assert dot.count("pos=") == t.graph.number_of_nodes() + shown   # a box per label
-    nodes, labels = read_fast_svg(svg_text(t))
+    nodes, labels = read_fast_svg(svg_text(t, view="ops"))
     assert len(nodes) == t.graph.number_of_nodes()
     assert len(labels) == shown and all(len(lines) == 2 for _, lines in labels)
     assert all(lines[1].startswith("←") for _, lines in labels)

@@ -11,6 +11,7 @@ from ..graph import nodes_of
 from . import fast as fast_draw
 from . import layout
 from .labels import esc
+from .lesson import for_view
 from .options import make_options
 from .painter import Painter
 from .view import build_view
@@ -18,6 +19,7 @@ from .view import build_view
 
 def _prepare(trace, options: dict, frame=None):
     opts = make_options(**options)
+    trace = for_view(trace, opts.view)      # painter.t: the trace as this view draws it
     view = build_view(trace.graph, opts.collapse, opts.depth)
     fast = opts.layout == "fast" or (opts.layout == "auto" and (
         len(view.nodes) > opts.fast_threshold or dot_would_stall(view)))
@@ -42,7 +44,7 @@ def dot_would_stall(view) -> bool:
 def fast_scene(trace, **options):
     """The fast layout's scene when these options use it (else None: Graphviz lays out)."""
     opts, view, painter, fast = _prepare(trace, options)
-    return fast_draw.scene(trace, view, painter, opts, _fixed(opts)) if fast else None
+    return fast_draw.scene(painter.t, view, painter, opts, _fixed(opts)) if fast else None
 
 
 def _fixed(opts) -> str | None:
@@ -54,6 +56,7 @@ def to_dot(trace, frame=None, **options) -> str:
     """The diagram as DOT text (deterministic); ``frame``: one moment of the step-through,
     drawn with the same geometry as every other (hidden lines keep their place)."""
     opts, view, painter, fast = _prepare(trace, options, frame)
+    trace = painter.t
     graph = trace.graph
     if fast:
         return fast_draw.dot_text(fast_draw.scene(trace, view, painter, opts, _fixed(opts)))

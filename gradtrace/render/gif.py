@@ -83,7 +83,7 @@ def write_gif(trace, path, timeout: float | None = None, **options) -> Path:
         raise RenderError(f"the graph has {len(view.nodes):,} boxes: too big to animate "
                           "legibly; fold calls (--collapse-all, --depth 1) or write .html")
     images = []
-    for frame in frames(trace, painter, story(trace, painter)):
+    for frame in frames(painter.t, painter, story(painter.t, painter)):
         dot = to_dot(trace, frame=frame, **options).replace(
             "digraph gradtrace {\n", f"digraph gradtrace {{\n  graph [dpi={DPI}];\n", 1)
         png = run_graphviz(dot, "png", timeout) if timeout is not None else \
