@@ -10,6 +10,7 @@ import pytest
 
 import gradtrace as gt
 from gradtrace.notation import num, value_text
+from gradtrace.render.lesson import for_view
 from gradtrace.render.output import svg_text
 
 from .svgread import all_text, overlapping, read_fast_svg, read_svg
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 def test_seed_chain_edges_carry_local_derivatives_and_nodes_gradients(chain):
     t = gt.trace(chain).backward()
     nodes, edges = read_svg(svg_text(t))
-    g = t.graph
+    g = for_view(t, "lesson").graph            # the graph as drawn
     for u, v, _, e in g.edges(keys=True, data=True):
         if not g.nodes[u]["requires_grad"]:
             continue

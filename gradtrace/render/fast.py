@@ -176,7 +176,7 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
                 f'<tspan class="{fill[c]}{_cls(size, bold)}">{_x(t)} </tspan>'
                 for t, c, size, bold in row) + "</text>"
             for k, row in enumerate(rows))
-        title = rows[0][0][0] if isinstance(v, str) else sc.painter.where(v)
+        title = rows[0][0][0] if isinstance(v, str) else sc.painter.hover(v)
         buf.append(f'<g class="n" id="{nid}"><title>{_x(title)}</title>'
                    f'<rect x="{x - bw / 2:.1f}" y="{y - bh / 2:.1f}" width="{bw:.1f}" '
                    f'height="{bh:.1f}" rx="4" class="{box[(f, b)]}{thick}"/>{texts}</g>\n')

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from ..explain import WhyLines
 from ..formulas import node_texts
 from ..graph import nodes_of, paths_to_output, preds_of, succs_of
 from ..notation import magnitude, num, partial, shape_text, signed_term, sum_rule_text, value_text
@@ -38,6 +39,7 @@ class Painter:
         if opts.heat:
             self.heat = _heat_scale(self.g)
         self.frame = None        # a Frame: one moment of the step-through (animation)
+        self._why: WhyLines | None = None
 
     def font(self, text: str, color: str, size: int | None = None, bold=False) -> str:
         body = f"<B>{text}</B>" if bold else text
@@ -111,12 +113,24 @@ class Painter:
             return f"{name} — {os.path.basename(a.get('file') or '')}:{a['line']}"
         return name
 
+    def hover(self, v: int) -> str:
+        """What the pointer shows on a box: the whole name and source line, and once
+        backward has run the lesson's product for its gradient (the why line)."""
+        why = self.why(v)
+        return f"{self.where(v)}\n{why}" if why else self.where(v)
+
+    def why(self, v: int) -> str:
+        if not self.has_grads:
+            return ""
+        if self._why is None:
+            self._why = WhyLines(self.t)
+        return self._why.line(v, self.o.digits)
+
     def tooltip(self, v: int) -> str:
-        """The whole name and source line, shown when the pointer rests on the box."""
-        text = self.where(v)
+        text = self.hover(v)
         if text == self.texts[v]:
             return ""
-        return f', tooltip="{esc(text).replace("<BR/>", " ")}"'
+        return f', tooltip="{esc(text).replace("<BR/>", "&#10;")}"'
 
     def look(self, v, a):
         s = self.s

@@ -138,6 +138,10 @@ def _backward_steps(trace, painter, texts) -> list[Step]:
                 arrived.setdefault(u, []).append((v, k))
                 step.lines.append(f"→ {texts[u]}: {_product(g, u, v, k, texts, out_name, d)}")
                 step.text[f"g{u}"] = _running_sum(painter, u, arrived[u], texts, out_name)
+                if nodes[u]["kind"] == "input" and painter.why(u) and \
+                        step.text[f"g{u}"] == painter.grad_text(u, _compact(painter)):
+                    # an input's gradient is complete: the lesson's product says why
+                    step.lines.append(f"the lesson's chain: {painter.why(u)}")
         steps.append(step)
     return steps
 
