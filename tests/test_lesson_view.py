@@ -1,0 +1,218 @@
+"""The lesson view (the default diagram): one box per named value, folded edges carrying
+the composite local derivative and the contribution, the same gradients and fan-out sums
+as the every-op view, and the lesson's product (the why line)."""
+
+import re
+
+import numpy as np
+import pytest
+
+import gradtrace as gt
+from gradtrace import examples as ex
+from gradtrace import gallery
+from gradtrace.errors import RenderError
+from gradtrace.graph import nodes_of, succs_of
+from gradtrace.render.lesson import for_view
+from gradtrace.render.output import svg_text
+from gradtrace.targets import trace_target
+
+from .conftest import needs_dot
+from .svgread import read_svg
+
+LESSON_BOXES = {"w(L−2)", "b(L−2)", "a(L−3)", "z(L−2)", "a(L−2)", "w(L−1)", "b(L−1)",
+                "z(L−1)", "a(L−1)", "w(L)", "b(L)", "z(L)", "a(L)", "y", "C0"}
+
+
+def drawn_names(t, **options) -> list[str]:
+    nodes, _ = read_svg(svg_text(t, **options))
+    return sorted(lines[0] for lines in nodes.values())
+
+
+@needs_dot
+def test_seed_chain_default_diagram_is_the_lessons_fifteen_boxes_and_labels():
+    t = gt.trace(ex.seed_chain).backward()
+    nodes, edges = read_svg(svg_text(t))
+    assert {lines[0].split()[0] for lines in nodes.values()} == LESSON_BOXES
+    assert len(nodes) == 15
+    labels = [" ".join(lines) for texts in edges.values() for lines in texts]
+    for want in ("∂z(L)/∂w(L) = a(L−1) = 0.422", "← −0.0857",
+                 "∂C0/∂a(L) = 2(a(L) − y) = −0.835", "∂C0/∂y = −2(a(L) − y) = 0.835",
+                 "∂z(L)/∂b(L) = 1", "∂z(L)/∂a(L−1) = w(L) = 1.5", "∂a(L)/∂z(L) = σ'(z(L)) = 0.243"):
+        assert any(want in s for s in labels), (want, labels)
+    # w(L), a(L−1) and b(L) flow straight into z(L); no product box anywhere
+    z = t.node_id("z(L)")
+    into_z = {u for u, v in edges if v == f"n{z}"}
+    assert into_z == {f"n{t.node_id(n)}" for n in ("w(L)", "a(L−1)", "b(L)")}
+
+
+@needs_dot
+def test_ops_view_keeps_every_operation():
+    t = gt.trace(ex.seed_chain).backward()
+    nodes, _ = read_svg(svg_text(t, view="ops"))
+    assert len(nodes) == t.graph.number_of_nodes() == 19
+    assert any(lines[0] == "w(L)·a(L−1)" for lines in nodes.values())
+
+
+def test_unknown_view_is_a_clear_error():
+    t = gt.trace(ex.seed_chain).backward()
+    with pytest.raises(RenderError, match="unknown view 'lessons'.*lesson.*ops"):
+        t.to_dot(view="lessons")
+
+
+def _models():
+    seen = set()
+    for entry in gallery.ENTRIES:
+        if entry.target not in seen:
+            seen.add(entry.target)
+            yield entry.target
+    yield from ("square", "shared_input", "last_layer")
+
+
+def assert_same_gradients(t):
+    """Every drawn node's gradient is the trace's; every named node's folded out-edges
+    carry contributions summing to its gradient, as its out-edges in the trace do."""
+    folded = for_view(t, "lesson").graph
+    ops = nodes_of(t.graph)
+    for v, a in nodes_of(folded).items():
+        if "grad" not in a:
+            continue
+        assert a["grad"] is ops[v]["grad"]
+        terms = [e["contribution"] for _, keyed in succs_of(folded)[v].items()
+                 for e in keyed.values() if e.get("contribution") is not None]
+        if terms:
+            np.testing.assert_allclose(sum(terms[1:], terms[0]), a["grad"], rtol=1e-12,
+                                       atol=1e-14)
+
+
+@pytest.mark.parametrize("target", list(_models()))
+def test_gradients_contributions_and_fan_out_sums_equal_the_every_op_view(target):
+    if target.startswith("torch"):
+        pytest.importorskip("torch")
+    t, _ = trace_target(target)
+    t.backward()
+    assert_same_gradients(t)
+
+
+def test_fan_out_sums_on_the_test_models(chain, layer):
+    for fn in (chain, layer):
+        assert_same_gradients(gt.trace(fn).backward())
+
+
+def both(q):
+    return gt.label(q + 1.0, "u"), gt.label(q * 2.0, "v")
+
+
+def shared_scalar(x=2.0, y=3.0):
+    u, v = both(x * y)           # x·y has no name and feeds two named values
+    return u * v
+
+
+def shared_array(x=np.array([0.5, -1.0, 2.0]), W=np.full((3, 2), 0.3)):
+    u, v = both(np.tanh(x @ W))
+    return np.sum(u * v)
+
+
+@pytest.mark.parametrize("fn", [shared_scalar, shared_array])
+def test_a_fold_feeding_two_named_values_is_two_edges_split_by_the_chain_rule(fn):
+    t = gt.trace(fn).backward()
+    g = for_view(t, "lesson").graph
+    x = t.inputs["x"]
+    assert sorted(nodes_of(g)[v]["name"] for v in succs_of(g)[x]) == ["u", "v"]
+    assert_same_gradients(t)
+
+
+def test_composite_derivative_is_the_product_along_the_fold_and_the_sum_over_paths():
+    def f(x=0.7, y=-1.3):
+        s = (x * y + x) * 3.0 - y      # x reaches s by two paths inside the fold
+        return s * s
+    t = gt.trace(f).backward()
+    g = for_view(t, "lesson").graph
+    s = t.node_id("s")
+    x, y = t.inputs["x"], t.inputs["y"]
+    ex_, ey = g.edges[x, s, 0], g.edges[y, s, 1]
+    assert ex_["local"] == pytest.approx(3.0 * (-1.3 + 1.0))
+    assert ey["local"] == pytest.approx(3.0 * 0.7 - 1.0)
+    assert (ex_["formula"], ey["formula"]) == ("3 + 3·y", "−1 + 3·x")
+    assert ex_["contribution"] == pytest.approx(t.grads["x"])
+
+
+def test_nothing_named_between_inputs_and_output_draws_every_operation():
+    t = gt.trace(ex.shared_input).backward()
+    assert for_view(t, "lesson") is t
+    assert t.to_dot() == t.to_dot(view="ops")
+
+
+def test_why_line_for_w_l():
+    t = gt.trace(ex.seed_chain).backward()
+    e = t.explain("w(L)")
+    want = ("∂C0/∂w(L) = a(L−1) · σ'(z(L)) · 2(a(L) − y) = 0.422 · 0.243 · (−0.835) = "
+            "−0.0857")
+    assert e.why == want
+    assert e.text.splitlines()[-1] == f"the lesson's chain: {want}"
+    assert e.to_data()["why"] == want
+
+
+def test_why_line_of_a_fan_out_sums_over_paths():
+    t = gt.trace(ex.layer_fanout).backward()
+    why = t.explain("a(L−1)0").why
+    assert why.startswith("∂C0/∂a(L−1)0 = Σj w(L)00 · σ'(z(L)0) · 2(a(L)0 − y[0]) + "
+                          "w(L)10 · σ'(z(L)1) · 2(a(L)1 − y[1]) = ")
+    terms = why.split(" = ")[-2].split(" + ")
+    assert len(terms) == 2 and why.endswith(f"= {gt.notation.num(t.grads['a_prev'][0])}") \
+        if "a_prev" in t.grads else len(terms) == 2
+
+
+@needs_dot
+def test_svg_tooltip_carries_the_why_line():
+    t = gt.trace(ex.seed_chain).backward()
+    svg = svg_text(t)
+    assert "∂C0/∂w(L) = a(L−1) · σ&#39;(z(L)) · 2(a(L) − y)" in svg or \
+        "∂C0/∂w(L) = a(L−1) · σ'(z(L)) · 2(a(L) − y)" in svg
+
+
+BRACKETED_ATOM = re.compile(r"∂\((?:[A-Za-z]\w*\([^()]*\)\w*|[A-Za-z]\w*)\)")
+
+
+@needs_dot
+@pytest.mark.parametrize("view", ["lesson", "ops"])
+def test_no_bracketed_atoms(view):
+    t = gt.trace(ex.seed_chain).backward()
+    text = svg_text(t, view=view) + t.explain("a(L−1)").text + t.explain("w(L)").text
+    assert "∂C0/∂a(L−1)" in text
+    assert not BRACKETED_ATOM.search(text), BRACKETED_ATOM.search(text)
+
+
+@needs_dot
+def test_a_layer_written_with_sum_shows_w_on_the_a_to_z_edges(layer):
+    t = gt.trace(ex.layer_fanout).backward()
+    nodes, edges = read_svg(svg_text(t))
+    for j in range(2):
+        z = t.node_id(f"z(L){j}")
+        for k in range(3):
+            a = t.node_id(f"a(L−1){k}")
+            texts = [" ".join(x) for x in edges[(f"n{a}", f"n{z}")]]
+            assert any(f"∂z(L){j}/∂a(L−1){k} = w(L){j}{k} = " in s for s in texts), texts
+    for k in range(3):
+        box = " ".join(nodes[f"n{t.node_id(f'a(L−1){k}')}"])
+        assert re.search(rf"∂C0/∂a\(L−1\){k} = \S+ \+ \S+ = ", box), box
+    # the same with sum() over a generator (the test model): a_prev[k] -> zj edges read W
+    t = gt.trace(layer).backward()
+    g = for_view(t, "lesson").graph
+    zs = [v for v, a in nodes_of(g).items() if (a["name"] or "").startswith("zj")]
+    assert len(zs) == 2
+    for z in zs:
+        formulas = {g.nodes[u]["name"]: e["formula"] for u, _, e in g.in_edges(z, data=True)}
+        assert formulas["a_prev[0]"].startswith("W[")
+
+
+@needs_dot
+def test_step_through_page_walks_the_lesson_views_boxes():
+    from gradtrace.render.page import steps_data
+    t = gt.trace(ex.seed_chain).backward()
+    steps = steps_data(t)["steps"]
+    forward = [s for s in steps if s["kind"] == "forward"]
+    assert len(forward) == 7
+    assert forward[-3]["lines"][0] == "z(L) = w(L)·a(L−1) + b(L) = 0.334"
+    lines = [ln for s in steps for ln in s["lines"]]
+    assert any(ln.startswith("the lesson's chain: ∂C0/∂w(L) = a(L−1) · σ'(z(L))")
+               for ln in lines)
