@@ -33,8 +33,10 @@ class Painter:
         self.out_name = self.texts[trace.output]
         self.has_grads = "grad" in nodes_of(self.g)[trace.output] and opts.grads
         self.path_nodes = None
+        self.factor_nodes: set = set()
         if opts.highlight is not None:
             self.path_nodes = paths_to_output(trace, opts.highlight)
+            self.factor_nodes = _factors(self.g, self.path_nodes, self.texts)
         self.heat = None
         if opts.heat:
             self.heat = _heat_scale(self.g)
@@ -47,7 +49,10 @@ class Painter:
         return f'<FONT COLOR="{color}"{size_attr}>{body}</FONT>'
 
     def faded(self, v) -> bool:
-        return self.path_nodes is not None and v not in self.path_nodes
+        """Off the highlighted paths, and not a factor of their formulas (a(L−1) in
+        ∂z(L)/∂w(L) = a(L−1) stays legible)."""
+        return self.path_nodes is not None and v not in self.path_nodes and \
+            v not in self.factor_nodes
 
     def ink(self, key: str, fade: bool) -> str:
         """Palette colour ``key``, or the faded grey off the highlighted paths."""
@@ -248,6 +253,33 @@ class Painter:
         return (f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
                 f'{table}</TABLE>>, shape=box3d, style="filled", fillcolor="{s["cluster"]}", '
                 f'color="{s["border"]}"')
+
+
+def _factors(graph, path_nodes: set, texts: dict) -> set:
+    """The values named in the local derivatives along the highlighted paths."""
+    found = set()
+    pred = preds_of(graph)
+    for v in path_nodes:
+        operands = list(pred[v])
+        formulas = [e.get("formula") or "" for u in operands if u in path_nodes
+                    for e in pred[v][u].values()]
+        for u in operands:
+            if u not in path_nodes and any(_mentions(f, texts[u]) for f in formulas):
+                found.add(u)
+    return found
+
+
+def _mentions(formula: str, name: str) -> bool:
+    """``name`` appears in ``formula`` as a whole name (a2 is not in a20)."""
+    at = formula.find(name)
+    while at >= 0:
+        end = at + len(name)
+        before = formula[at - 1] if at else " "
+        after = formula[end] if end < len(formula) else " "
+        if not (before.isalnum() or before in "_[") and not (after.isalnum() or after in "_"):
+            return True
+        at = formula.find(name, at + 1)
+    return False
 
 
 def _heat_scale(graph):
