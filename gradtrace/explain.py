@@ -20,10 +20,10 @@ import numpy as np
 from .backward import edge_contribution
 from .errors import GradtraceError
 from .formulas import node_texts
-from .graph import nodes_of, paths_to_output, preds_of, succs_of
+from .graph import enumerate_paths, nodes_of, paths_to_output, preds_of, succs_of
 from .jsonio import encode_value
-from .render.lesson import for_view
 from .notation import DIGITS, MAX_PATHS, factor, num, partial, signed_term, value_text
+from .render.lesson import why_line
 
 
 class Explanation:
@@ -285,34 +285,6 @@ def recursive_steps(trace, on_path, texts) -> list[dict]:
     return steps
 
 
-def enumerate_paths(g, src: int, dst: int, on_path: set[int]) -> list[list[tuple[int, int, int]]]:
-    """Every path src -> dst as its edges (u, v, key), in sorted order; iterative, so a
-    100,000-deep chain needs no recursion."""
-    if src == dst:
-        return [[]]
-
-    def out_edges(v):
-        return iter([(v, w, k) for w, keyed in sorted(succs_of(g)[v].items()) if w in on_path
-                     for k in sorted(keyed)])
-    paths: list[list[tuple[int, int, int]]] = []
-    edges: list[tuple[int, int, int]] = []
-    stack = [out_edges(src)]
-    while stack:
-        edge = next(stack[-1], None)
-        if edge is None:             # this node's edges are done: step back
-            stack.pop()
-            if edges:
-                edges.pop()
-            continue
-        edges.append(edge)
-        if edge[1] == dst:
-            paths.append(list(edges))
-            edges.pop()
-        else:
-            stack.append(out_edges(edge[1]))
-    return paths
-
-
 def _paths_form(trace, target, on_path, texts, gradient, n_paths) -> Explanation:
     g = trace.graph
     out = trace.output
@@ -339,80 +311,3 @@ def _paths_form(trace, target, on_path, texts, gradient, n_paths) -> Explanation
     consistent = bool(np.allclose(total, gradient, rtol=1e-9, atol=1e-12, equal_nan=True))
     return Explanation(texts[target], texts[out], "paths", steps, gradient, n_paths,
                        consistent=consistent)
-
-
-# ---------------------------------------------------------------- the why line
-MAX_WHY_PATHS = 8       # more paths than this: the why line names their count
-MAX_WHY_FACTORS = 12    # a longer path reads as its count of factors
-
-
-class WhyLines:
-    """The lesson's product for a gradient: along each path of the lesson view from the
-    node to the output, its local derivatives in order (the node's first), as formulas
-    and numbers, summed over paths (``Σj``).  Path counts and lengths are found in one
-    pass, so asking for every node of a big graph costs one walk per node asked."""
-
-    def __init__(self, trace):
-        self.view = for_view(trace, "lesson")
-        self.g = self.view.graph
-        self.out = self.view.output
-        self.texts = {v: t for v, (t, _) in node_texts(self.g).items()}
-        self.ways: dict[int, int] = {self.out: 1}
-        self.length: dict[int, int] = {self.out: 0}
-        for v in reversed(list(nodes_of(self.g))):
-            if v == self.out:
-                continue
-            succ = [(w, len(keyed)) for w, keyed in succs_of(self.g)[v].items()
-                    if w in self.ways]
-            if succ:
-                self.ways[v] = sum(self.ways[w] * n for w, n in succ)
-                self.length[v] = 1 + max(self.length[w] for w, _ in succ)
-
-    def line(self, v: int, digits: int = DIGITS) -> str:
-        """``∂C0/∂w(L) = a(L−1) · σ'(z(L)) · 2(a(L) − y) = 0.422 · 0.243 · (−0.835) =
-        −0.0857`` ("" when ``v`` has no gradient or is the output)."""
-        attrs = nodes_of(self.g).get(v)
-        if attrs is None or "grad" not in attrs or v == self.out or v not in self.ways:
-            return ""
-        head = partial(self.texts[self.out], self.texts[v])
-        grad = value_text(attrs["grad"], digits)
-        n = self.ways[v]
-        if n > MAX_WHY_PATHS or self.length[v] > MAX_WHY_FACTORS:
-            return f"{head} = Σ over {n:,} path{'s' if n != 1 else ''} = {grad}"
-        paths = enumerate_paths(self.g, v, self.out, set(self.ways))
-        products = [self._product(path, digits) for path in paths]
-        formulas = " + ".join(f for f, _, _ in products)
-        if n > 1:
-            formulas = f"Σj {formulas}"
-        if any(x is None for _, x, _ in products):
-            return f"{head} = {formulas} = {grad}"
-        numbers = [x for _, x, _ in products]
-        if n == 1:
-            return f"{head} = {formulas}" + (f" = {numbers[0]}" if " · " in numbers[0]
-                                             else "") + f" = {grad}"
-        terms = " + ".join(signed_term(c, digits) for _, _, c in products)
-        if not any(" · " in x for x in numbers if x):
-            return f"{head} = {formulas} = {terms} = {grad}"
-        shown = " + ".join(f"({x})" if " · " in x else x for x in numbers if x)
-        return f"{head} = {formulas} = {shown} = {terms} = {grad}"
-
-    def _product(self, path, digits) -> tuple[str, str | None, float]:
-        """One path's factors, the node's first: (formula, numbers or None if a factor
-        is not a number, their product); factors that are exactly 1 are left out."""
-        edges = [preds_of(self.g)[w][u][k] for u, w, k in path]
-        kept = [e for e in edges if not (e.get("formula") == "1" and e.get("local") == 1.0)]
-        kept = kept or edges[:1]
-        formula = " · ".join(factor(e.get("formula") or "?") for e in kept)
-        seed = nodes_of(self.g)[self.out]["grad"]
-        locals_ = [e.get("local") for e in kept]
-        if not all(isinstance(x, float) for x in locals_) or not isinstance(seed, float):
-            return formula, None, 0.0
-        factors = [signed_term(x, digits) for x in locals_]
-        if seed != 1.0:
-            factors.append(signed_term(seed, digits))
-        return formula, " · ".join(factors), float(np.prod(locals_) * seed)
-
-
-def why_line(trace, name: str, digits: int = DIGITS) -> str:
-    """The lesson's product for ∂output/∂name (see ``WhyLines``)."""
-    return WhyLines(trace).line(trace.resolve(name)[0], digits)

@@ -90,6 +90,8 @@ _COMPOUND = re.compile("[ +−·/@]")
 def is_atom(t: str) -> bool:
     """A name that reads as one symbol: ``a(L−1)``, ``w(L)jk``, ``y[0]``, ``tanh(z)``;
     an operator only inside its own brackets, and no leading minus."""
+    if not _COMPOUND.search(t):
+        return True
     depth = 0
     for ch in t:
         depth += ch in "([{"
