@@ -18,6 +18,7 @@ from .lesson import WhyLines
 from .options import Options
 from .palette import HEAT_BAD, HEAT_RAMP
 
+MAX_BOX_EXPR = 32     # a folded value's expression is shown in its box up to this length
 MAX_TERMS = 8          # a fan-out sum with more terms is shown as its count (explain has all)
 
 
@@ -68,9 +69,10 @@ class Painter:
         if a["kind"] == "const":
             return [[(name, dim, 10, False)]]
         head: list[tuple] = [(name, fg, None, True)]
-        if a["kind"] == "op":
-            head.append((PRIMITIVES[a["op"]].symbol or (a["params"] or {}).get("fn") or a["op"],
-                         dim, 10, False))
+        if a["kind"] == "op":       # a folded value says what it computes: w(L)·a(L−1) + b(L)
+            expr = a.get("expr") or ""
+            head.append(((expr if len(expr) <= MAX_BOX_EXPR else "") or PRIMITIVES[a["op"]].symbol or
+                         (a["params"] or {}).get("fn") or a["op"], dim, 10, False))
         if a["shape"]:
             head.append((shape_text(a["shape"]), dim, 10, False))
         rows = [head]
@@ -197,9 +199,11 @@ class Painter:
         parts = []
         if lines:
             html = "<BR/>".join(self.font(esc(text), c, 10) for text, c in lines)
-            if self.heat is not None:   # a thick edge must not run through its own label
-                html = (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1" '
-                        f'BGCOLOR="{self.s["bg"]}"><TR><TD>{html}</TD></TR></TABLE>')
+            # padded, so the text keeps clear of its line; a thick heat edge must not
+            # run through its own label
+            fill = f' BGCOLOR="{self.s["bg"]}"' if self.heat is not None else ""
+            html = (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4"{fill}>'
+                    f'<TR><TD>{html}</TD></TR></TABLE>')
             parts.append(f"label=<{html}>")
         parts.append(f'color="{color}"')
         if self.o.element_ids:
