@@ -71,7 +71,8 @@ class Painter:
         head: list[tuple] = [(name, fg, None, True)]
         if a["kind"] == "op":       # a folded value says what it computes: w(L)·a(L−1) + b(L)
             expr = a.get("expr") or ""
-            head.append(((expr if len(expr) <= MAX_BOX_EXPR else "") or PRIMITIVES[a["op"]].symbol or
+            expr = expr if len(expr) <= MAX_BOX_EXPR else ""
+            head.append((expr or PRIMITIVES[a["op"]].symbol or
                          (a["params"] or {}).get("fn") or a["op"], dim, 10, False))
         if a["shape"]:
             head.append((shape_text(a["shape"]), dim, 10, False))
