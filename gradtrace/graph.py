@@ -32,6 +32,8 @@ class NodeAttrs(TypedDict, total=False):
     grad: Any               # ∂output/∂node, the node's shape
     file: str               # where the node was made
     line: int
+    folded: int             # the lesson view's graph only: how many unnamed ops folded in
+    expr: str               # ... and what the value computes from the named values feeding it
 
 
 class EdgeAttrs(TypedDict, total=False):

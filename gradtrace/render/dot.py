@@ -11,6 +11,7 @@ from ..graph import nodes_of
 from . import fast as fast_draw
 from . import layout
 from .labels import esc
+from .legend import legend_dot
 from .lesson import for_view
 from .options import make_options
 from .painter import Painter
@@ -94,6 +95,8 @@ def to_dot(trace, frame=None, **options) -> str:
         if u in stagger:
             attrs += f", minlen={stagger[u]}"
         lines.append(f"  {su} -> {sv} [{attrs}];")
+    if opts.legend:
+        lines.append(legend_dot(painter))
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -32,6 +32,7 @@ class Options:
     terse: bool = False             # short labels: values and ∇ only, no edge text
     heat: bool = False              # edge colour and width follow |contribution|
     view: str = "lesson"            # lesson: one box per named value; ops: one per operation
+    legend: bool = False            # say what fills, colours, ←, ‖·‖ and VJP mean
 
     def __post_init__(self):
         if self.style not in STYLES:

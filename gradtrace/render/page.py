@@ -36,7 +36,7 @@ def page(trace, lr: float = DEFAULT_LR, timeout: float | None = None, **options)
 def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None,
                  **options) -> tuple[str, str]:
     """The page and the plain SVG it was made from (the notebook's fallback picture)."""
-    options = {**options, "products": True, "element_ids": True}
+    options = {"legend": True, **options, "products": True, "element_ids": True}
     if not trace.has_grads:       # before the view is made: it shows the gradients
         trace.backward()
     opts, view, painter, _ = _prepare(trace, options)

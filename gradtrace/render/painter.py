@@ -39,8 +39,9 @@ class Painter:
             self.path_nodes = paths_to_output(trace, opts.highlight)
             self.factor_nodes = _factors(self.g, self.path_nodes, self.texts)
         self.heat = None
+        self.heat_span = (0.0, 0.0)      # the smallest and largest |contribution| drawn
         if opts.heat:
-            self.heat = _heat_scale(self.g)
+            self.heat, self.heat_span = _heat_scale(self.g)
         self.frame = None        # a Frame: one moment of the step-through (animation)
         self._why: WhyLines | None = None
 
@@ -307,4 +308,4 @@ def _heat_scale(graph):
             return HEAT_RAMP[0], 0.5
         f = (math.log10(m) - lo) / span
         return HEAT_RAMP[min(int(f * len(HEAT_RAMP)), len(HEAT_RAMP) - 1)], 0.5 + 4.5 * f
-    return scale
+    return scale, (10 ** lo, 10 ** hi)
