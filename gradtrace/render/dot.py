@@ -72,7 +72,7 @@ def to_dot(trace, frame=None, **options) -> str:
     lines = [
         "digraph gradtrace {",
         f'  graph [rankdir={rankdir}, bgcolor="{s["bg"]}", fontname="{s["font"]}", '
-        f'fontcolor="{s["fg"]}", nodesep=0.25, ranksep=0.45, newrank=true];',
+        f'fontcolor="{s["fg"]}", nodesep=0.25, ranksep=0.45, newrank=true{_ordering(opts)}];',
         f'  node [fontname="{s["font"]}", fontsize=12, fontcolor="{s["fg"]}"];',
         f'  edge [fontname="{s["font"]}", fontsize=10, fontcolor="{s["fg"]}", '
         f'color="{s["edge"]}", arrowsize=0.7];',
@@ -99,6 +99,12 @@ def to_dot(trace, frame=None, **options) -> str:
         lines.append(legend_dot(painter))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _ordering(opts) -> str:
+    """The lesson view keeps each value's arguments in the order the code wrote them
+    (w(L), a(L−1), b(L) above z(L)), which also keeps a chain's spine straight."""
+    return ", ordering=in" if opts.view == "lesson" else ""
 
 
 def _staggered_leaves(view, levels: int = 3) -> dict:
