@@ -216,3 +216,26 @@ def test_step_through_page_walks_the_lesson_views_boxes():
     lines = [ln for s in steps for ln in s["lines"]]
     assert any(ln.startswith("the lesson's chain: ∂C0/∂w(L) = a(L−1) · σ'(z(L))")
                for ln in lines)
+
+
+@needs_dot
+def test_readme_seed_chain_text_is_legible_at_the_width_github_shows_it():
+    """The README shows gallery/seed_chain.svg at about 830 px: its smallest text (10 pt
+    edge labels) must come out at 11 px or more there."""
+    entry = next(e for e in gallery.ENTRIES if e.stem == "seed_chain")
+    t, _ = trace_target(entry.target)
+    svg = svg_text(t, **entry.options)
+    width_px = float(re.search(r'width="([\d.]+)pt"', svg).group(1)) * 4 / 3
+    smallest = min(float(x) for x in re.findall(r'font-size="([\d.]+)"', svg)) * 4 / 3
+    assert smallest * min(1.0, 830 / width_px) >= 11
+
+
+@needs_dot
+def test_readme_gif_is_legible_at_the_width_github_shows_it(tmp_path):
+    image = pytest.importorskip("PIL.Image", reason="GIF output needs Pillow (gif extra)")
+    from gradtrace.render.gif import DPI
+    t = gt.trace(ex.seed_chain).backward()
+    path = t.render(tmp_path / "chain.gif", style="3b1b")
+    with image.open(path) as im:
+        width = im.size[0]
+    assert 10 * DPI / 72 * min(1.0, 830 / width) >= 11     # 10 pt labels, in pixels

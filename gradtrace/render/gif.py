@@ -18,7 +18,7 @@ from .dot import _prepare, to_dot
 from .output import run_graphviz, write_atomic
 from .story import line_ids, story
 
-DPI = 64
+DPI = 80     # 10 pt edge labels come out 11 px high; the seed chain's frames are 716 px wide
 FRAME_MS = 1100
 LAST_FRAME_MS = 3500
 
