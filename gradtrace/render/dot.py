@@ -12,10 +12,12 @@ from . import fast as fast_draw
 from . import layout
 from .labels import esc
 from .legend import legend_dot
-from .lesson import for_view
+from .lesson import LessonTrace, for_view
 from .options import make_options
 from .painter import Painter
 from .view import build_view
+
+MAX_ORDERED_FAN_OUT = 3     # the lesson view pins argument order up to this many uses of a value
 
 
 def _prepare(trace, options: dict, frame=None):
@@ -64,15 +66,18 @@ def to_dot(trace, frame=None, **options) -> str:
     s = painter.s
     rankdir = _fixed(opts)
     stagger = {}
+    ordered = _ordered(painter, view)
     if rankdir is None:   # dot's drawing will have about the shape of the fast layout's
         placed = fast_draw.scene(trace, view, painter, opts, None).placement
         rankdir = placed.rankdir
-        if max(placed.width, placed.height) > 2 * min(placed.width, placed.height):
+        if max(placed.width, placed.height) > 2 * min(placed.width, placed.height) and \
+                not ordered:
             stagger = _staggered_leaves(view)
     lines = [
         "digraph gradtrace {",
         f'  graph [rankdir={rankdir}, bgcolor="{s["bg"]}", fontname="{s["font"]}", '
-        f'fontcolor="{s["fg"]}", nodesep=0.25, ranksep=0.45, newrank=true{_ordering(opts)}];',
+        f'fontcolor="{s["fg"]}", nodesep=0.25, ranksep=0.45, newrank=true'
+        f'{", ordering=in" if ordered else ""}];',
         f'  node [fontname="{s["font"]}", fontsize=12, fontcolor="{s["fg"]}"];',
         f'  edge [fontname="{s["font"]}", fontsize=10, fontcolor="{s["fg"]}", '
         f'color="{s["edge"]}", arrowsize=0.7];',
@@ -101,10 +106,19 @@ def to_dot(trace, frame=None, **options) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _ordering(opts) -> str:
-    """The lesson view keeps each value's arguments in the order the code wrote them
-    (w(L), a(L−1), b(L) above z(L)), which also keeps a chain's spine straight."""
-    return ", ordering=in" if opts.view == "lesson" else ""
+def _ordered(painter, view) -> bool:
+    """A folded lesson view keeps each value's arguments in the order the code wrote
+    them (w(L), a(L−1), b(L) above z(L); w(L)jk row by row), which also keeps a chain's
+    spine straight; its inputs are then not staggered over ranks (that would cross
+    the ordered edges through each other's labels).  Collapsed calls have no argument
+    order to keep, and a value shared by many steps (a loop's weight) is better placed
+    freely: pinned orders would run its edges through the steps' labels."""
+    if not isinstance(painter.t, LessonTrace) or view.groups:
+        return False
+    uses: dict = {}
+    for u, v, _, _ in view.edges:
+        uses.setdefault(u, set()).add(v)
+    return max((len(vs) for vs in uses.values()), default=0) <= MAX_ORDERED_FAN_OUT
 
 
 def _staggered_leaves(view, levels: int = 3) -> dict:

@@ -25,7 +25,7 @@ import networkx as nx
 from ..backward import edge_contribution
 from ..formulas import ATOM, expression, node_texts
 from ..graph import argument_ids, enumerate_paths, nodes_of, preds_of, succs_of
-from ..notation import DIGITS, MINUS, factor, number_text, partial, signed_term, value_text
+from ..notation import DIGITS, MINUS, factor, is_atom, number_text, partial, signed_term, value_text
 from ..ops import PRIMITIVES
 
 VIEWS = ("lesson", "ops")
@@ -105,6 +105,7 @@ def fold(graph, output: int) -> nx.MultiDiGraph | None:
             out.nodes[v]["folded"] = len(members)
             if expr is not None:
                 out.nodes[v]["expr"] = expr
+                _in_own_name(out, v, expr, texts[v][0])
         else:
             _copy_edges(out, pred, v, kept)
     return out
@@ -180,6 +181,19 @@ def _fold_into(out, graph, v: int, members: set[int], boundary: list[int], kept:
     for position, u in enumerate(boundary):
         out.add_edge(u, v, key=position, local=acc_n[u], formula=formula_text(acc_f[u]),
                      contribution=acc_c[u])
+
+
+def _in_own_name(out, v: int, expr: str, name: str) -> None:
+    """A folded value's own expression inside its edges' formulas reads as its name:
+    1 − tanh²(x[1] @ Wx + h₁ @ Wh) is 1 − h₂² when h₂ is that tanh."""
+    call = re.fullmatch(r"(\w+)\((.*)\)", expr)
+    short = name if is_atom(name) else f"({name})"
+    for keyed in preds_of(out)[v].values():
+        for e in keyed.values():
+            text = e["formula"]
+            if call:
+                text = text.replace(f"{call.group(1)}²({call.group(2)})", f"{short}²")
+            e["formula"] = text.replace(expr, short)
 
 
 def _partial_contribution(graph, c: int, u: int, k: int, g):
