@@ -271,3 +271,15 @@ def test_random_programs_fold_to_the_same_chain_rule(program, x, y):
         if "grad" in a and edges:
             total = sum(nodes_of(g)[v]["grad"] * e["local"] for v, e in edges)
             assert total == pytest.approx(a["grad"], rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("view", ["lesson", "ops"])
+def test_highlight_never_dims_a_factor_of_the_highlighted_formula(view):
+    t = gt.trace(ex.seed_chain).backward()
+    dot = t.to_dot(highlight="w(L)", view=view)
+    faded = "#d0d0d0"
+    for name in ("a(L−1)", "y", "w(L)", "z(L)", "C0"):     # a(L−1), y: factors off the path
+        line = next(ln for ln in dot.splitlines() if ln.startswith(f"  n{t.node_id(name)} ["))
+        assert f'color="{faded}"' not in line, name
+    line = next(ln for ln in dot.splitlines() if ln.startswith(f"  n{t.node_id('b(L−2)')} ["))
+    assert f'color="{faded}"' in line                         # off the path, no factor

@@ -262,16 +262,15 @@ class Painter:
 
 
 def _factors(graph, path_nodes: set, texts: dict) -> set:
-    """The values named in the local derivatives along the highlighted paths."""
+    """The values named in the local derivatives along the highlighted paths: operands
+    of the path's values, or their operands (y in 2·(a − y) on the edge into C0)."""
     found = set()
     pred = preds_of(graph)
     for v in path_nodes:
-        operands = list(pred[v])
-        formulas = [e.get("formula") or "" for u in operands if u in path_nodes
+        formulas = [e.get("formula") or "" for u in pred[v] if u in path_nodes
                     for e in pred[v][u].values()]
-        for u in operands:
-            if u not in path_nodes and any(_mentions(f, texts[u]) for f in formulas):
-                found.add(u)
+        near = {w for u in pred[v] for w in (u, *pred[u]) if w not in path_nodes}
+        found |= {u for u in near if any(_mentions(f, texts[u]) for f in formulas)}
     return found
 
 
