@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gradtrace as gt  # noqa: E402
 from bench import models as M  # noqa: E402
+from gradtrace.render.lesson import for_view, forget  # noqa: E402
 
 
 def peer(name):
@@ -312,8 +313,8 @@ def rendering(table, repeats, big: bool):
                         layers).backward()
     out = Path(os.environ.get("TMPDIR", "/tmp")) / "gradtrace-bench.svg"
 
-    def draw(t, layout, timeout=600):
-        return lambda: t.render(out, layout=layout, timeout=timeout)
+    def draw(t, layout, timeout=600):       # every op drawn: every edge label counted
+        return lambda: t.render(out, layout=layout, timeout=timeout, view="ops")
     cases = [(1, (2, 6, 6, 1), 1.0), (7, (2, 12, 12, 1), 5.0)]
     if big:
         cases.append((32, (2, 16, 16, 1), 30.0))
@@ -344,6 +345,33 @@ def rendering(table, repeats, big: bool):
         verdict = "meets" if med["fast"] <= target and labels == shown else "MISSES"
         table.rows[-1] = table.rows[-1][:4] + (f"{verdict} (<= {target:g} s)",) + \
             table.rows[-1][5:]
+
+
+def lesson_view(table, repeats, smoke: bool = False):
+    """The lesson view's render (folding, composite formulas, why lines) against the
+    every-op view's, both with the fast layout, at about 3,000 nodes: a scalar MLP (most
+    ops unnamed, folded away) and a deep chain of named layers (little to fold)."""
+    out = Path(os.environ.get("TMPDIR", "/tmp")) / "gradtrace-bench-lesson.svg"
+    layers = M.scalar_mlp_params((2, 3, 1) if smoke else (2, 12, 12, 1))
+    xs, ys = M.scalar_data(2 if smoke else 7)
+    mlp = gt.trace(lambda layers: M.scalar_mlp_loss(layers, xs, ys, gt.relu), layers)
+
+    def named_chain(a=0.6, depth=30 if smoke else 1000):
+        for _ in range(depth):
+            z = 0.9 * a + 0.1           # the product and sum fold into z; a is a value
+            a = gt.sigmoid(z)
+        return (a - 1.0) ** 2
+    for what, t in (("scalar MLP", mlp), ("named chain", gt.trace(named_chain))):
+        t.backward()
+        n = t.graph.number_of_nodes()
+        boxes = for_view(t, "lesson").graph.number_of_nodes()
+        runs = {view: (lambda t=t, view=view: (forget(t),      # the fold is timed too
+                                                t.render(out, layout="fast", view=view)))
+                for view in ("ops", "lesson")}
+        med = timed(runs, repeats)
+        table.add(f"render {what}, {n:,} nodes: lesson view ({boxes:,} boxes)",
+                  "gradtrace lesson view", med["lesson"], med["ops"], 1.2,
+                  "vs the every-op view, fast layout")
 
 
 def weight_sharing(table, repeats):
@@ -382,6 +410,7 @@ def main(argv=None):
         memory(table, (2, 3, 1), 2)
         million(table, 100, graph=True)
         torch_mlp(table, 1, (8, 4, 3), 5)
+        lesson_view(table, 1, smoke=True)
     else:
         repeats = 3 if args.quick else 7
         wanted = set(args.only or ["scalar", "dense", "sin", "torch", "memory", "million",
@@ -401,6 +430,7 @@ def main(argv=None):
         if "render" in wanted:
             rendering(table, 3 if args.quick else 5, big=not args.quick)
             weight_sharing(table, 3 if args.quick else 5)
+            lesson_view(table, 3 if args.quick else 5)
     table.show()
 
 

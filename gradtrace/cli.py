@@ -118,6 +118,9 @@ def list_ops():
                    "that steps through the forward and backward pass; gif: the backward "
                    "pass animated (needs Pillow).")
 @click.option("--style", type=click.Choice(sorted(STYLES)), default="default", show_default=True)
+@click.option("--view", type=click.Choice(["lesson", "ops"]), default="lesson", show_default=True,
+              help="lesson: one box per value your code names, unnamed steps folded into "
+                   "the edges; ops: one box per operation.")
 @input_options
 @click.option("--wrt", multiple=True, metavar="NAME",
               help="Inputs that get gradients (default: every floating input). Repeatable.")
@@ -145,7 +148,7 @@ def list_ops():
               help="Learning rate of the HTML page's last step, w ← w − η·∂C/∂w "
                    "(default 0.1; .html only).")
 @quiet_option
-def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collapse,
+def render(target, output, fmt, style, view, sets, inputs_file, wrt, highlight, collapse,
            collapse_all, depth, rankdir, layout, digits, no_values, no_grads, no_locals, timeout,
            lr, quiet):
     """Draw TARGET's graph with local derivatives, gradients and fan-out sums.
@@ -170,7 +173,7 @@ def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collap
     t, short = load_trace(target, sets, inputs_file, wrt)
     if out is None and not to_stdout:
         out = cwd / f"{short}.{fmt or 'svg'}"
-    options = dict(style=style, values=not no_values, grads=not no_grads,
+    options = dict(style=style, view=view, values=not no_values, grads=not no_grads,
                    locals=not no_locals, digits=digits, rankdir=rankdir, layout=layout,
                    highlight=highlight,
                    collapse=True if collapse_all else (list(collapse) or None), depth=depth)
@@ -200,15 +203,17 @@ def render(target, output, fmt, style, sets, inputs_file, wrt, highlight, collap
 @click.option("--form", type=click.Choice(["recursive", "paths"]), default="recursive",
               show_default=True)
 @click.option("--max-paths", type=click.IntRange(1), default=MAX_PATHS, show_default=True)
-@click.option("--latex", is_flag=True, help="Print LaTeX (align*) in the seed's notation.")
+@click.option("--latex", is_flag=True, help="Print LaTeX (align*) in the lesson's notation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="OUT.svg",
               help="Also draw the graph with NODE's paths highlighted.")
+@click.option("--view", type=click.Choice(["lesson", "ops"]), default="lesson", show_default=True,
+              help="The view --render draws.")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Seconds Graphviz may take for --render (0 or inf: no limit).")
 @input_options
 @quiet_option
-def explain(target, node, wrt, form, max_paths, latex, as_json, render_to, timeout, sets,
+def explain(target, node, wrt, form, max_paths, latex, as_json, render_to, view, timeout, sets,
             inputs_file, quiet):
     """Explain the gradient of TARGET's output with respect to NODE (an input or any
     named node) as the chain rule, with numbers.
@@ -234,7 +239,7 @@ def explain(target, node, wrt, form, max_paths, latex, as_json, render_to, timeo
     with reported(target):
         e = t.explain(node, form=form, max_paths=max_paths)
         if render_to:
-            path = t.render(render_to, highlight=node, timeout=timeout)
+            path = t.render(render_to, highlight=node, timeout=timeout, view=view)
     if e.note and (as_json or latex) and not quiet:
         click.echo(e.note, err=True)       # which binding, when a plain name was used
     if as_json:

@@ -1,7 +1,7 @@
-"""Built-in models: the seed's pictures first, then tensors and a real block.
+"""Built-in models: the lesson's pictures first, then tensors and a real block.
 
 Each is an ordinary function with default inputs, so ``gt.trace(example)`` works
-as it is and ``gradtrace render NAME`` draws it.  Names follow the seed's
+as it is and ``gradtrace render NAME`` draws it.  Names follow the lesson's
 notation: w(L), b(L), z(L), a(L), a(L−1), C0.
 """
 
@@ -17,7 +17,7 @@ from .valuegraph.lecture import AssigningValue, Value
 
 
 def seed_chain(w1=0.8, b1=-0.1, w2=-1.2, b2=0.4, w3=1.5, b3=-0.3, a0=0.6, y=1.0):
-    """The seed's single-neuron chain: three weights, three biases, four activations.
+    """The lesson's single-neuron chain: three weights, three biases, four activations.
 
     a(L−2) = σ(w(L−2)·a(L−3) + b(L−2)), and so on to C0 = (a(L) − y)².
     """

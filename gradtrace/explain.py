@@ -20,9 +20,10 @@ import numpy as np
 from .backward import edge_contribution
 from .errors import GradtraceError
 from .formulas import node_texts
-from .graph import nodes_of, paths_to_output, preds_of, succs_of
+from .graph import enumerate_paths, nodes_of, paths_to_output, preds_of, succs_of
 from .jsonio import encode_value
-from .notation import DIGITS, MAX_PATHS, num, partial, signed_term, value_text
+from .notation import DIGITS, MAX_PATHS, factor, num, partial, signed_term, value_text
+from .render.lesson import why_line
 
 
 class Explanation:
@@ -38,6 +39,7 @@ class Explanation:
         self.n_paths = n_paths
         self.note = note
         self.consistent = consistent
+        self.why = ""            # the lesson's product along each path (``why_line``)
 
     # ------------------------------------------------------------ text
     @property
@@ -62,6 +64,8 @@ class Explanation:
                          f"{'s' if len(self.steps) != 1 else ''} = {terms} = "
                          f"{value_text(_sum(s['contribution'] for s in self.steps), DIGITS)} "
                          f"({verdict})")
+        if self.why:
+            lines.append(f"the lesson's chain: {self.why}")
         return "\n".join(part for line in lines for part in wrapped(line))
 
     def __str__(self) -> str:
@@ -79,14 +83,14 @@ class Explanation:
                     for k, v in step.items() if not k.startswith("_")}
         return {"target": self.target, "output": self.output, "form": self.form,
                 "gradient": encode_value(self.gradient), "paths": self.n_paths,
-                "note": self.note, "consistent": self.consistent,
+                "note": self.note, "consistent": self.consistent, "why": self.why,
                 "steps": [clean(s) for s in self.steps]}
 
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(self.to_data(), indent=indent, ensure_ascii=False, allow_nan=False)
 
     def to_latex(self) -> str:
-        """An ``align*`` block in the seed's notation (∂C0/∂w^{(L)} ...)."""
+        """An ``align*`` block in the lesson's notation (∂C0/∂w^{(L)} ...)."""
         out = [r"\begin{align*}"]
         if self.form == "recursive":
             for s in self.steps:
@@ -139,17 +143,6 @@ def _broken(line: str, width: int, indent: int) -> list[str]:
         pieces.append(line[:cut])
         line = " " * indent + line[cut + 1:]
     return [*pieces, line]
-
-
-def factor(formula: str) -> str:
-    """A formula as a factor of a product: ``1 − tanh²(z)`` becomes ``(1 − tanh²(z))``."""
-    depth = 0
-    for i, ch in enumerate(formula):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if depth == 0 and formula[i:i + 3] in (" + ", " − "):
-            return f"({formula})"
-    return formula
 
 
 def _term(c) -> str:
@@ -215,7 +208,15 @@ def _frac(top: str, bottom: str) -> str:
 # ---------------------------------------------------------------- building
 def explain(trace, name: str, form: str = "recursive",
             max_paths: int = MAX_PATHS) -> Explanation:
-    """Explain ∂output/∂name in ``form`` 'recursive' or 'paths'."""
+    """Explain ∂output/∂name in ``form`` 'recursive' or 'paths', ending in the lesson's
+    product along each path (the why line)."""
+    e = _explained(trace, name, form, max_paths)
+    if e.n_paths:
+        e.why = why_line(trace, name)
+    return e
+
+
+def _explained(trace, name: str, form: str, max_paths: int) -> Explanation:
     if form not in ("recursive", "paths"):
         raise GradtraceError(f"unknown form '{form}'; choose 'recursive' or 'paths'")
     if not trace.has_grads:
@@ -317,34 +318,6 @@ def recursive_steps(trace, on_path, texts) -> list[dict]:
                       "rhs": " + ".join(symbolic), "numbers": numbers, "terms": terms,
                       "value": grad, "line": attrs.get("line")})
     return steps
-
-
-def enumerate_paths(g, src: int, dst: int, on_path: set[int]) -> list[list[tuple[int, int, int]]]:
-    """Every path src -> dst as its edges (u, v, key), in sorted order; iterative, so a
-    100,000-deep chain needs no recursion."""
-    if src == dst:
-        return [[]]
-
-    def out_edges(v):
-        return iter([(v, w, k) for w, keyed in sorted(succs_of(g)[v].items()) if w in on_path
-                     for k in sorted(keyed)])
-    paths: list[list[tuple[int, int, int]]] = []
-    edges: list[tuple[int, int, int]] = []
-    stack = [out_edges(src)]
-    while stack:
-        edge = next(stack[-1], None)
-        if edge is None:             # this node's edges are done: step back
-            stack.pop()
-            if edges:
-                edges.pop()
-            continue
-        edges.append(edge)
-        if edge[1] == dst:
-            paths.append(list(edges))
-            edges.pop()
-        else:
-            stack.append(out_edges(edge[1]))
-    return paths
 
 
 def _paths_form(trace, target, on_path, texts, gradient, n_paths) -> Explanation:

@@ -43,41 +43,51 @@ class Entry:
 
 ENTRIES = [
     Entry("seed_chain", "seed_chain", {"style": "3b1b"},
-          "The seed's single-neuron chain: three weights, three biases, four activations.",
-          "Follow the chain from C0 back to w(L): each edge carries one factor of the chain "
-          "rule, ∂C0/∂a(L) = 2(a(L) − y), then σ'(z(L)), then ∂z(L)/∂w(L) = a(L−1). Each "
-          "node's gradient line (∂C0/∂…) is the product of the factors between it and C0.",
-          (".html", ".gif")),
+          "The lesson's chain: w(L), a(L−1) and b(L) flow into z(L), then a(L), then C0 with y.",
+          "One box per quantity the lesson names. Each edge is a sensitivity: ∂z(L)/∂w(L) = "
+          "a(L−1) says a nudge to w(L) nudges z(L) by a(L−1) times as much. Multiply the "
+          "edges from w(L) down to C0, a(L−1) · σ'(z(L)) · 2(a(L) − y), and you have ∂C0/∂w(L) "
+          "(hover over a box for that product with numbers).", (".html", ".gif")),
+    Entry("seed_chain_ops", "seed_chain", {"style": "3b1b", "view": "ops"},
+          "The same chain with every operation drawn (--view ops).",
+          "The product w(L)·a(L−1) and the difference a(L) − y get boxes of their own here; "
+          "the lesson view folds them into z(L) and C0, and the gradients and the sums are the "
+          "same in both."),
     Entry("last_layer", "last_layer", {"style": "3b1b"},
           "The last layer alone: ∂C0/∂w(L) = ∂C0/∂a(L) · ∂a(L)/∂z(L) · ∂z(L)/∂w(L).",
-          "The three edges into z(L) say ∂z(L)/∂w(L) = a(L−1), ∂z(L)/∂b(L) = 1 and "
-          "∂z(L)/∂a(L−1) = w(L): how strongly the previous neuron fires sets how much the weight "
-          "matters, and the weight sets how much the previous neuron matters.", (".html",)),
+          "The three edges into z(L) are its sensitivities: ∂z(L)/∂w(L) = a(L−1), ∂z(L)/∂b(L) = "
+          "1 and ∂z(L)/∂a(L−1) = w(L). How strongly the previous neuron fires sets how much a "
+          "nudge to the weight matters, and the weight sets how much the previous neuron "
+          "matters.", (".html",)),
     Entry("last_layer_highlight", "last_layer", {"style": "3b1b", "highlight": "w(L)"},
           "The same layer with the path from w(L) to C0 highlighted.",
-          "Only the path that ∂C0/∂w(L) travels stays lit; each lit edge shows the gradient "
-          "arriving from the output times its local derivative."),
+          "Only the path that ∂C0/∂w(L) travels stays lit, plus a(L−1) and y, the values its "
+          "factors are made of; each lit edge shows the gradient arriving from C0 times the "
+          "edge's sensitivity."),
     Entry("layer_fanout", "layer_fanout", {},
           "A layer of two neurons: C0 = Σj (a(L)j − yj)².",
-          "Each a(L−1)k feeds both neurons, so its gradient is written as a sum of two terms, "
-          "one per path; the ← number on each of its two out-edges is the term that path gave.",
-          (".html",)),
+          "Each a(L−1)k feeds both neurons, and each of those edges reads w(L)jk: a nudge to "
+          "a(L−1)k reaches the cost along two paths, so its gradient is the sum over paths, "
+          "written as two terms, one per edge (the ← number on it).", (".html",)),
     Entry("square", "square", {},
           "x · x: one value, two edges.",
           "The multiplication uses x twice, so there are two edges, each with ∂f/∂x = x = 3, and "
-          "x's gradient is 3 + 3 = 6 (a tool that stores children in a set shows one arrow)."),
+          "x's gradient is the sum over both paths, 3 + 3 = 6 (a tool that stores children in a "
+          "set shows one arrow)."),
     Entry("shared_input", "shared_input", {},
           "x · y + x: two paths from x to the output.",
-          "x's gradient is y (through the product) + 1 (straight into the sum) = 6."),
+          "Nothing between x and f is named, so every operation is drawn: x's gradient is the "
+          "sum over paths, y (through the product) + 1 (straight into the sum) = 6."),
     Entry("numpy_mlp", "numpy_mlp", {},
           "A numpy MLP (3 → 4 → 2, tanh) on a batch of 5: the tensor view.",
-          "Matrix products have no per-element local derivative, so their edges name the "
-          "vector-Jacobian product (ḡ @ W1ᵀ, Xᵀ @ ḡ); b1's gradient has b1's shape because "
-          "broadcasting over the batch is summed back.", (".html",)),
+          "Boxes are the arrays the code names (h, out, err, loss). Matrix products have no "
+          "per-element sensitivity, so their edges name the vector-Jacobian product (ḡ @ W1ᵀ, "
+          "Xᵀ @ ḡ); b1's gradient has b1's shape because broadcasting over the batch is summed "
+          "back.", (".html",)),
     Entry("numpy_mlp_heat", "numpy_mlp", {"style": "heat"},
           "The same MLP in the heat style.",
           "Edge width and colour follow |contribution| on a log scale: thin pale edges carry "
-          "vanishing gradient, NaN or ∞ would show in red."),
+          "a vanishing nudge, NaN or ∞ would show in red."),
     Entry("softmax_xent", "softmax_xent", {},
           "Softmax cross-entropy of a linear classifier.",
           "The gradient reaching the logits is (softmax − one-hot)/n: logsumexp's VJP gives the "
@@ -85,32 +95,33 @@ ENTRIES = [
     Entry("attention_head", "attention_head", {},
           "One attention head after a layer norm; functions and gt.scope blocks become clusters.",
           "layer_norm and attention are the functions that were called; query, key and value are "
-          "gt.scope blocks inside attention."),
+          "gt.scope blocks inside attention. Each box is a value the code names (q, k, v, "
+          "scores, weights)."),
     Entry("attention_head_collapsed", "attention_head", {"collapse": True},
           "The same head with its scopes collapsed.",
           "Each collapsed box counts its ops, names what flows in, and shows each output with "
           "its value and gradient; drop --collapse to expand them."),
     Entry("rnn", "rnn", {},
           "A vanilla RNN unrolled over 4 steps: h = tanh(x[t] @ Wx + h @ Wh).",
-          "The variable h is bound once per step, so its nodes read h₁ … h₄ (hover for the "
+          "The variable h is bound once per step, so its boxes read h₁ … h₄ (hover for the "
           "source line); Wx and Wh feed every step, so their gradients are sums over the four "
-          "steps, and `gradtrace explain rnn h` explains the last binding, h₄."),
+          "paths, and `gradtrace explain rnn h` explains the last binding, h₄."),
     Entry("torch_mlp", "torch_mlp", {},
           "An nn.Sequential MLP with F.cross_entropy, traced from PyTorch.",
           "Parameters are named by module path (model.hidden.weight) and each module call is "
           "a cluster; tanh is a call gradtrace knows, so its edge carries 1 − tanh²(…) as "
-          "a local derivative, while F.linear and F.cross_entropy edges are the VJP torch "
+          "its sensitivity, while F.linear and F.cross_entropy edges are the VJP torch "
           "computes for that one call. Every gradient equals torch's own .grad."),
     Entry("torch_ninja", "torch_ninja", {},
           "The \"backprop ninja\" net: batch norm and softmax written out in torch ops.",
           "Every intermediate is named after its variable (bndiff, bnvar_inv, counts_sum_inv "
           "…), so this is the cmp() table of the exercise drawn as a graph: hprebn, bndiff and "
-          "counts feed two paths each and show their gradient as the sum of both, and b1's "
+          "counts feed two paths each and show their gradient as the sum over both, and b1's "
           "gradient is ~0 because batch norm subtracts the batch mean right after it."),
     Entry("mlp_calls", "mlp_calls", {"collapse": ("dense", "gelu")},
           "A 4-layer MLP built with a loop, each call of dense and gelu collapsed to its own box.",
           "Every call is its own scope instance (dense#1 … dense#4, gelu#1 … gelu#4), so the "
-          "collapsed graph is still the model: a chain of eight boxes, each showing its inputs and "
+          "collapsed graph is still the model: a chain of boxes, each showing its inputs and "
           "its output with value and gradient."),
 ]
 

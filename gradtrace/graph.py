@@ -32,6 +32,8 @@ class NodeAttrs(TypedDict, total=False):
     grad: Any               # ∂output/∂node, the node's shape
     file: str               # where the node was made
     line: int
+    folded: int             # the lesson view's graph only: how many unnamed ops folded in
+    expr: str               # ... and what the value computes from the named values feeding it
 
 
 class EdgeAttrs(TypedDict, total=False):
@@ -100,3 +102,31 @@ def paths_to_output(trace, name: str) -> set[int]:
         if v in up:
             up.update(g._pred[v])
     return down & up
+
+
+def enumerate_paths(g, src: int, dst: int, on_path: set[int]) -> list[list[tuple[int, int, int]]]:
+    """Every path src -> dst as its edges (u, v, key), in sorted order; iterative, so a
+    100,000-deep chain needs no recursion."""
+    if src == dst:
+        return [[]]
+
+    def out_edges(v):
+        return iter([(v, w, k) for w, keyed in sorted(succs_of(g)[v].items()) if w in on_path
+                     for k in sorted(keyed)])
+    paths: list[list[tuple[int, int, int]]] = []
+    edges: list[tuple[int, int, int]] = []
+    stack = [out_edges(src)]
+    while stack:
+        edge = next(stack[-1], None)
+        if edge is None:             # this node's edges are done: step back
+            stack.pop()
+            if edges:
+                edges.pop()
+            continue
+        edges.append(edge)
+        if edge[1] == dst:
+            paths.append(list(edges))
+            edges.pop()
+        else:
+            stack.append(out_edges(edge[1]))
+    return paths

@@ -87,13 +87,38 @@ def magnitude(v) -> float:
 _COMPOUND = re.compile("[ +−·/@]")
 
 
+def is_atom(t: str) -> bool:
+    """A name that reads as one symbol: ``a(L−1)``, ``w(L)jk``, ``y[0]``, ``tanh(z)``;
+    an operator only inside its own brackets, and no leading minus."""
+    if not _COMPOUND.search(t):
+        return True
+    depth = 0
+    for ch in t:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and _COMPOUND.match(ch):
+            return False
+    return not t.startswith(MINUS) and depth == 0
+
+
 def _operand(t: str) -> str:
-    return f"({t})" if _COMPOUND.search(t) and not t.startswith("(") else t
+    return t if is_atom(t) else f"({t})"
 
 
 def partial(top: str, bottom: str) -> str:
     """∂top/∂bottom, parenthesising compound expressions."""
     return f"∂{_operand(top)}/∂{_operand(bottom)}"
+
+
+def factor(formula: str) -> str:
+    """A formula as a factor of a product: ``1 − tanh²(z)`` becomes ``(1 − tanh²(z))``."""
+    depth = 0
+    for i, ch in enumerate(formula):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and formula[i:i + 3] in (" + ", " − "):
+            return f"({formula})"
+    return formula
 
 
 def sum_rule_text(grad, terms: list, digits: int) -> str:

@@ -384,7 +384,7 @@ def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
     else:
         out_id = r.output
     if not isinstance(getattr(fn, "__name__", None), str):
-        fname = "C"                  # a module: its output is the cost, as the seed writes it
+        fname = "C"                  # a module: its output is the cost, as the lesson writes it
     t = _finished(r.rec, out_id, r.inputs, list(r.inputs), fname, fn, named, 4)
     t.runner = torchrun.rerun
     t.checker = torchrun.check

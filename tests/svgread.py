@@ -2,6 +2,7 @@
 
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -61,3 +62,11 @@ def overlapping(boxes) -> list:
         bad.extend((a, b) for a in active if a[1] < b[3] and b[1] < a[3])
         active.append(b)
     return bad
+
+
+# ---------------------------------------------------------------- geometry
+# Run in a browser on a page holding one diagram's SVG (Graphviz's or the fast layout's):
+# every edge label line's glyph box as the browser draws it, every node box and points
+# 1.5 units apart along every edge line, all in the SVG's own units; returns the labels
+# a node box covers or an edge line runs through.
+LABEL_COLLISIONS_JS = (Path(__file__).parent / "label_geometry.js").read_text(encoding="utf-8")

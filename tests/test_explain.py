@@ -19,7 +19,9 @@ def test_recursive_form_on_seed_chain(chain):
     assert lines[0].startswith("∂C0/∂C0 = 1")
     assert lines[1].startswith("∂C0/∂(a − y) = 2·(a − y)")
     assert any(line.startswith("∂C0/∂z = ∂C0/∂a · σ'(z)") for line in lines)
-    assert lines[-1].startswith("∂C0/∂w3 = ∂C0/∂(w3·a2) · a2")
+    assert lines[-2].startswith("∂C0/∂w3 = ∂C0/∂(w3·a2) · a2")
+    # it ends in the lesson's product along the path, the input's factor first
+    assert lines[-1].startswith("the lesson's chain: ∂C0/∂w3 = a2 · σ'(z) · 2(a − y) = ")
     for step in e.steps:
         assert step["value"] == pytest.approx(t.graph.nodes[step["id"]]["grad"])
         if step["terms"]:

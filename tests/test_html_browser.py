@@ -191,7 +191,7 @@ def test_a_3000_node_page_stays_responsive(browser, tmp_path, record_property):
     t = gt.trace(big_model, X, W1, W2, wrt=["W1", "W2"]).backward()
     n_nodes = t.graph.number_of_nodes()
     assert n_nodes >= 2500
-    path = t.render(tmp_path / "big.html")
+    path = t.render(tmp_path / "big.html", view="ops")     # every op: 3,000 boxes to step
     w = Watched(browser)
     start = time.perf_counter()
     w.page.goto(path.as_uri())

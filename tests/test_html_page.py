@@ -12,6 +12,7 @@ import pytest
 import gradtrace as gt
 from gradtrace.errors import GradtraceError, RenderError
 from gradtrace.render import page as page_mod
+from gradtrace.render.lesson import for_view
 from gradtrace.render.page import script_and_styles
 from gradtrace.targets import trace_target
 
@@ -48,7 +49,8 @@ def load(target, **options):
     t = trace_target(target)
     t = t[0] if isinstance(t, tuple) else t
     t.backward()
-    return t, gt_page(t, **options)
+    page = gt_page(t, **options)
+    return for_view(t, options.get("view", "lesson")), page     # the trace as drawn
 
 
 def gt_page(t, **options):

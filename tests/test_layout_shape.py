@@ -86,7 +86,7 @@ def scalar_mlp(n_samples):
 def test_fast_layout_labels_every_edge_without_overlaps():
     t = gt.trace(scalar_mlp(15)).backward()
     assert 2500 <= t.graph.number_of_nodes() <= 4000
-    nodes, labels = read_fast_svg(svg_text(t, layout="fast"))
+    nodes, labels = read_fast_svg(svg_text(t, layout="fast", view="ops"))
     shown = [(u, v) for u, v in t.graph.edges() if t.graph.nodes[u]["requires_grad"]]
     assert len(nodes) == t.graph.number_of_nodes()
     assert len(labels) == len(shown)

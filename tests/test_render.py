@@ -10,6 +10,7 @@ import pytest
 
 import gradtrace as gt
 from gradtrace.notation import num, value_text
+from gradtrace.render.lesson import for_view
 from gradtrace.render.output import svg_text
 
 from .svgread import all_text, overlapping, read_fast_svg, read_svg
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 def test_seed_chain_edges_carry_local_derivatives_and_nodes_gradients(chain):
     t = gt.trace(chain).backward()
     nodes, edges = read_svg(svg_text(t))
-    g = t.graph
+    g = for_view(t, "lesson").graph            # the graph as drawn
     for u, v, _, e in g.edges(keys=True, data=True):
         if not g.nodes[u]["requires_grad"]:
             continue
@@ -218,7 +219,7 @@ def test_scopes_become_clusters_and_collapse():
 
 def test_highlight_paths(chain):
     t = gt.trace(chain).backward()
-    dot = t.to_dot(highlight="w2")
+    dot = t.to_dot(highlight="w2", view="ops")
     lines = [ln for ln in dot.splitlines() if "->" in ln and "penwidth=2.50" in ln]
     # w2 -> mul -> z2 -> a2 -> mul -> z -> a -> (a − y) -> C0: 8 edges
     assert len(lines) == 8
@@ -233,11 +234,11 @@ def test_fast_layout_for_big_graphs():
         return acc
     t = gt.trace(f).backward()
     assert t.graph.number_of_nodes() > 800
-    dot = t.to_dot()
+    dot = t.to_dot(view="ops")
     assert "splines=false" in dot
     shown = sum(1 for u, v in t.graph.edges() if t.graph.nodes[u]["requires_grad"])
     assert dot.count("pos=") == t.graph.number_of_nodes() + shown   # a box per label
-    nodes, labels = read_fast_svg(svg_text(t))
+    nodes, labels = read_fast_svg(svg_text(t, view="ops"))
     assert len(nodes) == t.graph.number_of_nodes()
     assert len(labels) == shown and all(len(lines) == 2 for _, lines in labels)
     assert all(lines[1].startswith("←") for _, lines in labels)

@@ -11,13 +11,18 @@ from ..graph import nodes_of
 from . import fast as fast_draw
 from . import layout
 from .labels import esc
+from .legend import legend_dot
+from .lesson import LessonTrace, for_view
 from .options import make_options
 from .painter import Painter
 from .view import build_view
 
+MAX_ORDERED_FAN_OUT = 3     # the lesson view pins argument order up to this many uses of a value
+
 
 def _prepare(trace, options: dict, frame=None):
     opts = make_options(**options)
+    trace = for_view(trace, opts.view)      # painter.t: the trace as this view draws it
     view = build_view(trace.graph, opts.collapse, opts.depth)
     fast = opts.layout == "fast" or (opts.layout == "auto" and (
         len(view.nodes) > opts.fast_threshold or dot_would_stall(view)))
@@ -42,7 +47,7 @@ def dot_would_stall(view) -> bool:
 def fast_scene(trace, **options):
     """The fast layout's scene when these options use it (else None: Graphviz lays out)."""
     opts, view, painter, fast = _prepare(trace, options)
-    return fast_draw.scene(trace, view, painter, opts, _fixed(opts)) if fast else None
+    return fast_draw.scene(painter.t, view, painter, opts, _fixed(opts)) if fast else None
 
 
 def _fixed(opts) -> str | None:
@@ -54,21 +59,25 @@ def to_dot(trace, frame=None, **options) -> str:
     """The diagram as DOT text (deterministic); ``frame``: one moment of the step-through,
     drawn with the same geometry as every other (hidden lines keep their place)."""
     opts, view, painter, fast = _prepare(trace, options, frame)
+    trace = painter.t
     graph = trace.graph
     if fast:
         return fast_draw.dot_text(fast_draw.scene(trace, view, painter, opts, _fixed(opts)))
     s = painter.s
     rankdir = _fixed(opts)
     stagger = {}
+    ordered = _ordered(painter, view)
     if rankdir is None:   # dot's drawing will have about the shape of the fast layout's
         placed = fast_draw.scene(trace, view, painter, opts, None).placement
         rankdir = placed.rankdir
-        if max(placed.width, placed.height) > 2 * min(placed.width, placed.height):
+        if max(placed.width, placed.height) > 2 * min(placed.width, placed.height) and \
+                not ordered:
             stagger = _staggered_leaves(view)
     lines = [
         "digraph gradtrace {",
         f'  graph [rankdir={rankdir}, bgcolor="{s["bg"]}", fontname="{s["font"]}", '
-        f'fontcolor="{s["fg"]}", nodesep=0.25, ranksep=0.45, newrank=true];',
+        f'fontcolor="{s["fg"]}", nodesep=0.25, ranksep=0.45, newrank=true'
+        f'{", ordering=in" if ordered else ""}];',
         f'  node [fontname="{s["font"]}", fontsize=12, fontcolor="{s["fg"]}"];',
         f'  edge [fontname="{s["font"]}", fontsize=10, fontcolor="{s["fg"]}", '
         f'color="{s["edge"]}", arrowsize=0.7];',
@@ -91,8 +100,25 @@ def to_dot(trace, frame=None, **options) -> str:
         if u in stagger:
             attrs += f", minlen={stagger[u]}"
         lines.append(f"  {su} -> {sv} [{attrs}];")
+    if opts.legend:
+        lines.append(legend_dot(painter))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _ordered(painter, view) -> bool:
+    """A folded lesson view keeps each value's arguments in the order the code wrote
+    them (w(L), a(L−1), b(L) above z(L); w(L)jk row by row), which also keeps a chain's
+    spine straight; its inputs are then not staggered over ranks (that would cross
+    the ordered edges through each other's labels).  Collapsed calls have no argument
+    order to keep, and a value shared by many steps (a loop's weight) is better placed
+    freely: pinned orders would run its edges through the steps' labels."""
+    if not isinstance(painter.t, LessonTrace) or view.groups:
+        return False
+    uses: dict = {}
+    for u, v, _, _ in view.edges:
+        uses.setdefault(u, set()).add(v)
+    return max((len(vs) for vs in uses.values()), default=0) <= MAX_ORDERED_FAN_OUT
 
 
 def _staggered_leaves(view, levels: int = 3) -> dict:

@@ -15,6 +15,7 @@ from typing import Any
 from ..graph import nodes_of
 from . import layout
 from .labels import clean, esc
+from .legend import legend_rows
 
 CHAR_W = {10: 6.0, 11: 6.6, 12: 7.2}     # average glyph advance per font size (points)
 LINE_H = 13.0
@@ -117,7 +118,10 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
     p = sc.placement
     s = sc.style
     margin = 8.0
-    w, h = p.width + 2 * margin, p.height + 2 * margin
+    key = legend_rows(sc.painter) if sc.painter.o.legend else []
+    key_w = max((len(t) for t, _, _ in key), default=0) * CHAR_W[10] + 30
+    w = max(p.width, key_w) + 2 * margin
+    h = p.height + 2 * margin + (LINE_H * len(key) + 2 * PAD + 8 if key else 0)
     fill, stroke, box = _Classes("k"), _Classes("s"), _Classes("b")
     write(f'<?xml version="1.0" encoding="UTF-8"?>\n'
           f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0f}pt" height="{h:.0f}pt" '
@@ -176,13 +180,15 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
                 f'<tspan class="{fill[c]}{_cls(size, bold)}">{_x(t)} </tspan>'
                 for t, c, size, bold in row) + "</text>"
             for k, row in enumerate(rows))
-        title = rows[0][0][0] if isinstance(v, str) else sc.painter.where(v)
+        title = rows[0][0][0] if isinstance(v, str) else sc.painter.hover(v)
         buf.append(f'<g class="n" id="{nid}"><title>{_x(title)}</title>'
                    f'<rect x="{x - bw / 2:.1f}" y="{y - bh / 2:.1f}" width="{bw:.1f}" '
                    f'height="{bh:.1f}" rx="4" class="{box[(f, b)]}{thick}"/>{texts}</g>\n')
         if len(buf) >= chunk:
             write("".join(buf))
             buf.clear()
+    if key:
+        buf.append(_legend_svg(key, p.height + 8, fill, s))
     css = [f".e{{fill:none}}.l text{{font-size:10px;text-anchor:middle}}"
            f".l rect{{fill:{s['bg']};fill-opacity:.85}}.n text{{text-anchor:middle}}"
            f".t{{font-weight:bold}}.m{{font-size:10px}}.p{{stroke-width:2.5}}"]
@@ -195,6 +201,22 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
                       for c, k in sorted(stroke.items()))
     buf.append(f'<defs>{markers}</defs>\n<style>{"".join(css)}</style>\n</svg>\n')
     write("".join(buf))
+
+
+def _legend_svg(key, top: float, fill, s) -> str:
+    """The legend below the drawing: a swatch (or none) and a line of text per row."""
+    parts = [f'<g class="legend"><rect x="0" y="{top:.1f}" '
+             f'width="{max(len(t) for t, _, _ in key) * CHAR_W[10] + 30:.1f}" '
+             f'height="{LINE_H * len(key) + 2 * PAD:.1f}" rx="4" fill="none" '
+             f'stroke="{s["dim"]}"/>']
+    for i, (text, colour, swatch) in enumerate(key):
+        y = top + PAD + LINE_H * i
+        if swatch:
+            parts.append(f'<rect x="6" y="{y + 2:.1f}" width="14" height="9" '
+                         f'fill="{swatch}" stroke="{s["border"]}"/>')
+        parts.append(f'<text x="26" y="{y + 10:.1f}" class="{fill[colour]} m">{_x(text)}'
+                     f'</text>')
+    return "".join(parts) + "</g>\n"
 
 
 def _point(size) -> str:

@@ -18,7 +18,7 @@ from .dot import _prepare, to_dot
 from .output import run_graphviz, write_atomic
 from .story import line_ids, story
 
-DPI = 64
+DPI = 80     # 10 pt edge labels come out 11 px high; the seed chain's frames are 716 px wide
 FRAME_MS = 1100
 LAST_FRAME_MS = 3500
 
@@ -83,7 +83,7 @@ def write_gif(trace, path, timeout: float | None = None, **options) -> Path:
         raise RenderError(f"the graph has {len(view.nodes):,} boxes: too big to animate "
                           "legibly; fold calls (--collapse-all, --depth 1) or write .html")
     images = []
-    for frame in frames(trace, painter, story(trace, painter)):
+    for frame in frames(painter.t, painter, story(painter.t, painter)):
         dot = to_dot(trace, frame=frame, **options).replace(
             "digraph gradtrace {\n", f"digraph gradtrace {{\n  graph [dpi={DPI}];\n", 1)
         png = run_graphviz(dot, "png", timeout) if timeout is not None else \

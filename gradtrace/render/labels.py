@@ -8,9 +8,16 @@ surrogates) are shown as visible escapes instead of breaking the SVG.
 
 from __future__ import annotations
 
+import re
+
+_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
 
 def clean(text: str) -> str:
     """Make ``text`` safe to place in XML: visible escapes for control characters."""
+    text = str(text)
+    if not _UNSAFE.search(text):      # the usual case: nothing to replace
+        return text
     out = []
     for ch in str(text):
         o = ord(ch)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 
 from ..errors import RenderError
 from ..notation import DIGITS
+from .lesson import VIEWS
 from .palette import PALETTES, STYLES
 
 
@@ -30,6 +31,8 @@ class Options:
     element_ids: bool = False       # SVG ids n<v> / e<u>_<v>_<k> (the HTML view finds them)
     terse: bool = False             # short labels: values and ∇ only, no edge text
     heat: bool = False              # edge colour and width follow |contribution|
+    view: str = "lesson"            # lesson: one box per named value; ops: one per operation
+    legend: bool = False            # say what fills, colours, ←, ‖·‖ and VJP mean
 
     def __post_init__(self):
         if self.style not in STYLES:
@@ -39,6 +42,9 @@ class Options:
             setattr(self, behaviour, True)
         if self.layout not in ("auto", "dot", "fast"):
             raise RenderError(f"unknown layout '{self.layout}'; choose auto, dot or fast")
+        if self.view not in VIEWS:
+            raise RenderError(f"unknown view '{self.view}'; choose lesson (one box per value "
+                              "your code names) or ops (one box per operation)")
         if self.rankdir is None:
             self.rankdir = "auto"
         if self.rankdir not in ("auto", "LR", "TB", "RL", "BT"):

@@ -36,13 +36,15 @@ def page(trace, lr: float = DEFAULT_LR, timeout: float | None = None, **options)
 def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None,
                  **options) -> tuple[str, str]:
     """The page and the plain SVG it was made from (the notebook's fallback picture)."""
-    options = {**options, "products": True, "element_ids": True}
+    options = {"legend": True, **options, "products": True, "element_ids": True}
+    if not trace.has_grads:       # before the view is made: it shows the gradients
+        trace.backward()
     opts, view, painter, _ = _prepare(trace, options)
     if len(view.nodes) > MAX_NODES:
         raise RenderError(f"the graph has {len(view.nodes):,} boxes to draw, too many for a "
                           f"step-through page (at most {MAX_NODES:,}); fold calls with "
                           "--collapse-all or --depth 1, or render .svg instead")
-    data = _steps_data(trace, painter, lr)
+    data = _steps_data(painter.t, painter, lr)
     drawn = svg_text(trace, timeout=timeout, **options)
     svg, marked = mark(drawn, painter, view)
     return assemble(painter, svg, data, marked), drawn
@@ -58,7 +60,10 @@ def _steps_data(trace, painter, lr: float) -> dict:
 def steps_data(trace, lr: float = DEFAULT_LR, **options) -> dict:
     """What the page's script plays, without drawing (the gallery check compares it)."""
     options = {**options, "products": True, "element_ids": True}
-    return _steps_data(trace, _prepare(trace, options)[2], lr)
+    if not trace.has_grads:
+        trace.backward()
+    painter = _prepare(trace, options)[2]
+    return _steps_data(painter.t, painter, lr)
 
 
 def page_data(path) -> dict:

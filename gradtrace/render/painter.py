@@ -14,9 +14,11 @@ from ..graph import nodes_of, paths_to_output, preds_of, succs_of
 from ..notation import magnitude, num, partial, shape_text, signed_term, sum_rule_text, value_text
 from ..ops import PRIMITIVES
 from .labels import esc
+from .lesson import WhyLines
 from .options import Options
 from .palette import HEAT_BAD, HEAT_RAMP
 
+MAX_BOX_EXPR = 32     # a folded value's expression is shown in its box up to this length
 MAX_TERMS = 8          # a fan-out sum with more terms is shown as its count (explain has all)
 
 
@@ -32,12 +34,16 @@ class Painter:
         self.out_name = self.texts[trace.output]
         self.has_grads = "grad" in nodes_of(self.g)[trace.output] and opts.grads
         self.path_nodes = None
+        self.factor_nodes: set = set()
         if opts.highlight is not None:
             self.path_nodes = paths_to_output(trace, opts.highlight)
+            self.factor_nodes = _factors(self.g, self.path_nodes, self.texts)
         self.heat = None
+        self.heat_span = (0.0, 0.0)      # the smallest and largest |contribution| drawn
         if opts.heat:
-            self.heat = _heat_scale(self.g)
+            self.heat, self.heat_span = _heat_scale(self.g)
         self.frame = None        # a Frame: one moment of the step-through (animation)
+        self._why: WhyLines | None = None
 
     def font(self, text: str, color: str, size: int | None = None, bold=False) -> str:
         body = f"<B>{text}</B>" if bold else text
@@ -45,7 +51,10 @@ class Painter:
         return f'<FONT COLOR="{color}"{size_attr}>{body}</FONT>'
 
     def faded(self, v) -> bool:
-        return self.path_nodes is not None and v not in self.path_nodes
+        """Off the highlighted paths, and not a factor of their formulas (a(L−1) in
+        ∂z(L)/∂w(L) = a(L−1) stays legible)."""
+        return self.path_nodes is not None and v not in self.path_nodes and \
+            v not in self.factor_nodes
 
     def ink(self, key: str, fade: bool) -> str:
         """Palette colour ``key``, or the faded grey off the highlighted paths."""
@@ -61,9 +70,11 @@ class Painter:
         if a["kind"] == "const":
             return [[(name, dim, 10, False)]]
         head: list[tuple] = [(name, fg, None, True)]
-        if a["kind"] == "op":
-            head.append((PRIMITIVES[a["op"]].symbol or (a["params"] or {}).get("fn") or a["op"],
-                         dim, 10, False))
+        if a["kind"] == "op":       # a folded value says what it computes: w(L)·a(L−1) + b(L)
+            expr = a.get("expr") or ""
+            expr = expr if len(expr) <= MAX_BOX_EXPR else ""
+            head.append((expr or PRIMITIVES[a["op"]].symbol or
+                         (a["params"] or {}).get("fn") or a["op"], dim, 10, False))
         if a["shape"]:
             head.append((shape_text(a["shape"]), dim, 10, False))
         rows = [head]
@@ -111,12 +122,24 @@ class Painter:
             return f"{name} — {os.path.basename(a.get('file') or '')}:{a['line']}"
         return name
 
+    def hover(self, v: int) -> str:
+        """What the pointer shows on a box: the whole name and source line, and once
+        backward has run the lesson's product for its gradient (the why line)."""
+        why = self.why(v)
+        return f"{self.where(v)}\n{why}" if why else self.where(v)
+
+    def why(self, v: int) -> str:
+        if not self.has_grads:
+            return ""
+        if self._why is None:
+            self._why = WhyLines(self.t)
+        return self._why.line(v, self.o.digits)
+
     def tooltip(self, v: int) -> str:
-        """The whole name and source line, shown when the pointer rests on the box."""
-        text = self.where(v)
+        text = self.hover(v)
         if text == self.texts[v]:
             return ""
-        return f', tooltip="{esc(text).replace("<BR/>", " ")}"'
+        return f', tooltip="{esc(text).replace("<BR/>", "&#10;")}"'
 
     def look(self, v, a):
         s = self.s
@@ -178,9 +201,11 @@ class Painter:
         parts = []
         if lines:
             html = "<BR/>".join(self.font(esc(text), c, 10) for text, c in lines)
-            if self.heat is not None:   # a thick edge must not run through its own label
-                html = (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1" '
-                        f'BGCOLOR="{self.s["bg"]}"><TR><TD>{html}</TD></TR></TABLE>')
+            # padded, so the text keeps clear of its line; a thick heat edge must not
+            # run through its own label
+            fill = f' BGCOLOR="{self.s["bg"]}"' if self.heat is not None else ""
+            html = (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4"{fill}>'
+                    f'<TR><TD>{html}</TD></TR></TABLE>')
             parts.append(f"label=<{html}>")
         parts.append(f'color="{color}"')
         if self.o.element_ids:
@@ -236,6 +261,32 @@ class Painter:
                 f'color="{s["border"]}"')
 
 
+def _factors(graph, path_nodes: set, texts: dict) -> set:
+    """The values named in the local derivatives along the highlighted paths: operands
+    of the path's values, or their operands (y in 2·(a − y) on the edge into C0)."""
+    found = set()
+    pred = preds_of(graph)
+    for v in path_nodes:
+        formulas = [e.get("formula") or "" for u in pred[v] if u in path_nodes
+                    for e in pred[v][u].values()]
+        near = {w for u in pred[v] for w in (u, *pred[u]) if w not in path_nodes}
+        found |= {u for u in near if any(_mentions(f, texts[u]) for f in formulas)}
+    return found
+
+
+def _mentions(formula: str, name: str) -> bool:
+    """``name`` appears in ``formula`` as a whole name (a2 is not in a20)."""
+    at = formula.find(name)
+    while at >= 0:
+        end = at + len(name)
+        before = formula[at - 1] if at else " "
+        after = formula[end] if end < len(formula) else " "
+        if not (before.isalnum() or before in "_[") and not (after.isalnum() or after in "_"):
+            return True
+        at = formula.find(name, at + 1)
+    return False
+
+
 def _heat_scale(graph):
     """Edge colour and width from |contribution| on a log scale; NaN/inf in red."""
     mags = []
@@ -256,4 +307,4 @@ def _heat_scale(graph):
             return HEAT_RAMP[0], 0.5
         f = (math.log10(m) - lo) / span
         return HEAT_RAMP[min(int(f * len(HEAT_RAMP)), len(HEAT_RAMP) - 1)], 0.5 + 4.5 * f
-    return scale
+    return scale, (10 ** lo, 10 ** hi)

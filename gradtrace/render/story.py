@@ -5,7 +5,7 @@ Step 0 shows the inputs.  Then the forward pass, one step per op in creation ord
 pass in exactly the order ``backward`` runs it (node ids downward): the node whose
 gradient is complete is highlighted and passes a contribution down each in-edge; an
 argument that fans out shows its gradient as a sum growing term by term.  Last, the
-update the seed closes on: every weight w ← w − η·∂C/∂w, and the new cost.
+update the lesson closes on: every weight w ← w − η·∂C/∂w, and the new cost.
 
 A step names SVG elements by id: ``v<n>`` value line, ``g<n>`` gradient line,
 ``l<u>_<v>_<k>`` local-derivative line, ``c<u>_<v>_<k>`` contribution line,
@@ -91,8 +91,10 @@ def _forward_steps(trace, ranked, d) -> list[Step]:
     for i, v in enumerate(ops, 1):
         a = nodes[v]
         args = argument_ids(pred[v])
-        expr = expression(PRIMITIVES[a["op"]], [ranked[u] for u in args], a["params"])
-        head = f"{texts[v]} = {expr}" if expr != texts[v] else texts[v]
+        expr = a.get("expr") or (    # the lesson view: what the folded value computes
+            "" if a.get("folded") else
+            expression(PRIMITIVES[a["op"]], [ranked[u] for u in args], a["params"]))
+        head = f"{texts[v]} = {expr}" if expr and expr != texts[v] else texts[v]
         line = f"{head} = {value_text(a['value'], d)}"
         edges = [f"{u}_{v}_{k}" for u, keyed in sorted(pred[v].items()) for k in sorted(keyed)]
         steps.append(Step("forward", f"Forward {i} of {len(ops)}: {texts[v]}", [line],
@@ -136,6 +138,10 @@ def _backward_steps(trace, painter, texts) -> list[Step]:
                 arrived.setdefault(u, []).append((v, k))
                 step.lines.append(f"→ {texts[u]}: {_product(g, u, v, k, texts, out_name, d)}")
                 step.text[f"g{u}"] = _running_sum(painter, u, arrived[u], texts, out_name)
+                if nodes[u]["kind"] == "input" and painter.why(u) and \
+                        step.text[f"g{u}"] == painter.grad_text(u, _compact(painter)):
+                    # an input's gradient is complete: the lesson's product says why
+                    step.lines.append(f"the lesson's chain: {painter.why(u)}")
         steps.append(step)
     return steps
 
