@@ -6,43 +6,42 @@ and ``gradtrace.traced`` derives its dispatch from ``ROWS``.  Adding ``np.arctan
 is one ``unary(...)`` row here plus one line in the per-op gradient test list.
 """
 
-from . import constants, elementwise, external, linalg, reductions, selection, shape  # noqa: F401
+from . import constants, elementwise, external, linalg, piecewise, reductions, selection, shape  # noqa: F401
 from .core import (
-                   CALL,
-                   INFIX,
-                   NO_VALUE,
-                   POSTFIX,
-                   PREFIX,
-                   PRIMITIVES,
-                   ROWS,
-                   Composite,
-                   Constant,
-                   Primitive,
-                   scalar_fallback,
+    CALL,
+    INFIX,
+    NO_VALUE,
+    POSTFIX,
+    PREFIX,
+    PRIMITIVES,
+    ROWS,
+    Composite,
+    Constant,
+    Primitive,
+    scalar_fallback,
 )
 from .elementwise import (
-                   ABS,
-                   ADD,
-                   DIV,
-                   FLOOR_DIVIDE,
-                   MAXIMUM,
-                   MINIMUM,
-                   MOD,
-                   MUL,
-                   NEG,
-                   POW,
-                   POW_CONST,
-                   RELU,
-                   SIGMOID,
-                   SUB,
-                   TANH,
+    ABS,
+    ADD,
+    DIV,
+    FLOOR_DIVIDE,
+    MOD,
+    MUL,
+    NEG,
+    POW,
+    POW_CONST,
+    RELU,
+    SIGMOID,
+    SUB,
+    TANH,
 )
 from .linalg import MATMUL
+from .piecewise import MAXIMUM, MINIMUM
 from .reductions import LOGSUMEXP, SOFTMAX
 from .shape import CAST, GETITEM, RESHAPE, TRANSPOSE, getitem_params, is_basic_index
 
-FILES = {m.__file__ for m in (constants, elementwise, external, linalg, reductions, selection,
-                             shape)} | {
+FILES = {m.__file__ for m in (constants, elementwise, external, linalg, piecewise, reductions,
+                             selection, shape)} | {
     __file__, __import__(f"{__name__}.core", fromlist=["x"]).__file__}
 
 __all__ = ["CALL", "INFIX", "POSTFIX", "PREFIX", "NO_VALUE", "ROWS", "PRIMITIVES", "Composite",

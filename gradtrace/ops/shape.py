@@ -8,6 +8,7 @@ import numpy as np
 from ..errors import TraceError
 from .core import (
     CALL,
+    GATHER_JS,
     NO_VALUE,
     POSTFIX,
     Composite,
@@ -41,6 +42,7 @@ def _bind_transpose(a, axes=None):
 
 TRANSPOSE = register(Primitive(
     "transpose", 1, "{0}ᵀ", POSTFIX, 95, ("transpose back",),
+    js=GATHER_JS,
     array=lambda x, axes=None: np.transpose(x, axes),
     vjp=lambda k, g, out, v, p: np.transpose(g, _inverse_perm(p["axes"], v[0].ndim)),
     symbol="ᵀ", numpy=(np.transpose,), bind=_bind_transpose))
@@ -64,6 +66,7 @@ def _bind_reshape(a, shape=NO_VALUE, order="C", *, newshape=NO_VALUE, copy=None)
 
 RESHAPE = register(Primitive(
     "reshape", 1, "reshape({0})", CALL, 90, ("reshape back",),
+    js=GATHER_JS,
     array=lambda x, shape, order="C": np.reshape(x, shape, order=order),
     vjp=lambda k, g, out, v, p: np.reshape(g, v[0].shape, order=p.get("order", "C")),
     symbol="reshape", numpy=(np.reshape,), bind=_bind_reshape))
@@ -146,6 +149,7 @@ def _getitem_vjp(k, g, out, v, p):
 
 GETITEM = register(Primitive(
     "getitem", 1, "{0}[{index}]", POSTFIX, 95, ("ḡ into {0}[{index}]",),
+    js=GATHER_JS,
     array=lambda x, index: x[index], vjp=_getitem_vjp, symbol="[·]"))
 
 
