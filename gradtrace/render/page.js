@@ -29,7 +29,11 @@
       var el = lines[id], v = over ? true : !!st.vis[id];
       if (shown[id] !== v) { el.classList.toggle("gt-hidden", !v); shown[id] = v; }
       var t = over && id in over ? over[id] : id in st.txt ? st.txt[id] : original[id];
-      if (said[id] !== t) { el.textContent = t; said[id] = t; }
+      if (said[id] !== t) {
+        var c = el.firstChild;      /* a text node's data: cheaper than replacing it */
+        if (c && c.nodeType === 3 && !c.nextSibling) c.data = t; else el.textContent = t;
+        said[id] = t;
+      }
     }
   }
 

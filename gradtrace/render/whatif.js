@@ -199,16 +199,16 @@
   function elementwise(e) {   /* x, y, z: the arguments' elements, o: the output's */
     return new Function("R", "return function (x, y, z, o, p) { return (" + e + "); };")(R);
   }
-  Object.keys(P.forms).forEach(function (name) {
-    var f = P.forms[name];
-    forms[name] = f.d.length ? {
+  function compile(f) {
+    return f.d.length ? {
       ew: true, f: elementwise(f.f),
       d: f.d.map(elementwise)
     } : {
       ew: false, f: new Function("R", "a", "p", "return (" + f.f + ");"),
       vjp: new Function("R", "k", "g", "o", "a", "p", "return (" + f.vjp + ");")
     };
-  });
+  }
+  Object.keys(P.forms).forEach(function (name) { forms[name] = compile(P.forms[name]); });
   var base = new Array(N);
   Object.keys(P.values).forEach(function (k) { base[+k] = decode(P.values[k]); });
   var seed = P.seed === null ? 1 : decode(P.seed);
@@ -257,31 +257,32 @@
 
   /* ---- numbers as the painter writes them (gradtrace.notation) */
   var MINUS = "\u2212";
-  function fmt(x, d) {
+  function strip(m) {     /* 1.500 -> 1.5, 2.000 -> 2 */
+    if (m.indexOf(".") < 0) return m;
+    var i = m.length;
+    while (m.charCodeAt(i - 1) === 48) i--;
+    if (m[i - 1] === ".") i--;
+    return m.slice(0, i);
+  }
+  function fmt(x, d) {    /* Python's f"{x:.{d}g}", with a real minus sign */
     if (x !== x) return "NaN";
     if (x === Infinity) return "∞";
     if (x === -Infinity) return MINUS + "∞";
     if (x === 0) return "0";
-    var e = x.toExponential(d - 1), exact = x.toExponential(d + 24);
-    var tail = exact.slice(0, exact.indexOf("e")).replace("-", "").replace(".", "").slice(d);
-    if (/^50*$/.test(tail)) {     /* an exact tie: Python rounds half to even */
-      var digits = exact.replace("-", "").replace(".", "").slice(0, d);
-      if (+digits[d - 1] % 2 === 0) {
-        var m = digits[0] + (d > 1 ? "." + digits.slice(1) : "");
-        e = (x < 0 ? "-" : "") + m + exact.slice(exact.indexOf("e"));
-      }
+    var e = x.toExponential(d - 1), longer = x.toExponential(d);
+    if (longer.charCodeAt(longer.indexOf("e") - 1) === 53) {   /* ...5: maybe an exact tie */
+      var exact = x.toExponential(d + 24), at = exact.indexOf("e");
+      var digits = exact.slice(0, at).replace("-", "").replace(".", "");
+      if (/^50*$/.test(digits.slice(d)) && +digits[d - 1] % 2 === 0)   /* half to even */
+        e = (x < 0 ? "-" : "") + digits[0] + (d > 1 ? "." + digits.slice(1, d) : "") + exact.slice(at);
     }
-    var ex = +e.slice(e.indexOf("e") + 1), s;
+    var at2 = e.indexOf("e"), ex = +e.slice(at2 + 1), s;
     if (ex < -4 || ex >= d) {
-      var mant = e.slice(0, e.indexOf("e"));
-      if (mant.indexOf(".") >= 0) mant = mant.replace(/0+$/, "").replace(/\.$/, "");
-      s = mant + "e" + (ex < 0 ? "-" : "+") + (Math.abs(ex) < 10 ? "0" : "") + Math.abs(ex);
-    } else {
-      s = (+e).toFixed(Math.max(0, d - 1 - ex));
-      if (s.indexOf(".") >= 0) s = s.replace(/0+$/, "").replace(/\.$/, "");
-    }
+      var a = Math.abs(ex);
+      s = strip(e.slice(0, at2)) + "e" + (ex < 0 ? "-" : "+") + (a < 10 ? "0" : "") + a;
+    } else s = strip((+e).toFixed(Math.max(0, d - 1 - ex)));
     if (s === "-0") return "0";
-    return s.replace(/-/g, MINUS);
+    return s.charCodeAt(0) === 45 || s.indexOf("-") >= 0 ? s.replace(/-/g, MINUS) : s;
   }
   function signed(x, d) { var s = fmt(x, d); return s[0] === MINUS ? "(" + s + ")" : s; }
   function nested(d, s, off, digits) {
@@ -320,11 +321,22 @@
     }
     return make(s, out);
   }
+  var seen = new Map();    /* num(x) of this update: a value recurs on several lines */
+  function numText(x) {
+    var s = seen.get(x);
+    if (s === undefined) { s = fmt(x, D); seen.set(x, s); }
+    return s;
+  }
   function number(x, f) {
+    if (typeof x === "number" && f !== "m") {
+      var s = numText(x);
+      return f === "s" && s.charCodeAt(0) === 8722 ? "(" + s + ")" : s;
+    }
     return f === "n" ? fmt(x, D) : f === "s" ? signed(x, D) : f === "m" ? fmt(magnitude(x), D) : valueText(x, D);
   }
   function texts(st) {
     var res = {};
+    seen.clear();
     for (var id in P.lines) {
       var t = P.lines[id], s = "";
       for (var i = 0; i < t.length; i++) {
@@ -356,5 +368,6 @@
   }
 
   window.gtWhatif = { forward: forward, backward: backward, R: R, fmt: fmt, valueText: valueText,
-                      texts: texts, decode: decode, forms: forms, flipped: flipped, P: P };
+                      texts: texts, decode: decode, forms: forms, flipped: flipped, P: P,
+                      compile: compile, ew: ew, reshapeTo: reshapeTo, fitLocal: fitLocal };
 })();

@@ -10,6 +10,7 @@
   var box = $("gt-whatif"), SVGNS = "http://www.w3.org/2000/svg";
   var scalarOut = typeof W.decode(P.value) === "number";
   var cur = {}, active = false, focus = null, history = [], rows = [];
+  var samples = null;     /* the curve's points; kept while only the focused input moves */
 
   function off(why) {
     box.className = "gt-off";
@@ -21,7 +22,7 @@
   /* the replay at the traced inputs must say exactly what the trace drew */
   var st0 = W.backward(W.forward({})), t0 = W.texts(st0);
   for (var id in t0) {
-    if (t0[id] !== page.original[id]) {
+    if (t0[id] !== page.original[id].trim()) {
       off("replaying the program gives '" + t0[id] + "' where the trace drew '" +
           page.original[id] + "' (" + id + ")");
       return;
@@ -73,6 +74,7 @@
   focus = first >= 0 ? first : 0;
 
   function set(i, x, from) {
+    if (i !== focus) samples = null;
     focus = i;
     cur = withValue(cur, P.inputs[i], x);
     update(from);
@@ -109,7 +111,7 @@
       "value; the diagram shows the traced path" : "";
   }
   function reset() {
-    cur = {}; active = false; history = [];
+    cur = {}; active = false; history = []; samples = null;
     $("gt-panel").classList.remove("gt-whatif-on");
     page.override(null);
     say(st0);
@@ -130,22 +132,27 @@
     svg.textContent = "";
     if (!scalarOut || !rows.length) return;
     var inp = P.inputs[focus], x0 = valueOf(inp), r = rows[focus];
-    var half = (+r.range.max - +r.range.min) / 2, xs = [], ys = [];
-    for (var i = 0; i <= 40; i++) {
-      var x = x0 - half + (2 * half * i) / 40, y = W.forward(withValue(cur, inp, x)).vals[P.output];
-      xs.push(x); ys.push(y);
+    var a = +r.range.min, b = +r.range.max;
+    if (!samples || samples.a !== a || samples.b !== b) {
+      samples = { a: a, b: b, xs: [], ys: [] };
+      for (var i = 0; i <= 40; i++) {
+        var x = a + ((b - a) * i) / 40;
+        samples.xs.push(x);
+        samples.ys.push(W.forward(withValue(cur, inp, x)).vals[P.output]);
+      }
     }
+    var xs = samples.xs, ys = samples.ys;
     var y0 = st.vals[P.output], g = st.grads[inp.node];
     var slope = g === undefined ? 0 : get(g, inp.at);
     var fin = ys.filter(isFinite).concat([y0]);
     var lo = Math.min.apply(null, fin), hi = Math.max.apply(null, fin), pad = (hi - lo) * 0.1 || 1;
     lo -= pad; hi += pad;
-    var X = function (x) { return 30 + ((x - xs[0]) / (2 * half)) * 260; };
+    var X = function (x) { return 30 + ((x - a) / (b - a)) * 260; };
     var Y = function (y) { return 120 - ((y - lo) / (hi - lo)) * 105; };
     el("line", { x1: 30, y1: 120, x2: 290, y2: 120, "class": "gt-axis" }, svg);
     el("polyline", { points: xs.map(function (x, i) { return isFinite(ys[i]) ? X(x) + "," + Y(ys[i]) : ""; }).join(" "),
                      "class": "gt-curve-line" }, svg);
-    var dx = half * 0.6;
+    var dx = (b - a) * 0.15;
     el("line", { x1: X(x0 - dx), y1: Y(y0 - slope * dx), x2: X(x0 + dx), y2: Y(y0 + slope * dx),
                  "class": "gt-tangent" }, svg);
     el("circle", { cx: X(x0), cy: Y(y0), r: 3.5, "class": "gt-point" }, svg);
@@ -181,6 +188,7 @@
       cur[node] = typeof v === "number" ? v - lr * g :
         { s: v.s, d: Float64Array.from(v.d, function (x, i) { return x - lr * g.d[i]; }) };
     });
+    samples = null;
     var after = update(null);
     history.push(after.vals[P.output]);
     plotHistory();
