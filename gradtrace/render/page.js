@@ -181,6 +181,7 @@
       over = o; window.gtPage.onstep = null;
       if (o && wasOn && cur === last - 1) paint({ vis: {}, txt: {} });
       else go(o ? last - 1 : cur, false);
+      if (o) lit.forEach(function (el) { el.classList.remove("gt-now", "gt-also"); });
       window.gtPage.onstep = f;
     }
   };

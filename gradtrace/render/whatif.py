@@ -188,6 +188,8 @@ def section(data: dict) -> tuple[str, str]:
                 f'{html.escape(data["off"])}.</p></section>', "")
     panel = f"""<section id="gt-whatif" aria-label="what if">
 <h2>What if?</h2>
+<p id="gt-whatif-note">The diagram shows every value, local derivative and gradient for these
+inputs. Step (← →) or press “Traced values” to go back to the trace.</p>
 <p id="gt-whatif-out"></p>
 <div id="gt-whatif-inputs"></div>
 <p id="gt-warning" role="alert" hidden></p>

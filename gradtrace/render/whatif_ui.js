@@ -70,8 +70,13 @@
       if (isFinite(x)) set(i, x, typed);
     });
   });
-  var first = P.descend.length ? P.inputs.findIndex(function (inp) { return inp.node === P.descend[0]; }) : 0;
-  focus = first >= 0 ? first : 0;
+  /* the curve starts on the parameter the output is most sensitive to */
+  focus = 0;
+  var best = -1;
+  P.inputs.forEach(function (inp, i) {
+    var g = st0.grads[inp.node], m = g === undefined ? -1 : Math.abs(get(g, inp.at));
+    if (P.descend.indexOf(inp.node) >= 0 && m > best) { best = m; focus = i; }
+  });
 
   function set(i, x, from) {
     if (i !== focus) samples = null;
