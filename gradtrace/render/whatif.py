@@ -193,15 +193,14 @@ inputs. Step (← →) or press “Traced values” to go back to the trace.</p>
 <p id="gt-whatif-out"></p>
 <div id="gt-whatif-inputs"></div>
 <p id="gt-warning" role="alert" hidden></p>
-<svg id="gt-curve" viewBox="0 0 300 150" role="img" aria-label="the output against the input"></svg>
+<div id="gt-curve" role="img" aria-label="the output against the input, with its tangent"></div>
 <div id="gt-descend-row"><button id="gt-descend" type="button">Descend one step</button>
 <label>η <input id="gt-lr" type="number" step="any" min="0" value="{data['lr']}"></label>
 <button id="gt-reset" type="button">Traced values</button></div>
-<svg id="gt-descend-plot" viewBox="0 0 300 60" role="img" aria-label="cost after each step"></svg>
+<div id="gt-descend-plot" role="img" aria-label="the cost after each step"></div>
 </section>"""
     tail = (f'<style>{_asset("whatif.css")}</style>'
             f'<script type="application/json" id="gt-whatif-data">{_json_for_script(data)}'
-            f'</script><script>{_asset("whatif.js")}</script>'
-            f'<script>{_asset("whatif_ui.js")}</script>')
+            f'</script><script>{_asset("whatif.js")}\n{_asset("whatif_ui.js")}</script>')
     return panel, tail
 

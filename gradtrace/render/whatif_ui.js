@@ -7,7 +7,7 @@
   var W = window.gtWhatif, page = window.gtPage;
   if (!W || !page) return;
   var P = W.P, $ = function (id) { return document.getElementById(id); };
-  var box = $("gt-whatif"), SVGNS = "http://www.w3.org/2000/svg";
+  var box = $("gt-whatif"), SVGNS = document.querySelector("#gt-view svg").namespaceURI;
   var scalarOut = typeof W.decode(P.value) === "number";
   var cur = {}, active = false, focus = null, history = [], rows = [];
   var samples = null;     /* the curve's points; kept while only the focused input moves */
@@ -132,9 +132,13 @@
     parent.appendChild(e);
     return e;
   }
+  function plot(id, height) {   /* an empty SVG drawing inside the element ``id`` */
+    var holder = $(id);
+    holder.textContent = "";
+    return el("svg", { viewBox: "0 0 300 " + height }, holder);
+  }
   function curve(st) {
-    var svg = $("gt-curve");
-    svg.textContent = "";
+    var svg = plot("gt-curve", 150);
     if (!scalarOut || !rows.length) return;
     var inp = P.inputs[focus], x0 = valueOf(inp), r = rows[focus];
     var a = +r.range.min, b = +r.range.max;
@@ -169,8 +173,7 @@
 
   /* ---- descend: one gradient step on the parameters, the cost after each */
   function plotHistory() {
-    var svg = $("gt-descend-plot");
-    svg.textContent = "";
+    var svg = plot("gt-descend-plot", 60);
     if (history.length < 2) return;
     var lo = Math.min.apply(null, history), hi = Math.max.apply(null, history), n = history.length;
     var pts = history.map(function (c, i) {
