@@ -216,6 +216,7 @@ class Recorder(Naming):
         code: ``if h > 0.5``, ``max()`` of floats), with the line that made it."""
         if self.finished:
             return
+        const: float | np.ndarray | None
         if type(other) is Traced:
             b, const = other._id, None
         elif isinstance(other, (int, float, np.number)) and not isinstance(other, bool):

@@ -55,7 +55,7 @@ CASES = [
 CHECK_FORM = """([form, args, params, out, locs, g, vjps, localShapes]) => {
   const W = window.gtWhatif, F = W.compile(form);
   const a = args.map(W.decode), close = (x, y) => {
-    const fx = typeof x === 'number' ? [x] : Array.from(x.d), fy = typeof y === 'number' ? [y] : Array.from(y.d);
+    const flat = (v) => typeof v === 'number' ? [v] : Array.from(v.d), fx = flat(x), fy = flat(y);
     if (fx.length !== fy.length) return 'length ' + fx.length + ' vs ' + fy.length;
     for (let i = 0; i < fx.length; i++)
       if (!(Math.abs(fx[i] - fy[i]) <= 1e-9 * (1 + Math.abs(fy[i])))) return fx[i] + ' vs ' + fy[i];
@@ -147,7 +147,8 @@ def test_moving_w_gives_what_a_fresh_trace_gives(browser, tmp_path):  # noqa: F8
         _, fresh_path = _page(browser, tmp_path, fresh, f"fresh{value}")
         want = _svg_lines(fresh_path)
         got = page.evaluate(SHOWN)
-        assert {k: v.strip() for k, v in got.items()} == want            # z, σ'(z), the cost, every local and gradient
+        # z, σ'(z), the cost, every local derivative, contribution and gradient
+        assert {k: v.strip() for k, v in got.items()} == want
         assert page.inner_text("#gt-whatif-out") == f"C0 = {gt.notation.num(fresh.value)}"
         slope = page.text_content("#gt-curve text.gt-slope")
         assert slope == f"∂C0/∂w(L) = {gt.notation.num(fresh.grads['w'])}"

@@ -48,7 +48,10 @@ def _program(trace, painter, view, marked, lr) -> dict:
         raise Off(f"the graph has {len(tape):,} nodes (what-if replays up to {MAX_NODES:,})")
     if sum(np.size(r[VALUE]) for r in tape.records) > MAX_ELEMENTS:
         raise Off(f"the graph holds more than {MAX_ELEMENTS:,} numbers")
-    nodes, values, forms, local_shapes = [], {}, {}, {}
+    nodes: list = []
+    values: dict = {}
+    forms: dict = {}
+    local_shapes: dict = {}
     for v, rec in enumerate(tape.records):
         prim = rec[OP]
         if prim is None:
