@@ -28,6 +28,7 @@ from .whatif_text import drawn_text, grad_template, local_template, value_templa
 MAX_NODES = 5_000          # past this the page stays a step-through only
 MAX_ELEMENTS = 200_000     # numbers the page would carry and replay
 SLIDER_ELEMENTS = 6        # arrays up to this size get one slider per element
+LISTED_ELEMENTS = 1_000    # larger arrays up to this size: a slider for a chosen element
 
 
 class Off(Exception):
@@ -115,6 +116,10 @@ def _inputs(trace, painter) -> list[dict]:
                 label = f"{text}[{', '.join(str(j) for j in idx)}]"
                 out.append({"name": label, "path": path, "node": v, "at": i,
                             "value": _number(float(value.flat[i]))})
+        elif value.size <= LISTED_ELEMENTS:     # one slider, its element chosen from a list
+            out.append({"name": f"{text}[{', '.join('0' * value.ndim)}]", "path": path,
+                        "node": v, "at": 0, "value": _number(float(value.flat[0])),
+                        "array": text, "shape": list(value.shape)})
     return out
 
 

@@ -49,7 +49,7 @@
   var list = $("gt-whatif-inputs");
   P.inputs.forEach(function (inp, i) {
     var v = +inp.value, span = Math.max(Math.abs(v), 1);
-    var row = document.createElement("label");
+    var row = document.createElement(inp.shape ? "div" : "label");
     row.className = "gt-wi-row";
     var name = document.createElement("span");
     name.textContent = inp.name;
@@ -61,7 +61,8 @@
     typed.type = "number"; typed.step = "any"; typed.value = W.fmt(v, 4).replace("\u2212", "-");
     typed.setAttribute("data-typed", inp.name);
     typed.setAttribute("aria-label", inp.name + " value");
-    row.appendChild(name); row.appendChild(range); row.appendChild(typed);
+    row.appendChild(inp.shape ? chooser(inp, i, range, typed) : name);
+    row.appendChild(range); row.appendChild(typed);
     list.appendChild(row);
     rows.push({ inp: inp, range: range, typed: typed });
     range.addEventListener("input", function () { set(i, +range.value, range); });
@@ -70,6 +71,44 @@
       if (isFinite(x)) set(i, x, typed);
     });
   });
+  function chooser(inp, i, range, typed) {   /* which element of a larger array the slider moves */
+    var pick = document.createElement("select"), n = inp.shape.reduce(function (a, b) { return a * b; }, 1);
+    pick.setAttribute("aria-label", "element of " + inp.array);
+    for (var k = 0; k < n; k++) {
+      var idx = [], rem = k;
+      for (var j = inp.shape.length - 1; j >= 0; j--) { idx.unshift(rem % inp.shape[j]); rem = Math.floor(rem / inp.shape[j]); }
+      var o = document.createElement("option");
+      o.value = k; o.textContent = inp.array + "[" + idx.join(", ") + "]";
+      pick.appendChild(o);
+    }
+    pick.addEventListener("change", function () {
+      inp.at = +pick.value; inp.name = pick.options[pick.selectedIndex].textContent;
+      range.setAttribute("data-input", inp.name); range.setAttribute("aria-label", inp.name);
+      typed.setAttribute("data-typed", inp.name);
+      var v = valueOf(inp), span = Math.max(Math.abs(v), 1);
+      range.min = v - span; range.max = v + span; range.step = span / 500;
+      focus = i; samples = null;
+      show(i, null); curve(active ? W.state : st0);
+    });
+    return pick;
+  }
+
+  /* dragging an input's value on the diagram moves it too */
+  rows.forEach(function (r, i) {
+    var line = r.inp.at < 0 ? document.getElementById("v" + r.inp.node) : null;
+    if (!line) return;
+    line.classList.add("gt-drag-num");
+    line.addEventListener("pointerdown", function (e) {
+      e.stopPropagation(); e.preventDefault();
+      var x0 = e.clientX, v0 = valueOf(r.inp), per = (+r.range.max - +r.range.min) / 300;
+      line.setPointerCapture(e.pointerId);
+      function move(ev) { set(i, v0 + (ev.clientX - x0) * per, null); }
+      function up() { line.removeEventListener("pointermove", move); line.removeEventListener("pointerup", up); }
+      line.addEventListener("pointermove", move);
+      line.addEventListener("pointerup", up);
+    });
+  });
+
   /* the curve starts on the parameter the output is most sensitive to */
   focus = 0;
   var best = -1;
