@@ -130,3 +130,15 @@ def test_array_comparisons_and_truth_are_guards_too():
         return x * 2.0 if x else x + 1.0
 
     assert gt.trace(truthy).tape.guards[0][:5] == ("!=", 0, None, 0.0, False)
+
+
+def test_a_torch_trace_moves_its_modules_parameters_only():
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Linear(2, 1).double()
+
+    def loss(model, x=torch.ones(3, 2, dtype=torch.float64),
+             scale=torch.tensor(2.0, dtype=torch.float64)):
+        return (model(x) * scale).sum()
+
+    t = gt.trace(loss, model)
+    assert update_targets(t) == ["model.weight", "model.bias"]
