@@ -50,10 +50,36 @@ CASES = [
      (_any(2, 3), _any(3, 2), _any(3))),
     (lambda x: np.sum(x[0] * 2.0) + np.sum(x[:, 1:]) + np.sum(x[[0, 1, 1], [2, 0, 0]]) +
      np.sum(x.T @ np.ones(2)) + np.sum(x.reshape(3, 2)[2]), (_any(2, 3),)),
+    (lambda x: np.exp2(x) + np.log2(x) + np.log10(x) + np.reciprocal(x) + np.cbrt(x) +
+     np.tan(x) + np.arctan(x) + np.sinh(x) + np.cosh(x) + np.arcsinh(x) + np.deg2rad(x) +
+     np.rad2deg(x) + np.arcsin(x * 0.4) + np.arccos(x * 0.4) + np.arctanh(x * 0.4) +
+     np.arccosh(x + 1.0), (_pos(4),)),
+    (lambda x, y: np.logaddexp(x, y) + np.arctan2(x, y) + np.hypot(x, y) + np.fmax(x, y) +
+     np.fmin(x, y) + np.fmax(x, x), (_any(2, 2), _any(2))),
+    (lambda x: np.clip(x, -0.5, 0.5) + np.clip(x, None, 0.2) + np.round(x, 1) + np.sign(x) +
+     np.floor(x) + np.ceil(x) + np.rint(x * 3.0) + np.trunc(x) + np.fix(x) + np.copy(x),
+     (_any(3, 2) * 2,)),
+    (lambda x: np.max(x) + np.max(x, axis=1).sum() + np.min(x, axis=0, keepdims=True).sum() +
+     x.max() * x.min(), (np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]),)),
+    (lambda A, B, v: np.sum(np.dot(A, B)) + np.dot(v, v) + np.sum(np.dot(A, v)),
+     (_any(2, 3), _any(3, 2), _any(3))),
+    (lambda x, y: np.sum(np.concatenate([x, y], axis=0) ** 2) +
+     np.sum(np.stack([x, x * 2.0], axis=1) ** 2), (_any(2, 3), _any(1, 3))),
+    (lambda x, v: np.sum(np.flip(x) * x) + np.sum(np.roll(x, 1) * x) + np.sum(np.tile(v, 2) ** 2) +
+     np.sum(np.pad(x, 1) ** 2) + np.sum(np.pad(v, 1, constant_values=2.0) ** 2) +
+     np.sum(np.diag(v) ** 2) + np.sum(np.tril(x[:, :2]) ** 2) + np.sum(np.repeat(v, 2) ** 2) +
+     np.sum(np.take(v, [0, 2]) ** 2) + np.sum(np.broadcast_to(v, (2, 3)) * x) +
+     np.sum(np.diagonal(x) ** 2) + np.sum(np.rot90(x) ** 2) + np.sum(np.fliplr(x) * x) +
+     np.sum(np.flipud(x) * x) + np.sum(np.take_along_axis(x, np.array([[0], [2]]), 1) ** 2) +
+     np.sum(np.diagflat(v) ** 2) + np.sum(np.triu(x[:, :2]) ** 2) +
+     np.sum(np.delete(v, 1) ** 2) + np.sum(np.resize(v, 5) ** 2) +
+     np.sum(np.lib.stride_tricks.sliding_window_view(v, 2) ** 2) +
+     np.sum(np.split(v, 3)[1] ** 2) + np.sum(np.convolve(v, np.array([1.0, -1.0])) ** 2),
+     (_any(2, 3), _any(3))),
 ]
 
-CHECK_FORM = """([form, args, params, out, locs, g, vjps, localShapes]) => {
-  const W = window.gtWhatif, F = W.compile(form);
+CHECK_FORM = """([form, args, rawParams, out, locs, g, vjps, localShapes]) => {
+  const W = window.gtWhatif, F = W.compile(form), params = W.params(rawParams);
   const a = args.map(W.decode), close = (x, y) => {
     const flat = (v) => typeof v === 'number' ? [v] : Array.from(v.d), fx = flat(x), fy = flat(y);
     if (fx.length !== fy.length) return 'length ' + fx.length + ' vs ' + fy.length;

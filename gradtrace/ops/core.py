@@ -243,6 +243,8 @@ def plain_js(row, params, shapes):
             val = bool(val)
         elif isinstance(val, (int, float, np.integer, np.floating)):
             val = float(val)
+            if not math.isfinite(val):    # JSON has no inf: the page reads these back
+                val = "NaN" if math.isnan(val) else ("Inf" if val > 0 else "-Inf")
         elif val is not None:
             raise NotReplayable(f"{row.name} with {key}={val!r:.30}")
         out[key] = val
@@ -261,6 +263,33 @@ def _gather_prep(row, params, shapes):
     picked = np.asarray(row.array(positions(shapes[0]), **(params or {})))
     return {"map": (picked.ravel() - 1).tolist(), "shape": list(picked.shape)}
 
+
+def _select_prep(row, params, shapes):
+    index = np.asarray(params["index"])
+    fill = np.broadcast_to(np.asarray(params.get("fill", 0.0), dtype=np.float64), index.shape)
+    out = {"map": index.ravel().tolist(), "shape": list(index.shape)}
+    if np.any(fill[index < 0] != 0):       # filled-in places that are not 0 (np.pad's values)
+        if not np.isfinite(fill).all():
+            raise NotReplayable(f"{row.name} filling with NaN or infinity")
+        out["fills"] = fill.ravel().tolist()
+    return out
+
+
+def _join_prep(row, params, shapes):
+    start, parts = 1, []
+    for shape in shapes:              # every argument's elements numbered in one run
+        parts.append(positions(shape) + (start - 1))
+        start += math.prod(shape)
+    picked = np.asarray(row.array(*parts, **(params or {})))
+    return {"map": (picked.ravel() - 1).tolist(), "shape": list(picked.shape),
+            "sizes": [math.prod(s) for s in shapes]}
+
+
+# A selection row's (flip, roll, pad ...) own index, and concatenate/stack's numbering of
+# every argument's elements in one run, are gathers too.
+SELECT_JS = JS("R.gather(a[0], p)", vjp="R.scatter(g, a[0], p)", prep=_select_prep)
+JOIN_JS = JS("R.gather(R.join(a), p)", vjp="R.part(R.scatter(g, R.join(a), p), a, k)",
+             prep=_join_prep)
 
 # A selection op (getitem, transpose, reshape) in JavaScript: output element i is input
 # element map[i] (numpy's own logic run on ``positions``), and the VJP adds the gradient

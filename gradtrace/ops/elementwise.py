@@ -46,23 +46,23 @@ def _floats(darray):
 
 
 def unary(name, ufunc, expr, formula, darray, *, scalar=None, dscalar=None, symbol=None,
-          guard=False, method=(), numpy=None):
+          guard=False, method=(), numpy=None, js=None):
     """A row for a one-argument ufunc (``np.arctan``): forward, derivative, text."""
     return register(Primitive(
         name, 1, expr, CALL, 90, (formula,), array=ufunc, scalar=scalar,
         dscalar=dscalar or (_floats(darray) if scalar is not None else None),
         darray=darray, symbol=symbol or name, guard=guard,
-        numpy=(ufunc,) if numpy is None else numpy, method=method))
+        numpy=(ufunc,) if numpy is None else numpy, method=method, js=js))
 
 
 def binary(name, ufunc, expr, formulas, darray, *, form=CALL, prec=90, scalar=None,
-           dscalar=None, symbol=None, guard=False, numpy=None):
+           dscalar=None, symbol=None, guard=False, numpy=None, js=None):
     """A row for a two-argument ufunc (``np.hypot``)."""
     return register(Primitive(
         name, 2, expr, form, prec, formulas, array=ufunc, scalar=scalar,
         dscalar=dscalar or (_floats(darray) if scalar is not None else None),
         darray=darray, symbol=symbol or name, guard=guard,
-        numpy=(ufunc,) if numpy is None else numpy))
+        numpy=(ufunc,) if numpy is None else numpy, js=js))
 
 
 def _zero(out, *vals, **params):
@@ -198,15 +198,20 @@ SQRT = register(Primitive(
     guard=True, numpy=(np.sqrt,)))
 
 EXP2 = unary("exp2", np.exp2, "2^{0}", "2^{0}·ln 2", lambda out, x: (out * _LN2,),
-             scalar=lambda x: float(np.exp2(x)))
+             scalar=lambda x: float(np.exp2(x)),
+             js=JS("Math.pow(2, x)", ("o * Math.LN2",)))
 LOG2 = unary("log2", np.log2, "log₂({0})", "1/({0}·ln 2)", lambda out, x: (1.0 / (x * _LN2),),
-             scalar=math.log2, guard=True)
+             scalar=math.log2, guard=True,
+             js=JS("Math.log2(x)", ("1 / (x * Math.LN2)",)))
 LOG10 = unary("log10", np.log10, "log₁₀({0})", "1/({0}·ln 10)",
-              lambda out, x: (1.0 / (x * _LN10),), scalar=math.log10, guard=True)
+              lambda out, x: (1.0 / (x * _LN10),), scalar=math.log10, guard=True,
+              js=JS("Math.log10(x)", ("1 / (x * Math.LN10)",)))
 RECIPROCAL = unary("reciprocal", np.reciprocal, "1/{0}", "−1/{0}²",
-                   lambda out, x: (-out * out,), scalar=lambda x: 1.0 / x, guard=True)
+                   lambda out, x: (-out * out,), scalar=lambda x: 1.0 / x, guard=True,
+                   js=JS("1 / x", ("-o * o",)))
 CBRT = unary("cbrt", np.cbrt, "∛{0}", "1/(3∛{0}²)", lambda out, x: (1.0 / (3.0 * out * out),),
-             scalar=lambda x: float(np.cbrt(x)), guard=True)
+             scalar=lambda x: float(np.cbrt(x)), guard=True,
+             js=JS("Math.cbrt(x)", ("1 / (3 * o * o)",)))
 
 
 def _square_local(out, x):
@@ -222,7 +227,8 @@ SQUARE = register(Primitive(
 LOGADDEXP = binary("logaddexp", np.logaddexp, "logaddexp({0}, {1})",
                    ("exp({0} − out)", "exp({1} − out)"),
                    lambda out, x, y: (np.exp(x - out), np.exp(y - out)),
-                   scalar=lambda x, y: float(np.logaddexp(x, y)))
+                   scalar=lambda x, y: float(np.logaddexp(x, y)),
+                   js=JS("R.logaddexp(x, y)", ("Math.exp(x - o)", "Math.exp(y - o)")))
 LOGADDEXP2 = binary("logaddexp2", np.logaddexp2, "logaddexp2({0}, {1})",
                     ("2^({0} − out)", "2^({1} − out)"),
                     lambda out, x, y: (np.exp2(x - out), np.exp2(y - out)),
@@ -244,31 +250,42 @@ COS = register(Primitive(
     numpy=(np.cos,)))
 
 TAN = unary("tan", np.tan, "tan({0})", "1 + tan²({0})", lambda out, x: (1.0 + out * out,),
-            scalar=math.tan)
+            scalar=math.tan,
+            js=JS("Math.tan(x)", ("1 + o * o",)))
 ARCSIN = unary("arcsin", np.arcsin, "arcsin({0})", "1/√(1 − {0}²)",
                lambda out, x: (1.0 / np.sqrt(1.0 - x * x),), scalar=lambda x: float(np.arcsin(x)),
-               guard=True)
+               guard=True,
+               js=JS("Math.asin(x)", ("1 / Math.sqrt(1 - x * x)",)))
 ARCCOS = unary("arccos", np.arccos, "arccos({0})", "−1/√(1 − {0}²)",
                lambda out, x: (-1.0 / np.sqrt(1.0 - x * x),),
-               scalar=lambda x: float(np.arccos(x)), guard=True)
+               scalar=lambda x: float(np.arccos(x)), guard=True,
+               js=JS("Math.acos(x)", ("-1 / Math.sqrt(1 - x * x)",)))
 ARCTAN = unary("arctan", np.arctan, "arctan({0})", "1/(1 + {0}²)",
-               lambda out, x: (1.0 / (1.0 + x * x),), scalar=math.atan)
+               lambda out, x: (1.0 / (1.0 + x * x),), scalar=math.atan,
+               js=JS("Math.atan(x)", ("1 / (1 + x * x)",)))
 SINH = unary("sinh", np.sinh, "sinh({0})", "cosh({0})", lambda out, x: (np.cosh(x),),
-             scalar=lambda x: float(np.sinh(x)))
+             scalar=lambda x: float(np.sinh(x)),
+             js=JS("Math.sinh(x)", ("Math.cosh(x)",)))
 COSH = unary("cosh", np.cosh, "cosh({0})", "sinh({0})", lambda out, x: (np.sinh(x),),
-             scalar=lambda x: float(np.cosh(x)))
+             scalar=lambda x: float(np.cosh(x)),
+             js=JS("Math.cosh(x)", ("Math.sinh(x)",)))
 ARCSINH = unary("arcsinh", np.arcsinh, "arsinh({0})", "1/√({0}² + 1)",
-                lambda out, x: (1.0 / np.sqrt(x * x + 1.0),), scalar=math.asinh)
+                lambda out, x: (1.0 / np.sqrt(x * x + 1.0),), scalar=math.asinh,
+                js=JS("Math.asinh(x)", ("1 / Math.sqrt(x * x + 1)",)))
 ARCCOSH = unary("arccosh", np.arccosh, "arcosh({0})", "1/√({0}² − 1)",
                 lambda out, x: (1.0 / np.sqrt(x * x - 1.0),),
-                scalar=lambda x: float(np.arccosh(x)), guard=True)
+                scalar=lambda x: float(np.arccosh(x)), guard=True,
+                js=JS("Math.acosh(x)", ("1 / Math.sqrt(x * x - 1)",)))
 ARCTANH = unary("arctanh", np.arctanh, "artanh({0})", "1/(1 − {0}²)",
                 lambda out, x: (1.0 / (1.0 - x * x),), scalar=lambda x: float(np.arctanh(x)),
-                guard=True)
+                guard=True,
+                js=JS("Math.atanh(x)", ("1 / (1 - x * x)",)))
 DEG2RAD = unary("deg2rad", np.deg2rad, "rad({0})", "π/180", lambda out, x: (math.pi / 180.0,),
-                scalar=lambda x: x * (math.pi / 180.0), numpy=(np.deg2rad, np.radians))
+                scalar=lambda x: x * (math.pi / 180.0), numpy=(np.deg2rad, np.radians),
+                js=JS("x * (Math.PI / 180)", ("Math.PI / 180",)))
 RAD2DEG = unary("rad2deg", np.rad2deg, "deg({0})", "180/π", lambda out, x: (180.0 / math.pi,),
-                scalar=lambda x: x * (180.0 / math.pi), numpy=(np.rad2deg, np.degrees))
+                scalar=lambda x: x * (180.0 / math.pi), numpy=(np.rad2deg, np.degrees),
+                js=JS("x * (180 / Math.PI)", ("180 / Math.PI",)))
 
 
 def _dsinc(out, x):
@@ -289,9 +306,11 @@ def _darctan2(out, y, x):
 
 ARCTAN2 = binary("arctan2", np.arctan2, "arctan2({0}, {1})",
                  ("{1}/({0}² + {1}²)", "−{0}/({0}² + {1}²)"), _darctan2,
-                 scalar=math.atan2, guard=True)
+                 scalar=math.atan2, guard=True,
+                 js=JS("Math.atan2(x, y)", ("y / (y * y + x * x)", "-x / (y * y + x * x)")))
 HYPOT = binary("hypot", np.hypot, "hypot({0}, {1})", ("{0}/hypot", "{1}/hypot"),
-               lambda out, x, y: (x / out, y / out), scalar=math.hypot, guard=True)
+               lambda out, x, y: (x / out, y / out), scalar=math.hypot, guard=True,
+               js=JS("Math.hypot(x, y)", ("x / o", "y / o")))
 
 
 def _one_minus_square(t):

@@ -56,8 +56,9 @@ def _matmul_vjp(k, g, out, v, p):
 
 
 def _matmul_js(row, params, shapes):
-    if any(len(s) > 2 for s in shapes):
-        raise NotReplayable("matmul of arrays with more than 2 dimensions")
+    if any(not 1 <= len(s) <= 2 for s in shapes):
+        raise NotReplayable(f"{row.name} of arrays with {', '.join(str(len(s)) for s in shapes)} "
+                            "dimensions (the page replays 1 and 2)")
     return {}
 
 
@@ -244,6 +245,7 @@ def _bind_dot(a, b, out=None):
 
 DOT = register(Primitive(
     "dot", 2, "{0}·{1}", INFIX, 60, ("ḡ·{1}ᵀ", "{0}ᵀ·ḡ"),
+    js=JS("R.matmul(a[0], a[1])", vjp="R.matmulVjp(k, g, a[0], a[1])", prep=_matmul_js),
     array=np.dot, vjp=_dot_vjp, symbol="dot", numpy=(np.dot,), method=("dot",), bind=_bind_dot))
 
 

@@ -64,10 +64,16 @@ def _dfmax(out, x, y):
 
 
 FMAX = binary("fmax", np.fmax, "fmax({0}, {1})", ("[{0} ≥ {1}]", "[{1} ≥ {0}]"), _dfmax,
-              scalar=lambda x, y: float(np.fmax(x, y)))
+              scalar=lambda x, y: float(np.fmax(x, y)),
+              js=JS("x !== x ? y : (y !== y || x >= y ? x : y)",
+                 ("y !== y && x === x ? 1 : (x !== x ? 0 : (x > y ? 1 : (x === y ? 0.5 : 0)))",
+                  "x !== x && y === y ? 1 : (y !== y ? 0 : (y > x ? 1 : (x === y ? 0.5 : 0)))")))
 FMIN = binary("fmin", np.fmin, "fmin({0}, {1})", ("[{0} ≤ {1}]", "[{1} ≤ {0}]"),
               lambda out, x, y: _dfmax(out, -np.asarray(x), -np.asarray(y)),
-              scalar=lambda x, y: float(np.fmin(x, y)))
+              scalar=lambda x, y: float(np.fmin(x, y)),
+              js=JS("x !== x ? y : (y !== y || x <= y ? x : y)",
+                 ("y !== y && x === x ? 1 : (x !== x ? 0 : (x < y ? 1 : (x === y ? 0.5 : 0)))",
+                  "x !== x && y === y ? 1 : (y !== y ? 0 : (y < x ? 1 : (x === y ? 0.5 : 0)))")))
 
 WHERE = register(Primitive(
     "where", 2, "where(cond, {0}, {1})", CALL, 90, ("[cond]", "[not cond]"),
@@ -77,6 +83,7 @@ WHERE = register(Primitive(
 
 CLIP = register(Primitive(
     "clip", 1, "clip({0}, {lo}, {hi})", CALL, 90, ("[{lo} ≤ {0} ≤ {hi}]",),
+    js=JS("x < p.lo ? p.lo : (x > p.hi ? p.hi : x)", ("x >= p.lo && x <= p.hi ? 1 : 0",)),
     array=lambda x, lo, hi: np.clip(x, lo, hi),
     darray=lambda out, x, lo, hi: (indicator((x >= lo) & (x <= hi)),),
     symbol="clip"))
@@ -98,11 +105,15 @@ NAN_TO_NUM = register(Primitive(
     symbol="nan_to_num", numpy=(np.nan_to_num,), bind=_bind_nan_to_num))
 
 # ---------------------------------------------------------------- piecewise constant: gradient 0
-for _name, _ufunc in [("sign", np.sign), ("floor", np.floor), ("ceil", np.ceil),
-                      ("rint", np.rint), ("trunc", np.trunc)]:
-    unary(_name, _ufunc, f"{_name}({{0}})", "0", _zero, scalar=lambda x, f=_ufunc: float(f(x)))
+for _name, _ufunc, _js in [("sign", np.sign, "x > 0 ? 1 : (x < 0 ? -1 : x)"),
+                           ("floor", np.floor, "Math.floor(x)"), ("ceil", np.ceil, "Math.ceil(x)"),
+                           ("rint", np.rint, "R.round(x, 0)"),
+                           ("trunc", np.trunc, "Math.trunc(x)")]:
+    unary(_name, _ufunc, f"{_name}({{0}})", "0", _zero, scalar=lambda x, f=_ufunc: float(f(x)),
+          js=JS(_js, ("0",)))
 
-FIX = unary("fix", np.fix, "fix({0})", "0", _zero, numpy=(np.fix,))
+FIX = unary("fix", np.fix, "fix({0})", "0", _zero, numpy=(np.fix,),
+            js=JS("Math.trunc(x)", ("0",)))
 
 
 def _bind_round(a, decimals=0, out=None):
@@ -112,6 +123,7 @@ def _bind_round(a, decimals=0, out=None):
 
 ROUND = register(Primitive(
     "round", 1, "round({0})", CALL, 90, ("0",),
+    js=JS("R.round(x, p.decimals)", ("0",)),
     array=lambda x, decimals: np.round(x, decimals), darray=_zero, symbol="round",
     numpy=(np.round, np.around), method=("round",), bind=_bind_round))
 

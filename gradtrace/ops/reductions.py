@@ -110,11 +110,13 @@ def _extreme(np_fn):
 
 MAX = register(Primitive(
     "max", 1, "max({0})", CALL, 90, ("[{0} = max] / ties",),
+    js=JS("R.extreme(a[0], p, 1)", vjp="R.extremeVjp(g, o, a[0], p)", prep=axes_js),
     array=_extreme(np.max), vjp=_extreme_vjp, symbol="max",
     numpy=(np.max, np.amax), method=("max",), bind=_bind_extreme("np.max")))
 
 MIN = register(Primitive(
     "min", 1, "min({0})", CALL, 90, ("[{0} = min] / ties",),
+    js=JS("R.extreme(a[0], p, -1)", vjp="R.extremeVjp(g, o, a[0], p)", prep=axes_js),
     array=_extreme(np.min), vjp=_extreme_vjp, symbol="min",
     numpy=(np.min, np.amin), method=("min",), bind=_bind_extreme("np.min")))
 

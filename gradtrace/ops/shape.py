@@ -9,6 +9,8 @@ from ..errors import TraceError
 from .core import (
     CALL,
     GATHER_JS,
+    JOIN_JS,
+    JS,
     NO_VALUE,
     POSTFIX,
     Composite,
@@ -198,6 +200,7 @@ def _bind_concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kin
 
 CONCATENATE = register(Primitive(
     "concatenate", -1, "concat({args})", CALL, 90, ("part {k} of ḡ",),
+    js=JOIN_JS,
     array=lambda *xs, axis: np.concatenate(xs, axis=axis), vjp=_concat_vjp,
     symbol="concat", numpy=(np.concatenate,), bind=_bind_concatenate))
 
@@ -210,6 +213,7 @@ def _bind_stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
 
 STACK = register(Primitive(
     "stack", -1, "stack({args})", CALL, 90, ("slice {k} of ḡ",),
+    js=JOIN_JS,
     array=lambda *xs, axis: np.stack(xs, axis=axis),
     vjp=lambda k, g, out, v, p: np.take(g, k, axis=p["axis"]),
     symbol="stack", numpy=(np.stack,), bind=_bind_stack))
@@ -284,6 +288,7 @@ for _row in [
 # ---------------------------------------------------------------- copies and casts
 COPY = register(Primitive(
     "copy", 1, "copy({0})", CALL, 90, ("1",),
+    js=JS("x", ("1",)),
     array=lambda x: np.array(x, copy=True) if isinstance(x, np.ndarray) else x,
     darray=lambda out, x: (1.0,), symbol="copy"))
 

@@ -183,8 +183,42 @@
     },
     gather: function (x, p) {
       var d = flat(x), out = new Float64Array(p.map.length);
-      for (var i = 0; i < out.length; i++) out[i] = p.map[i] < 0 ? 0 : d[p.map[i]];
+      for (var i = 0; i < out.length; i++) out[i] = p.map[i] >= 0 ? d[p.map[i]] : p.fills ? p.fills[i] : 0;
       return make(p.shape, out);
+    },
+    join: function (a) {      /* every argument's elements in one run (concatenate, stack) */
+      var n = 0, i, j;
+      for (i = 0; i < a.length; i++) n += flat(a[i]).length;
+      var out = new Float64Array(n), at = 0;
+      for (i = 0; i < a.length; i++) { var d = flat(a[i]); for (j = 0; j < d.length; j++) out[at++] = d[j]; }
+      return { s: [n], d: out };
+    },
+    part: function (joined, a, k) {   /* argument k's share of a joined gradient */
+      var at = 0;
+      for (var i = 0; i < k; i++) at += flat(a[i]).length;
+      var s = shape(a[k]);
+      return make(s, joined.d.slice(at, at + size(s)));
+    },
+    logaddexp: function (x, y) {
+      if (x === y) return x + Math.LN2;
+      var t = x - y;
+      return t > 0 ? x + Math.log1p(Math.exp(-t)) : t <= 0 ? y + Math.log1p(Math.exp(t)) : NaN;
+    },
+    round: function (x, decimals) {   /* numpy's round: half to even, at 10^-decimals */
+      var m = Math.pow(10, decimals), y = x * m, r = Math.round(y);
+      if (Math.abs(y % 1) === 0.5) r = 2 * Math.round(y / 2);
+      return decimals >= 0 ? r / m : r * Math.pow(10, -decimals);
+    },
+    extreme: function (x, p, sign) {   /* max (sign 1) or min (sign -1), NaN wins */
+      var pick = function (a, b) { return b !== b || a !== a ? NaN : (sign * b > sign * a ? b : a); };
+      var r = reduce(x, p.axis, p.keepdims, sign * -Infinity, pick);
+      return p.initial === undefined ? r : ew(function (v) { return sign * p.initial > sign * v ? p.initial : v; }, [r]);
+    },
+    extremeVjp: function (g, o, x, p) {   /* the gradient split evenly between ties */
+      var xs = shape(x), oe = expand(o, xs, p.axis, p.keepdims);
+      var mask = ew(function (a, b) { return a === b ? 1 : 0; }, [x, oe]);
+      var ties = expand(reduce(mask, p.axis, true, 0, add2), xs, p.axis, true);
+      return ew(function (gg, m, t) { return gg * m / Math.max(t, 1); }, [expand(g, xs, p.axis, p.keepdims), mask, ties]);
     },
     scatter: function (g, x, p) {
       var gd = flat(g), out = new Float64Array(size(shape(x)));
@@ -209,6 +243,11 @@
     };
   }
   Object.keys(P.forms).forEach(function (name) { forms[name] = compile(P.forms[name]); });
+  function params(p) {      /* parameters: non-finite numbers came as strings */
+    if (p && typeof p === "object") for (var key in p) if (typeof p[key] === "string") p[key] = num(p[key]);
+    return p;
+  }
+  nodes.forEach(function (nd) { params(nd[4]); });
   var base = new Array(N);
   Object.keys(P.values).forEach(function (k) { base[+k] = decode(P.values[k]); });
   var seed = P.seed === null ? 1 : decode(P.seed);
@@ -369,5 +408,5 @@
 
   window.gtWhatif = { forward: forward, backward: backward, R: R, fmt: fmt, valueText: valueText,
                       texts: texts, decode: decode, forms: forms, flipped: flipped, P: P,
-                      compile: compile, ew: ew, reshapeTo: reshapeTo, fitLocal: fitLocal };
+                      compile: compile, params: params, ew: ew, reshapeTo: reshapeTo, fitLocal: fitLocal };
 })();

@@ -86,6 +86,8 @@ def _params(prim, rec, tape):
         return (prim.js.prep or plain_js)(prim, rec[PARAMS], shapes)
     except NotReplayable as e:
         raise Off(f"the page cannot replay {e}") from e
+    except (ValueError, TypeError, IndexError) as e:    # keep the page; say what stopped it
+        raise Off(f"the page cannot replay {prim.name} here ({e})") from e
 
 
 def encode(v):
