@@ -178,7 +178,7 @@ def test_moving_w_gives_what_a_fresh_trace_gives(browser, tmp_path):  # noqa: F8
         assert page.inner_text("#gt-whatif-out") == f"C0 = {gt.notation.num(fresh.value)}"
         slope = page.text_content("#gt-curve text.gt-slope")
         assert slope == f"∂C0/∂w(L) = {gt.notation.num(fresh.grads['w'])}"
-    assert page.locator("#gt-curve polyline").count() == 1
+    assert page.locator("#gt-curve line.gt-curve-line").count() == 40
     assert page.locator("#gt-curve line.gt-tangent").count() == 1
     page.locator('input[type=range][data-input="w(L)"]').focus()
     page.keyboard.press("ArrowRight")          # the slider itself drives it too
@@ -224,6 +224,7 @@ def test_crossing_an_if_warns_with_its_line(browser, tmp_path):  # noqa: F811
     _type(w.page, "w", 0.2)
     warning = w.page.inner_text("#gt-warning")
     assert "branchy.py:4" in warning and "other branch" in warning
+    assert w.page.locator("#gt-curve .gt-untaken").count() > 0    # dashed past the if
     _type(w.page, "w", 0.9)
     assert w.page.locator("#gt-warning").is_hidden()
     w.close()

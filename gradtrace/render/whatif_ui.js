@@ -182,11 +182,12 @@
     var inp = P.inputs[focus], x0 = valueOf(inp), r = rows[focus];
     var a = +r.range.min, b = +r.range.max;
     if (!samples || samples.a !== a || samples.b !== b) {
-      samples = { a: a, b: b, xs: [], ys: [] };
+      samples = { a: a, b: b, xs: [], ys: [], off: [] };
       for (var i = 0; i <= 40; i++) {
-        var x = a + ((b - a) * i) / 40;
+        var x = a + ((b - a) * i) / 40, vals = W.forward(withValue(cur, inp, x)).vals;
         samples.xs.push(x);
-        samples.ys.push(W.forward(withValue(cur, inp, x)).vals[P.output]);
+        samples.ys.push(vals[P.output]);
+        samples.off.push(P.guards.length ? !!W.flipped(vals) : false);
       }
     }
     var xs = samples.xs, ys = samples.ys;
@@ -198,8 +199,11 @@
     var X = function (x) { return 30 + ((x - a) / (b - a)) * 260; };
     var Y = function (y) { return 120 - ((y - lo) / (hi - lo)) * 105; };
     el("line", { x1: 30, y1: 120, x2: 290, y2: 120, "class": "gt-axis" }, svg);
-    el("polyline", { points: xs.map(function (x, i) { return isFinite(ys[i]) ? X(x) + "," + Y(ys[i]) : ""; }).join(" "),
-                     "class": "gt-curve-line" }, svg);
+    for (var k = 0; k < xs.length - 1; k++) {   /* dashed where the code would branch otherwise */
+      if (!isFinite(ys[k]) || !isFinite(ys[k + 1])) continue;
+      el("line", { x1: X(xs[k]), y1: Y(ys[k]), x2: X(xs[k + 1]), y2: Y(ys[k + 1]),
+                   "class": samples.off[k] || samples.off[k + 1] ? "gt-curve-line gt-untaken" : "gt-curve-line" }, svg);
+    }
     var dx = (b - a) * 0.15;
     el("line", { x1: X(x0 - dx), y1: Y(y0 - slope * dx), x2: X(x0 + dx), y2: Y(y0 + slope * dx),
                  "class": "gt-tangent" }, svg);
