@@ -47,8 +47,10 @@ def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None,
     data = _steps_data(trace, painter, lr)
     drawn = svg_text(trace, timeout=timeout, **options)
     svg, marked = mark(drawn, painter, view)
-    extra = what_if.section(what_if.program(trace, painter, view, marked, lr)) \
-        if whatif is not False else ("", "")
+    extra = ("", "")
+    if whatif is not False:
+        program = what_if.program(trace, painter, view, marked, lr)
+        extra = what_if.section(program, _json_for_script(program))
     return assemble(painter, svg, data, marked, extra), drawn
 
 

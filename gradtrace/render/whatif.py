@@ -148,7 +148,7 @@ def templates(trace, painter, marked: list[str]) -> dict:
             t = grad_template(painter, int(rest))
         else:
             u, v, k = (int(x) for x in rest.split("_"))
-            t = local_template(painter, tape, kind, u, v, k)
+            t = local_template(painter, kind, u, v, k)
         if fill(t, tape, painter.o.digits) != drawn_text(painter, line_id):
             raise Off(f"internal: the line {line_id} ('{drawn_text(painter, line_id)}') is "
                       "drawn in a way the what-if does not know")
@@ -190,9 +190,9 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-def section(data: dict) -> tuple[str, str]:
-    """(the panel's what-if section, the data and script that run it)."""
-    from .page import _json_for_script
+def section(data: dict, data_json: str) -> tuple[str, str]:
+    """(the panel's what-if section, the data and script that run it); ``data_json`` is
+    ``data`` written safely for a script element (the page's encoder)."""
     if "off" in data:
         return (f'<section id="gt-whatif" class="gt-off"><p>What-if is off: '
                 f'{html.escape(data["off"])}.</p></section>', "")
@@ -210,7 +210,7 @@ inputs. Step (← →) or press “Traced values” to go back to the trace.</p>
 <div id="gt-descend-plot" role="img" aria-label="the cost after each step"></div>
 </section>"""
     tail = (f'<style>{_asset("whatif.css")}</style>'
-            f'<script type="application/json" id="gt-whatif-data">{_json_for_script(data)}'
+            f'<script type="application/json" id="gt-whatif-data">{data_json}'
             f'</script><script>{_asset("whatif.js")}\n{_asset("whatif_ui.js")}</script>')
     return panel, tail
 

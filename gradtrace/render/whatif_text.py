@@ -16,6 +16,7 @@ import numpy as np
 from ..graph import nodes_of, succs_of
 from ..notation import num, partial
 from .painter import MAX_TERMS
+from .story import line_ids
 
 
 def _is_float(x) -> bool:
@@ -53,7 +54,7 @@ def grad_template(painter, v: int) -> list:
     return out
 
 
-def local_template(painter, tape, kind: str, u: int, v: int, k: int) -> list:
+def local_template(painter, kind: str, u: int, v: int, k: int) -> list:
     """The local-derivative line (kind ``l``) or the contribution line (``c``) of an edge."""
     e = painter.g.pred[v][u][k]
     local = e.get("local")
@@ -81,7 +82,6 @@ def local_template(painter, tape, kind: str, u: int, v: int, k: int) -> list:
 
 def drawn_text(painter, line_id: str) -> str:
     """The text the painter writes for a marked line (what its template must give)."""
-    from .story import line_ids
     kind, rest = line_id[0], line_id[1:]
     if kind in "vg":
         v = int(rest)
