@@ -4,7 +4,7 @@
     ./dev bench --quick    # fewer repeats, no 20,000-node render
     ./dev bench --smoke    # tiny sizes: checks that every case still runs
     ./dev bench --only torch   # one case (scalar, dense, sin, torch, memory, million,
-                               # render)
+                               # render, whatif)
 
 Every case is timed in this one process, tools interleaved round by round, and
 reported as the median; ratios compare medians from the same run (the machine is
@@ -392,12 +392,52 @@ def weight_sharing(table, repeats):
                            "meets (<= 10 s)" if sec <= 10 else "MISSES (<= 10 s)", ""))
 
 
+def whatif_updates(table, updates: int = 20):
+    """The page's what-if on a 600-node scalar chain, in Chromium: one update (replay
+    forward and backward, rewrite every number of the diagram) after each of ``updates``
+    typed values; the median and the slowest against the 50 ms target."""
+    chromium = os.environ.get("GRADTRACE_CHROMIUM", "/usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        table.missing.add("playwright (what-if in Chromium)")
+        return
+    if not os.path.exists(chromium):
+        table.missing.add(f"chromium at {chromium} (what-if)")
+        return
+
+    def chain(w=0.9, x=0.5):
+        h = x
+        for _ in range(200):
+            h = gt.sigmoid(w * h + 0.1)
+        return h
+    t = gt.trace(chain).backward()
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / "gradtrace-bench-whatif.html"
+    t.render(path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium,
+                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(path.as_uri())
+        ms = []
+        for i in range(updates + 1):
+            page.evaluate("""(v) => { const el = document.querySelector('[data-typed="w"]');
+              el.value = String(v); el.dispatchEvent(new Event('change')); }""", 0.5 + i * 0.03)
+            ms.append(page.evaluate("() => window.gtWhatif.lastMs"))
+        browser.close()
+    ms = ms[1:]          # the first update also lays out every line: not a slider's cost
+    med = statistics.median(ms)
+    table.rows.append((f"what-if update, {len(t.tape)}-node chain, Chromium", "gradtrace page",
+                       f"{med:9.1f} ms", "", "meets (<= 50 ms)" if med <= 50 else
+                       "MISSES (<= 50 ms)", f"slowest of {updates}: {max(ms):.1f} ms"))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats, no 20k-node render")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat")
     ap.add_argument("--only", choices=["scalar", "dense", "sin", "torch", "memory", "million",
-                                       "render"],
+                                       "render", "whatif"],
                     action="append", help="run only these cases (repeatable)")
     args = ap.parse_args(argv)
     table = Table()
@@ -414,7 +454,7 @@ def main(argv=None):
     else:
         repeats = 3 if args.quick else 7
         wanted = set(args.only or ["scalar", "dense", "sin", "torch", "memory", "million",
-                                   "render"])
+                                   "render", "whatif"])
         if "scalar" in wanted:
             scalar_mlp(table, repeats, (2, 16, 16, 1), 32)
         if "dense" in wanted:
@@ -431,6 +471,8 @@ def main(argv=None):
             rendering(table, 3 if args.quick else 5, big=not args.quick)
             weight_sharing(table, 3 if args.quick else 5)
             lesson_view(table, 3 if args.quick else 5)
+        if "whatif" in wanted:
+            whatif_updates(table)
     table.show()
 
 

@@ -147,10 +147,12 @@ def list_ops():
 @click.option("--lr", type=float, default=None, metavar="ETA",
               help="Learning rate of the HTML page's last step, w ← w − η·∂C/∂w "
                    "(default 0.1; .html only).")
+@click.option("--no-whatif", is_flag=True,
+              help="Leave out the HTML page's what-if (sliders that replay the model).")
 @quiet_option
 def render(target, output, fmt, style, view, sets, inputs_file, wrt, highlight, collapse,
            collapse_all, depth, rankdir, layout, digits, no_values, no_grads, no_locals, timeout,
-           lr, quiet):
+           lr, no_whatif, quiet):
     """Draw TARGET's graph with local derivatives, gradients and fan-out sums.
 
     TARGET is FILE.py:FUNCTION, package.module:FUNCTION or a built-in example
@@ -179,6 +181,8 @@ def render(target, output, fmt, style, view, sets, inputs_file, wrt, highlight, 
                    collapse=True if collapse_all else (list(collapse) or None), depth=depth)
     if lr is not None:
         options["lr"] = lr
+    if no_whatif:
+        options["whatif"] = False
     if to_stdout:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp, reported(target):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+import sys
 import warnings
 
 import numpy as np
@@ -231,6 +232,25 @@ class Recorder(Naming):
         self.records.append(("op", prim, out, (a._id, b._id), locs, req, scope, None))
         self.names.append(name)
         return Traced(nid, out, self, req)
+
+    def guard(self, op: str, a: Traced, other, result) -> None:
+        """Remember a comparison the code made on a traced value (its outcome steered the
+        code: ``if h > 0.5``, ``max()`` of floats), with the line that made it."""
+        if self.finished:
+            return
+        const: float | np.ndarray | None
+        if type(other) is Traced:
+            b, const = other._id, None
+        elif isinstance(other, (int, float, np.number)) and not isinstance(other, bool):
+            b, const = None, float(other)
+        elif isinstance(other, np.ndarray) and other.dtype.kind in "biuf":
+            b, const = None, other.astype(np.float64)
+        else:
+            return
+        f = sys._getframe(2)
+        site = (f.f_code.co_filename, f.f_lineno) if f is not None else None
+        self.tape.guards.append((op, a._id, b, const, np.copy(result) if
+                                 isinstance(result, np.ndarray) else bool(result), site))
 
     @staticmethod
     def _scalar_edge_cases(prim, vals, params):

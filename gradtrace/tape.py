@@ -38,7 +38,7 @@ class Tape:
     that needs one, and per op the contribution along each argument position.
     """
 
-    __slots__ = ("records", "names", "sites", "grads", "contribs")
+    __slots__ = ("records", "names", "sites", "grads", "contribs", "guards")
 
     def __init__(self) -> None:
         self.records: list[tuple] = []
@@ -46,6 +46,9 @@ class Tape:
         self.sites: list = []            # (file, line) of the code that made each node, or None
         self.grads: list | None = None
         self.contribs: list | None = None
+        # comparisons of traced values the code branched on:
+        # (op, node id, other node id or None, constant or None, result, (file, line))
+        self.guards: list[tuple] = []
 
     def __len__(self) -> int:
         return len(self.records)

@@ -34,6 +34,7 @@ class Recorded:
     output: int | None        # its node, when it is a traced tensor
     inputs: dict              # input name -> node id
     bridge: Bridge
+    parameters: frozenset = frozenset()   # the inputs that are modules' nn.Parameters
 
 
 def bind(fn, args, kwargs) -> dict:
@@ -84,7 +85,10 @@ def record(fn, named: dict, wrt) -> Recorded:
         if rec.names[nid] is None:
             rec.set_name(nid, name)
     output = bridge.node_of(result) if isinstance(result, torch.Tensor) else None
-    return Recorded(rec, result, output, input_ids, bridge)
+    params = frozenset(own + path for prefix, m in modules
+                       for own in [f"{prefix}." if prefix else ""]
+                       for path, _ in m.named_parameters())
+    return Recorded(rec, result, output, input_ids, bridge, params)
 
 
 def _leaves(named: dict) -> list[tuple[str, object]]:

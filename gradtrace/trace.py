@@ -67,6 +67,7 @@ class Trace:
         self._seed = None
         self.runner: Callable | None = None    # a torch trace re-runs its function its own way
         self.checker: Callable | None = None   # ... and checks against torch's own backward
+        self.torch_parameters: frozenset | None = None   # its modules' nn.Parameters
         self._instances = False    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
 
@@ -388,4 +389,5 @@ def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
     t = _finished(r.rec, out_id, r.inputs, list(r.inputs), fname, fn, named, 4)
     t.runner = torchrun.rerun
     t.checker = torchrun.check
+    t.torch_parameters = r.parameters       # what a descent step moves (gradtrace.params)
     return t

@@ -141,29 +141,44 @@ class Traced:
     def __ifloordiv__(self, o):
         return self._in_place(o, "//", Traced.__floordiv__)
 
-    # ---- comparisons give plain booleans: control flow, not part of the graph
+    # ---- comparisons give plain booleans: control flow, not part of the graph.  Each is
+    # kept as a guard (the branch the code took), so a what-if can say when it would flip.
     def __lt__(self, o):
-        return self.value < _raw(o)
+        r = self.value < _raw(o)
+        self._rec.guard("<", self, o, r)
+        return r
 
     def __le__(self, o):
-        return self.value <= _raw(o)
+        r = self.value <= _raw(o)
+        self._rec.guard("<=", self, o, r)
+        return r
 
     def __gt__(self, o):
-        return self.value > _raw(o)
+        r = self.value > _raw(o)
+        self._rec.guard(">", self, o, r)
+        return r
 
     def __ge__(self, o):
-        return self.value >= _raw(o)
+        r = self.value >= _raw(o)
+        self._rec.guard(">=", self, o, r)
+        return r
 
     def __eq__(self, o):
-        return self.value == _raw(o)
+        r = self.value == _raw(o)
+        self._rec.guard("==", self, o, r)
+        return r
 
     def __ne__(self, o):
-        return self.value != _raw(o)
+        r = self.value != _raw(o)
+        self._rec.guard("!=", self, o, r)
+        return r
 
     __hash__ = object.__hash__
 
     def __bool__(self):
-        return bool(self.value)
+        r = bool(self.value)
+        self._rec.guard("!=", self, 0.0, r)
+        return r
 
     # ---- leaving the graph: allowed only where no gradient can be lost
     def _leave(self, what: str):

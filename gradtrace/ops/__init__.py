@@ -6,7 +6,17 @@ and ``gradtrace.traced`` derives its dispatch from ``ROWS``.  Adding ``np.arctan
 is one ``unary(...)`` row here plus one line in the per-op gradient test list.
 """
 
-from . import constants, elementwise, external, linalg, reductions, selection, shape, writes  # noqa: F401
+from . import (  # noqa: F401
+    constants,
+    elementwise,
+    external,
+    linalg,
+    piecewise,
+    reductions,
+    selection,
+    shape,
+    writes,
+)
 from .core import (
     CALL,
     INFIX,
@@ -25,8 +35,6 @@ from .elementwise import (
     ADD,
     DIV,
     FLOOR_DIVIDE,
-    MAXIMUM,
-    MINIMUM,
     MOD,
     MUL,
     NEG,
@@ -38,12 +46,13 @@ from .elementwise import (
     TANH,
 )
 from .linalg import MATMUL
+from .piecewise import MAXIMUM, MINIMUM
 from .reductions import LOGSUMEXP, SOFTMAX
 from .shape import CAST, GETITEM, RESHAPE, TRANSPOSE, getitem_params, is_basic_index
 from .writes import SETITEM
 
-FILES = {m.__file__ for m in (constants, elementwise, external, linalg, reductions, selection,
-                             shape, writes)} | {
+FILES = {m.__file__ for m in (constants, elementwise, external, linalg, piecewise, reductions,
+                             selection, shape, writes)} | {
     __file__, __import__(f"{__name__}.core", fromlist=["x"]).__file__}
 
 __all__ = ["CALL", "INFIX", "POSTFIX", "PREFIX", "NO_VALUE", "ROWS", "PRIMITIVES", "Composite",

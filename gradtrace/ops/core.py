@@ -36,6 +36,29 @@ INFIX, CALL, POSTFIX, PREFIX = "infix", "call", "postfix", "prefix"
 
 
 @dataclass(frozen=True, slots=True)
+class JS:
+    """The op in JavaScript, for the page's what-if replayer (``render/whatif.js``).
+
+    Elementwise rows: ``f`` is an expression in the arguments ``x, y, z`` and ``d`` one
+    expression per argument for its local derivative (also in ``o``, the output); the
+    replayer broadcasts them.  Other rows: ``f`` is an expression in ``a`` (the argument
+    values), ``p`` (the parameters) and the helpers ``R`` of whatif.js, and ``vjp`` one in
+    ``k, g, o, a, p`` giving the contribution to argument ``k``.  ``prep(row, params, shapes)``
+    turns the row's parameters into what the JavaScript reads (JSON); it raises
+    ``NotReplayable`` for a case the JavaScript does not cover.
+    """
+
+    f: str
+    d: tuple = ()
+    vjp: str = ""
+    prep: Callable | None = None
+
+
+class NotReplayable(Exception):
+    """An op whose parameters or shapes the page's replayer does not cover."""
+
+
+@dataclass(frozen=True, slots=True)
 class Primitive:
     """One differentiable operation."""
 
@@ -56,6 +79,7 @@ class Primitive:
     method: tuple = ()              # Traced method names this row answers
     bind: Callable | None = None    # bind(*args, **kwargs) -> (tensor args, params or None)
     view: bool = False              # numpy's result is a view of argument 0 (it sees writes)
+    js: JS | None = None            # the same op in JavaScript (the page's what-if)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +232,70 @@ def plain_only(fname: str, **args) -> None:
         if any(is_traced(v) for v in vals):
             raise TraceError(f"{fname}: the argument {key} is a traced value; it must be a "
                              "constant (indices, shapes and counts are not differentiable)")
+
+
+def plain_js(row, params, shapes):
+    """Parameters as JSON for the JavaScript: numbers, bools, None and tuples of them."""
+    out = {}
+    for key, val in (params or {}).items():
+        if isinstance(val, tuple) and all(isinstance(x, (int, np.integer)) for x in val):
+            val = [int(x) for x in val]
+        elif isinstance(val, (bool, np.bool_)):
+            val = bool(val)
+        elif isinstance(val, (int, float, np.integer, np.floating)):
+            val = float(val)
+            if not math.isfinite(val):    # JSON has no inf: the page reads these back
+                val = "NaN" if math.isnan(val) else ("Inf" if val > 0 else "-Inf")
+        elif val is not None:
+            raise NotReplayable(f"{row.name} with {key}={val!r:.30}")
+        out[key] = val
+    return out
+
+
+def axes_js(row, params, shapes):
+    """A reduction's parameters for the JavaScript (axis as a list, None for all)."""
+    out = plain_js(row, params, shapes)
+    out.setdefault("axis", None)
+    out["keepdims"] = bool(out.get("keepdims", False))
+    return out
+
+
+def _gather_prep(row, params, shapes):
+    picked = np.asarray(row.array(positions(shapes[0]), **(params or {})))
+    return {"map": (picked.ravel() - 1).tolist(), "shape": list(picked.shape)}
+
+
+def _select_prep(row, params, shapes):
+    index = np.asarray(params["index"])
+    fill = np.broadcast_to(np.asarray(params.get("fill", 0.0), dtype=np.float64), index.shape)
+    out = {"map": index.ravel().tolist(), "shape": list(index.shape)}
+    if np.any(fill[index < 0] != 0):       # filled-in places that are not 0 (np.pad's values)
+        if not np.isfinite(fill).all():
+            raise NotReplayable(f"{row.name} filling with NaN or infinity")
+        out["fills"] = fill.ravel().tolist()
+    return out
+
+
+def _join_prep(row, params, shapes):
+    start, parts = 1, []
+    for shape in shapes:              # every argument's elements numbered in one run
+        parts.append(positions(shape) + (start - 1))
+        start += math.prod(shape)
+    picked = np.asarray(row.array(*parts, **(params or {})))
+    return {"map": (picked.ravel() - 1).tolist(), "shape": list(picked.shape),
+            "sizes": [math.prod(s) for s in shapes]}
+
+
+# A selection row's (flip, roll, pad ...) own index, and concatenate/stack's numbering of
+# every argument's elements in one run, are gathers too.
+SELECT_JS = JS("R.gather(a[0], p)", vjp="R.scatter(g, a[0], p)", prep=_select_prep)
+JOIN_JS = JS("R.gather(R.join(a), p)", vjp="R.part(R.scatter(g, R.join(a), p), a, k)",
+             prep=_join_prep)
+
+# A selection op (getitem, transpose, reshape) in JavaScript: output element i is input
+# element map[i] (numpy's own logic run on ``positions``), and the VJP adds the gradient
+# back onto those elements.
+GATHER_JS = JS("R.gather(a[0], p)", vjp="R.scatter(g, a[0], p)", prep=_gather_prep)
 
 
 def positions(shape):

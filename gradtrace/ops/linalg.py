@@ -17,8 +17,10 @@ from ..errors import TraceError
 from .core import (
     CALL,
     INFIX,
+    JS,
     NO_VALUE,
     Composite,
+    NotReplayable,
     Primitive,
     float_dtype,
     ndim_of,
@@ -53,6 +55,13 @@ def _matmul_vjp(k, g, out, v, p):
     return _mT(a) @ g
 
 
+def _matmul_js(row, params, shapes):
+    if any(not 1 <= len(s) <= 2 for s in shapes):
+        raise NotReplayable(f"{row.name} of arrays with {', '.join(str(len(s)) for s in shapes)} "
+                            "dimensions (the page replays 1 and 2)")
+    return {}
+
+
 def _bind_matmul(a, b, out=None, **kwargs):
     refuse("np.matmul", out=(out, None))
     for key, val in kwargs.items():
@@ -65,6 +74,7 @@ def _bind_matmul(a, b, out=None, **kwargs):
 
 MATMUL = register(Primitive(
     "matmul", 2, "{0} @ {1}", INFIX, 60, ("ḡ @ {1}ᵀ", "{0}ᵀ @ ḡ"),
+    js=JS("R.matmul(a[0], a[1])", vjp="R.matmulVjp(k, g, a[0], a[1])", prep=_matmul_js),
     array=np.matmul, vjp=_matmul_vjp, symbol="@", numpy=(np.matmul,), bind=_bind_matmul))
 
 
@@ -235,6 +245,7 @@ def _bind_dot(a, b, out=None):
 
 DOT = register(Primitive(
     "dot", 2, "{0}·{1}", INFIX, 60, ("ḡ·{1}ᵀ", "{0}ᵀ·ḡ"),
+    js=JS("R.matmul(a[0], a[1])", vjp="R.matmulVjp(k, g, a[0], a[1])", prep=_matmul_js),
     array=np.dot, vjp=_dot_vjp, symbol="dot", numpy=(np.dot,), method=("dot",), bind=_bind_dot))
 
 

@@ -9,6 +9,8 @@ _TITLES = [("elementwise", "Elementwise"), ("reductions", "Reductions and statis
            ("linalg", "Products and linear algebra"), ("shape", "Shape, indexing and assembly"),
            ("constants", "No gradient (run on the plain values, results are constants)")]
 
+_SAME = {"shape": "selection", "elementwise": "piecewise"}   # modules listed with another
+
 
 def _spelling(func) -> str:
     module = getattr(func, "__module__", "") or ""
@@ -24,7 +26,7 @@ def supported_markdown() -> str:
         names: set[str] = set()
         methods: set[str] = set()
         for row in ROWS:
-            if FAMILY.get(id(row)) not in (family, "selection" if family == "shape" else ""):
+            if FAMILY.get(id(row)) not in (family, _SAME.get(family, "")):
                 continue
             names.update(_spelling(f) for f in row.numpy)
             methods.update(f".{m}()" for m in row.method)

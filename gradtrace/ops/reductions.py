@@ -12,9 +12,11 @@ import numpy as np
 from ..errors import TraceError
 from .core import (
     CALL,
+    JS,
     NO_VALUE,
     Composite,
     Primitive,
+    axes_js,
     expand_to,
     float_dtype,
     ndim_of,
@@ -56,6 +58,7 @@ def _bind_folding(fname):
 
 SUM = register(Primitive(
     "sum", 1, "Σ{0}", CALL, 90, ("1",),
+    js=JS("R.sum(a[0], p)", vjp="R.spread(g, a[0], p)", prep=axes_js),
     array=lambda x, axis=None, keepdims=False, initial=0.0: np.sum(
         x, axis=axis, keepdims=keepdims, initial=initial),
     vjp=lambda k, g, out, v, p: _spread(g, v[0], p),
@@ -72,6 +75,7 @@ def _bind_mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=NO_V
 MEAN = register(Primitive(
     "mean", 1, "mean({0})", CALL, 90,
     (lambda ops, p, shapes: f"1/{reduced_count(shapes[0], p['axis'])}",),
+    js=JS("R.mean(a[0], p)", vjp="R.spread(g, a[0], p, true)", prep=axes_js),
     array=lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
     vjp=lambda k, g, out, v, p: _spread(g, v[0], p) / reduced_count(v[0].shape, p["axis"]),
     symbol="mean", numpy=(np.mean,), method=("mean",), bind=_bind_mean))
@@ -106,11 +110,13 @@ def _extreme(np_fn):
 
 MAX = register(Primitive(
     "max", 1, "max({0})", CALL, 90, ("[{0} = max] / ties",),
+    js=JS("R.extreme(a[0], p, 1)", vjp="R.extremeVjp(g, o, a[0], p)", prep=axes_js),
     array=_extreme(np.max), vjp=_extreme_vjp, symbol="max",
     numpy=(np.max, np.amax), method=("max",), bind=_bind_extreme("np.max")))
 
 MIN = register(Primitive(
     "min", 1, "min({0})", CALL, 90, ("[{0} = min] / ties",),
+    js=JS("R.extreme(a[0], p, -1)", vjp="R.extremeVjp(g, o, a[0], p)", prep=axes_js),
     array=_extreme(np.min), vjp=_extreme_vjp, symbol="min",
     numpy=(np.min, np.amin), method=("min",), bind=_bind_extreme("np.min")))
 
@@ -268,6 +274,7 @@ def _softmax(x, axis=-1):
 
 SOFTMAX = register(Primitive(
     "softmax", 1, "softmax({0})", CALL, 90, ("s(ḡ − Σ ḡ·s)",),
+    js=JS("R.softmax(a[0], p)", vjp="R.softmaxVjp(g, o, p)", prep=axes_js),
     array=_softmax,
     vjp=lambda k, g, out, v, p: out * (g - np.sum(g * out, axis=p["axis"], keepdims=True)),
     symbol="softmax"))
@@ -282,6 +289,7 @@ def _logsumexp(x, axis=None, keepdims=False):
 
 LOGSUMEXP = register(Primitive(
     "logsumexp", 1, "logsumexp({0})", CALL, 90, ("softmax({0})",),
+    js=JS("R.logsumexp(a[0], p)", vjp="R.logsumexpVjp(g, o, a[0], p)", prep=axes_js),
     array=_logsumexp,
     vjp=lambda k, g, out, v, p: expand_to(g, v[0].shape, p["axis"], p["keepdims"]) * np.exp(
         v[0] - expand_to(out, v[0].shape, p["axis"], p["keepdims"])),

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import TraceError
 from .core import (
     CALL,
+    SELECT_JS,
     Composite,
     Primitive,
     ndim_of,
@@ -57,8 +58,11 @@ def _same_call(fn):
     return index
 
 
-def selection(name, fn, *, method=(), index=None, numpy=None, fill=None, view=False):
-    """A row for a numpy function that only selects (and maybe fills in) elements."""
+def selection(name, fn, *, method=(), index=None, numpy=None, fill=None, view=False,
+              replay=True):
+    """A row for a numpy function that only selects (and maybe fills in) elements
+    (``replay=False``: which elements depends on the values, as for sort, so the page
+    cannot replay it with the traced choice)."""
     index = index or _same_call(fn)
 
     def bind(a, *args, **kwargs):
@@ -70,7 +74,7 @@ def selection(name, fn, *, method=(), index=None, numpy=None, fill=None, view=Fa
 
     return register(Primitive(
         name, 1, f"{name}({{0}})", CALL, 90, (f"ḡ back through {name}",),
-        array=gather, vjp=_scatter_vjp, symbol=name,
+        array=gather, vjp=_scatter_vjp, symbol=name, js=SELECT_JS if replay else None,
         numpy=(fn,) if numpy is None and fn is not None else (numpy or ()), method=method,
         bind=bind, view=view))
 
@@ -152,8 +156,8 @@ TRIU = selection("triu", np.triu)
 BROADCAST_TO = selection("broadcast_to", np.broadcast_to, view=True)
 DELETE = selection("delete", np.delete)
 RESIZE = selection("resize", np.resize, index=_resize_index)
-SORT = selection("sort", np.sort, index=_sort_index)
-PARTITION = selection("partition", np.partition, index=_partition_index)
+SORT = selection("sort", np.sort, index=_sort_index, replay=False)
+PARTITION = selection("partition", np.partition, index=_partition_index, replay=False)
 PAD = selection("pad", np.pad, index=_pad_index, fill=_pad_fill)
 SLIDING_WINDOW = selection("sliding_window_view", _swv,
                            numpy=(np.lib.stride_tricks.sliding_window_view,), view=True)

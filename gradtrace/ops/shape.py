@@ -8,6 +8,9 @@ import numpy as np
 from ..errors import TraceError
 from .core import (
     CALL,
+    GATHER_JS,
+    JOIN_JS,
+    JS,
     NO_VALUE,
     POSTFIX,
     Composite,
@@ -41,6 +44,7 @@ def _bind_transpose(a, axes=None):
 
 TRANSPOSE = register(Primitive(
     "transpose", 1, "{0}ᵀ", POSTFIX, 95, ("transpose back",),
+    js=GATHER_JS,
     array=lambda x, axes=None: np.transpose(x, axes),
     vjp=lambda k, g, out, v, p: np.transpose(g, _inverse_perm(p["axes"], v[0].ndim)),
     symbol="ᵀ", numpy=(np.transpose,), bind=_bind_transpose, view=True))
@@ -64,6 +68,7 @@ def _bind_reshape(a, shape=NO_VALUE, order="C", *, newshape=NO_VALUE, copy=None)
 
 RESHAPE = register(Primitive(
     "reshape", 1, "reshape({0})", CALL, 90, ("reshape back",),
+    js=GATHER_JS,
     array=lambda x, shape, order="C": np.reshape(x, shape, order=order),
     vjp=lambda k, g, out, v, p: np.reshape(g, v[0].shape, order=p.get("order", "C")),
     symbol="reshape", numpy=(np.reshape,), bind=_bind_reshape, view=True))
@@ -146,6 +151,7 @@ def _getitem_vjp(k, g, out, v, p):
 
 GETITEM = register(Primitive(
     "getitem", 1, "{0}[{index}]", POSTFIX, 95, ("ḡ into {0}[{index}]",),
+    js=GATHER_JS,
     array=lambda x, index: x[index], vjp=_getitem_vjp, symbol="[·]", view=True))
 
 
@@ -194,6 +200,7 @@ def _bind_concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kin
 
 CONCATENATE = register(Primitive(
     "concatenate", -1, "concat({args})", CALL, 90, ("part {k} of ḡ",),
+    js=JOIN_JS,
     array=lambda *xs, axis: np.concatenate(xs, axis=axis), vjp=_concat_vjp,
     symbol="concat", numpy=(np.concatenate,), bind=_bind_concatenate))
 
@@ -206,6 +213,7 @@ def _bind_stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
 
 STACK = register(Primitive(
     "stack", -1, "stack({args})", CALL, 90, ("slice {k} of ḡ",),
+    js=JOIN_JS,
     array=lambda *xs, axis: np.stack(xs, axis=axis),
     vjp=lambda k, g, out, v, p: np.take(g, k, axis=p["axis"]),
     symbol="stack", numpy=(np.stack,), bind=_bind_stack))
@@ -280,6 +288,7 @@ for _row in [
 # ---------------------------------------------------------------- copies and casts
 COPY = register(Primitive(
     "copy", 1, "copy({0})", CALL, 90, ("1",),
+    js=JS("x", ("1",)),
     array=lambda x: np.array(x, copy=True) if isinstance(x, np.ndarray) else x,
     darray=lambda out, x: (1.0,), symbol="copy"))
 

@@ -14,18 +14,22 @@ from .page import DEFAULT_LR, page
 
 
 def render(trace, path, format: str | None = None, timeout: float | None = None,
-           lr: float | None = None, **options) -> Path:
+           lr: float | None = None, whatif: bool | None = None, **options) -> Path:
     """Write ``trace`` to ``path``; ``lr`` is the learning rate of the HTML page's
-    update step (default 0.1)."""
+    update step (default 0.1); ``whatif=False`` leaves the page's what-if out."""
     path = Path(path)
     fmt = format_for(path, format)
+    if whatif is not None and fmt != "html":
+        raise RenderError("whatif= switches the HTML page's what-if; it only applies when "
+                          "writing .html")
     if fmt == "gif":
         if lr is not None:
             raise RenderError("lr= sets the update step of the HTML page; a GIF shows the "
                               "backward pass only")
         return write_gif(trace, path, timeout=timeout, **options)
     if fmt == "html":
-        text = page(trace, lr=DEFAULT_LR if lr is None else lr, timeout=timeout, **options)
+        text = page(trace, lr=DEFAULT_LR if lr is None else lr, timeout=timeout, whatif=whatif,
+                    **options)
         write_atomic(path, text.encode("utf-8"))
         return path
     if lr is not None:

@@ -12,6 +12,7 @@
     lines[el.id] = el; original[el.id] = el.textContent;
   });
   var cur = -1, lit = [], timer = null;
+  var over = null;      /* line id -> text while what-if values are on (whatif.js) */
 
   function stateAt(n) {           /* what is visible and what each line says at step n */
     var vis = {}, txt = {};
@@ -23,15 +24,22 @@
     return { vis: vis, txt: txt };
   }
 
+  function paint(st) {
+    for (var id in lines) {
+      var el = lines[id], v = over ? true : !!st.vis[id];
+      if (shown[id] !== v) { el.classList.toggle("gt-hidden", !v); shown[id] = v; }
+      var t = over && id in over ? over[id] : id in st.txt ? st.txt[id] : original[id];
+      if (said[id] !== t) {
+        var c = el.firstChild;      /* a text node's data: cheaper than replacing it */
+        if (c && c.nodeType === 3 && !c.nextSibling) c.data = t; else el.textContent = t;
+        said[id] = t;
+      }
+    }
+  }
+
   function go(n, follow) {
     n = Math.max(0, Math.min(last, n | 0));
-    var st = stateAt(n);
-    for (var id in lines) {
-      var el = lines[id], v = !!st.vis[id];
-      if (shown[id] !== v) { el.classList.toggle("gt-hidden", !v); shown[id] = v; }
-      var t = id in st.txt ? st.txt[id] : original[id];
-      if (said[id] !== t) { el.textContent = t; said[id] = t; }
-    }
+    paint(stateAt(n));
     lit.forEach(function (el) { el.classList.remove("gt-now", "gt-also"); });
     lit = [];
     [["now", "gt-now"], ["also", "gt-also"]].forEach(function (kc) {
@@ -49,6 +57,7 @@
     try { history.replaceState(null, "", "#step=" + n); } catch (e) { /* sandboxed frame */ }
     if (follow !== false && lit.length) keepInView(lit[0]);
     if (n === last) stop();
+    if (window.gtPage && window.gtPage.onstep) window.gtPage.onstep(n);
   }
 
   function panel(s) {
@@ -165,6 +174,17 @@
     var n = fromHash();
     if (n !== null && n !== cur) go(n);
   });
+  window.gtPage = {        /* for whatif.js: show its texts, learn of steps taken */
+    last: last, onstep: null, original: original,
+    override: function (o) {
+      var f = window.gtPage.onstep, wasOn = !!over;
+      over = o; window.gtPage.onstep = null;
+      if (o && wasOn && cur === last - 1) paint({ vis: {}, txt: {} });
+      else go(o ? last - 1 : cur, false);
+      if (o) lit.forEach(function (el) { el.classList.remove("gt-now", "gt-also"); });
+      window.gtPage.onstep = f;
+    }
+  };
   var start = fromHash();
   go(start === null ? 0 : start, false);
   if (scale() < 0.5 && lit.length) {   /* too small to read whole: zoom in on the step */

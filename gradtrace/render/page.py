@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from importlib import resources
 
 from ..errors import RenderError
+from . import whatif as what_if
 from .dot import _prepare
 from .labels import clean
 from .output import svg_text
@@ -36,6 +37,7 @@ def page(trace, lr: float = DEFAULT_LR, timeout: float | None = None, **options)
 def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None,
                  **options) -> tuple[str, str]:
     """The page and the plain SVG it was made from (the notebook's fallback picture)."""
+    whatif = options.pop("whatif", None)
     options = {"legend": True, **options, "products": True, "element_ids": True}
     if not trace.has_grads:       # before the view is made: it shows the gradients
         trace.backward()
@@ -47,7 +49,11 @@ def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None,
     data = _steps_data(painter.t, painter, lr)
     drawn = svg_text(trace, timeout=timeout, **options)
     svg, marked = mark(drawn, painter, view)
-    return assemble(painter, svg, data, marked), drawn
+    extra = ("", "")
+    if whatif is not False:
+        program = what_if.program(trace, painter, view, marked, lr)
+        extra = what_if.section(program, _json_for_script(program))
+    return assemble(painter, svg, data, marked, extra), drawn
 
 
 def _steps_data(trace, painter, lr: float) -> dict:
@@ -133,7 +139,9 @@ def _json_for_script(data) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def assemble(painter, svg: str, data: dict, marked: list[str]) -> str:
+def assemble(painter, svg: str, data: dict, marked: list[str],
+             extra: tuple[str, str] = ("", "")) -> str:
+    """The page; ``extra`` is (a panel section, what runs it): the what-if."""
     s = painter.s
     js, css = script_and_styles()
     steps = data["steps"]
@@ -150,7 +158,7 @@ def assemble(painter, svg: str, data: dict, marked: list[str]) -> str:
 <div id="gt-view" tabindex="0" aria-label="diagram: drag to pan, wheel to zoom">{svg}</div>
 <aside id="gt-panel" aria-live="polite"><h1 id="gt-title"></h1><ol id="gt-lines"></ol>
 <p id="gt-help">→ / ← step · space play · drag pans · wheel zooms · F fits ·
-link: #step=N</p></aside>
+link: #step=N</p>{extra[0]}</aside>
 </main>
 <nav id="gt-bar">
 <button id="gt-prev" type="button" aria-label="previous step">◀ Prev</button>
@@ -161,6 +169,6 @@ link: #step=N</p></aside>
 <button id="gt-fit" type="button" aria-label="fit to window">Fit</button>
 </nav>
 <script type="application/json" id="gt-data">{_json_for_script(data)}</script>
-<script>{js}</script>
+<script>{js}</script>{extra[1]}
 </body></html>
 """

@@ -1,0 +1,92 @@
+"""The what-if's line templates: each numbered line of the diagram as fixed text and
+slots, built the way ``Painter`` writes that line (``node_rows``, ``grad_text``,
+``local_text``, ``edge_look``).
+
+A slot is ``["v", node, fmt]`` (a value), ``["g", node, fmt]`` (a gradient),
+``["l", node, position, fmt]`` (a local derivative) or ``["c", node, position, fmt]``
+(a contribution); ``fmt`` is ``n`` (num), ``s`` (signed term), ``m`` (the norm, num)
+or ``t`` (value_text).  Only numbers move under a what-if: names, formulas, shapes and
+the number of paths are fixed by the trace.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import nodes_of, succs_of
+from ..notation import num, partial
+from .painter import MAX_TERMS
+from .story import line_ids
+
+
+def _is_float(x) -> bool:
+    return isinstance(x, (float, np.floating))
+
+
+def value_template(painter, v: int) -> list:
+    slot = ["v", v, "t"]
+    return [slot] if painter.o.terse else ["= ", slot]
+
+
+def grad_template(painter, v: int) -> list:
+    g = painter.g
+    if painter.o.terse:
+        return ["∇ ", ["g", v, "t"]]
+    label = partial(painter.out_name, painter.texts[v])
+    terms = [(w, k, e["contribution"]) for w, keyed in sorted(succs_of(g)[v].items())
+             for k, e in sorted(keyed.items()) if e.get("contribution") is not None]
+    if len(terms) > MAX_TERMS:
+        return [f"{label} = Σ of {len(terms):,} paths = ", ["g", v, "t"]]
+    if len(terms) <= 1:
+        return [f"{label} = ", ["g", v, "t"]]
+    out: list = [f"{label} = "]
+    if all(_is_float(c) for _, _, c in terms):
+        fmt, total, sep = "s", "n", " + "
+    elif all(np.size(c) <= 3 for _, _, c in terms):
+        fmt, total, sep = "t", "t", " + "
+    else:
+        out.append(f"Σ of {len(terms)} paths (‖·‖ ")
+        fmt, total, sep = "m", "t", ", "
+    for i, (w, k, _) in enumerate(terms):
+        out += ([sep] if i else []) + [["c", w, k, fmt]]
+    out.append(") = " if fmt == "m" else " = ")
+    out.append(["g", v, total])
+    return out
+
+
+def local_template(painter, kind: str, u: int, v: int, k: int) -> list:
+    """The local-derivative line (kind ``l``) or the contribution line (``c``) of an edge."""
+    e = painter.g.pred[v][u][k]
+    local = e.get("local")
+    if kind == "c":
+        grad = nodes_of(painter.g)[v].get("grad")
+        if _is_float(grad) and _is_float(local) and (
+                painter.path_nodes is not None or painter.o.products):
+            return [["g", v, "n"], " · ", ["l", v, k, "s"], " = ", ["c", v, k, "n"]]
+        return ["← ", ["c", v, k, "t"]]
+    head = partial(painter.texts[v], painter.texts[u])
+    formula = e.get("formula") or ""
+    if local is None:
+        return [painter.local_text(u, v, e)]
+    if _is_float(local):
+        rhs = num(local, painter.o.digits)
+        if formula == rhs:
+            return [painter.local_text(u, v, e)]      # a constant: it never moves
+        return [f"{head} = ", ["l", v, k, "n"]] if formula == "" else \
+            [f"{head} = {formula} = ", ["l", v, k, "n"]]
+    if np.size(local) <= 3:
+        return [f"{head} = {formula} = ", ["l", v, k, "t"]]
+    return [painter.local_text(u, v, e)]
+
+
+
+def drawn_text(painter, line_id: str) -> str:
+    """The text the painter writes for a marked line (what its template must give)."""
+    kind, rest = line_id[0], line_id[1:]
+    if kind in "vg":
+        v = int(rest)
+        ids = line_ids(painter, v)
+        return painter.node_rows(v)[ids.index(line_id)][0][0]
+    u, v, k = (int(x) for x in rest.split("_"))
+    lines = painter.edge_look(u, v, painter.g.pred[v][u][k])[0]
+    return lines[0 if kind == "l" else 1][0]
