@@ -86,6 +86,7 @@ def backward(tape: Tape, output: int, seed=None) -> None:
     grads: list[Any] = [None] * n
     contribs: list[Any] = [None] * n
     grads[output] = seed_for(records[output][VALUE], seed)
+    hooks = tape.hooks          # torch's Tensor.register_hook: applied to the summed gradient
     for v in range(n - 1, -1, -1):
         kind, prim, out, args, locs, req, _, params = records[v]
         if not req:
@@ -93,6 +94,8 @@ def backward(tape: Tape, output: int, seed=None) -> None:
         g = grads[v]
         if g is None:  # does not reach the output: the sum over no paths
             g = grads[v] = 0.0 if type(out) is _FLOAT else np.zeros(out.shape)
+        if hooks is not None and v in hooks:
+            g = grads[v] = hooks[v](g)
         # (every gradient is writable: a fresh array, or a contribution made so)
         if prim is None:
             continue

@@ -28,7 +28,8 @@ def rerun(trace, replace: dict):
         return float(v) if isinstance(v, np.floating) else v
     args = {k: _inputs.rebuild(v, k, leaf) for k, v in named.items()}
     try:
-        return _inputs.call(fn, args, named)
+        out = _inputs.call(fn, args, named)
+        return out if trace.select is None else trace.select(out)
     except GradtraceError:
         raise
     except Exception as e:

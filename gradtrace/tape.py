@@ -38,7 +38,7 @@ class Tape:
     that needs one, and per op the contribution along each argument position.
     """
 
-    __slots__ = ("records", "names", "sites", "grads", "contribs", "guards")
+    __slots__ = ("records", "names", "sites", "grads", "contribs", "guards", "hooks")
 
     def __init__(self) -> None:
         self.records: list[tuple] = []
@@ -49,6 +49,7 @@ class Tape:
         # comparisons of traced values the code branched on:
         # (op, node id, other node id or None, constant or None, result, (file, line))
         self.guards: list[tuple] = []
+        self.hooks: dict | None = None   # node -> a function backward applies to its gradient
 
     def __len__(self) -> int:
         return len(self.records)

@@ -25,7 +25,9 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from . import inputs as _inputs
-from .errors import TraceError
+from . import torchguards as _guards
+from . import torchinplace as _inplace
+from .errors import BackwardError, TraceError
 from .naming import INTERNAL_FILES
 from .ops import PRIMITIVES
 from .ops.external import ROWS
@@ -68,10 +70,10 @@ class TorchCall:
     """One recorded torch call: its outputs (each with a one-call autograd graph) and
     the leaf that stood in for each tensor argument (None for constants)."""
 
-    __slots__ = ("outs", "leaves", "_key", "_grads")
+    __slots__ = ("outs", "leaves", "_key", "_grads", "what")
 
-    def __init__(self, outs, leaves):
-        self.outs, self.leaves = outs, leaves
+    def __init__(self, outs, leaves, what: str = "a torch call"):
+        self.outs, self.leaves, self.what = outs, leaves, what
         self._key, self._grads = None, None
 
     def vjp(self, part: int, k: int, g):
@@ -81,8 +83,13 @@ class TorchCall:
             out = self.outs[part]
             wanted = [leaf for leaf in self.leaves if leaf is not None and leaf.requires_grad]
             seed = torch.as_tensor(np.asarray(g), dtype=out.dtype).reshape(out.shape)
-            grads = torch.autograd.grad(out, wanted, grad_outputs=seed, retain_graph=True,
-                                        allow_unused=True)
+            try:
+                grads = torch.autograd.grad(out, wanted, grad_outputs=seed, retain_graph=True,
+                                            allow_unused=True)
+            except RuntimeError as e:
+                raise BackwardError(f"torch could not differentiate {self.what}: "
+                                    f"{str(e).splitlines()[0]} (torch's own backward "
+                                    "fails the same way)") from None
             self._key, self._grads = (part, g), {id(a): b for a, b in zip(wanted, grads)}
         leaf = self.leaves[k]
         grad = self._grads.get(id(leaf)) if self._grads is not None else None
@@ -132,6 +139,9 @@ class Bridge(TorchFunctionMode):
         self.module_paths: dict[int, str] = {}
         self.open_modules: list = []
         self.fallback: dict[int, str] = {}      # node -> module path, if nothing names it
+        self.versions: dict[int, int] = {}      # id(tensor) -> its _version when recorded
+        self.bases: dict[int, torch.Tensor] = {}  # id(input) -> the private copy calls use
+        self.grad_hooks: dict[int, list] = {}   # node -> Tensor.register_hook functions
 
     # ------------------------------------------------------------ inputs
     def input(self, t: torch.Tensor, name: str, requires_grad: bool) -> None:
@@ -139,8 +149,11 @@ class Bridge(TorchFunctionMode):
         if hit is not None and hit[0] is t:
             return                                 # a tied weight: named once
         _check_device(t, name)
-        leaf = self.rec.leaf("input", to_numpy(t), name, requires_grad)
+        private = t.detach().clone()       # the trace's snapshot: later steps leave it be
+        leaf = self.rec.leaf("input", to_numpy(private, copy=False), name, requires_grad)
         self.nodes[id(t)] = (t, leaf._id)
+        self.versions[id(t)] = t._version
+        self.bases[id(t)] = private
 
     def named_const(self, t: torch.Tensor, name: str) -> None:
         """A non-float tensor argument (class labels): a constant that keeps its name."""
@@ -162,6 +175,13 @@ class Bridge(TorchFunctionMode):
         if hit is not None and hit[0] is value:
             return hit[1]
         if isinstance(value, torch.Tensor):
+            if value.grad_fn is not None:
+                raise TraceError(
+                    f"a tensor reached {_user_line().strip(' ()') or 'a traced call'} that was "
+                    "computed from tensors that require grad by code gradtrace cannot see: a "
+                    "torch.jit script or traced function, a C++ extension, or a module or "
+                    "tensor the function closes over; call the plain Python version, and pass "
+                    "every module and tensor the function uses as an argument")
             v = to_numpy(value)
             v = float(v) if isinstance(v, np.ndarray) and v.ndim == 0 else v
         else:
@@ -181,8 +201,16 @@ class Bridge(TorchFunctionMode):
         name = getattr(func, "__name__", "")
         if name == "detach" or getattr(func, "__self__", None) is torch.Tensor.data:
             return func(*args, **kwargs)           # an explicit constant: not followed
+        if name in _inplace.NO_VALUE_CHANGE:
+            return args[0]
+        if name == "register_hook":
+            return self._hook(args, kwargs)
         self._refuse(func, name, flat, traced, kwargs)
         _skip_torch_frames()
+        change = _inplace.plan(func, name, args, kwargs)
+        if change is not None:
+            return _inplace.record(self, change[0], args, change[1], change[2],
+                                   _inplace.spelled(func, name, call_name(func)), _user_line())
         row = ELEMENTWISE.get(name)
         if row is not None and _plain_elementwise(flat, kwargs):
             return self._elementwise(func, args, kwargs, *row)
@@ -197,10 +225,7 @@ class Bridge(TorchFunctionMode):
                              "number taken from it would silently drop gradient); keep the "
                              "computation in torch ops, or .detach() it to use it as a "
                              "constant")
-        inplace = (name.endswith("_") and not name.startswith("__")) or name in (
-            "__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ipow__",
-            "__imatmul__") or "out" in kwargs
-        if inplace:
+        if name == "__setitem__" or "out" in kwargs:
             raise TraceError(f"{what}{where} changes a tensor in place; gradtrace records "
                              "values, so write it out of place (x = x + y, torch.cat, "
                              "torch.where) instead")
@@ -245,9 +270,10 @@ class Bridge(TorchFunctionMode):
                         locs = tuple(float(x) for x in locs)
         nid = self.rec.external(prim.name, ids, value, locs, params, needs, self.scope())
         self.nodes[id(out)] = (out, nid)
+        self.versions[id(out)] = out._version
         return out
 
-    def _generic(self, func, flat, spec):
+    def _generic(self, func, flat, spec, text: str | None = None):
         """Any other call: torch computes it, and its VJP, from one-call leaves."""
         leaves: list[torch.Tensor | None] = []
         ids: list[int] = []
@@ -262,7 +288,7 @@ class Bridge(TorchFunctionMode):
                 leaves.append(None)
                 continue
             wants = self.rec.requires_grad(nid) and x.is_floating_point()
-            leaf = x.detach().requires_grad_(wants)
+            leaf = self.bases.get(id(x), x).detach().requires_grad_(wants)
             flat[i] = leaf
             ids.append(nid)
             leaves.append(leaf)
@@ -273,8 +299,8 @@ class Bridge(TorchFunctionMode):
         parts = [out] if isinstance(out, torch.Tensor) else \
             list(out) if isinstance(out, (tuple, list)) else []
         floats = [p for p in parts if isinstance(p, torch.Tensor) and p.is_floating_point()]
-        call = TorchCall(floats, leaves)
-        form, fname = call_name(func)
+        form, fname = call_name(func) if text is None else ("call", text)
+        call = TorchCall(floats, leaves, fname)
         if form == "infix" and len(ids) != 2:
             form = "call"
         for j, p in enumerate(floats):
@@ -282,7 +308,34 @@ class Bridge(TorchFunctionMode):
             nid = self.rec.external(ROWS[form], ids, to_numpy(p, copy=False), None, params,
                                     needs and p.requires_grad, self.scope())
             self.nodes[id(p)] = (p, nid)
+            self.versions[id(p)] = p._version
         return out
+
+    def _hook(self, args, kwargs):
+        """``h.register_hook(fn)``: fn transforms the gradient of h's node, as torch
+        applies it to h's gradient before it flows on."""
+        t = args[0]
+        fn = args[1] if len(args) > 1 else kwargs["hook"]
+        hooks = self.grad_hooks.setdefault(self.node_of(t), [])
+        hooks.append(fn)
+        return _guards.HookHandle(hooks, fn)
+
+    def function_apply(self, cls, plain_apply, args, kwargs):
+        """``MyFn.apply(x)`` of a custom ``torch.autograd.Function``: one node named after
+        the class, whose VJP torch gets from the Function's own ``backward``."""
+        flat, spec = tree_flatten((args, kwargs))
+        if not any(isinstance(x, torch.Tensor) and self.node_of(x) is not None for x in flat):
+            return plain_apply(cls, *args, **kwargs)
+        if _guards.is_checkpoint(cls):     # checkpoint(fn, *xs, use_reentrant=True): run fn
+            return args[0](*args[2:])
+        if not torch.is_grad_enabled():
+            raise TraceError(f"{cls.__name__}.apply{_user_line()} runs under torch.no_grad() "
+                             "on a traced tensor, so no gradient can flow through it")
+        _skip_torch_frames()
+
+        def run(*a, **k):
+            return plain_apply(cls, *a, **k)
+        return self._generic(run, flat, spec, text=cls.__name__)
 
     # ------------------------------------------------------------ module calls as scopes
     def scope(self) -> tuple:
@@ -291,6 +344,7 @@ class Bridge(TorchFunctionMode):
 
     def enter_module(self, module, args):
         path = self.module_paths.get(id(module), type(module).__name__.lower())
+        _guards.refuse_module(module, path)
         entry = None
         if path:                                   # the traced module itself is no scope
             entry = (-1, self.rec.instance_label(path))

@@ -22,6 +22,8 @@ from .gradcheck import CheckReport, InputCheck
 from .naming import INTERNAL_FILES
 from .notation import ATOL, EPS
 from .recorder import ACTIVE, Recorder
+from . import torchguards as _guards
+from . import torchinplace as _inplace
 from .torchbridge import Bridge, NumpyGuard, uses_torch  # noqa: F401  (trace asks these)
 
 INTERNAL_FILES.add(__file__)
@@ -35,6 +37,30 @@ class Recorded:
     inputs: dict              # input name -> node id
     bridge: Bridge
     parameters: frozenset = frozenset()   # the inputs that are modules' nn.Parameters
+
+    def is_scalar(self, v) -> bool:
+        """A 0-d traced float tensor: the loss in ``(logits, loss)``."""
+        return isinstance(v, torch.Tensor) and v.dim() == 0 and \
+            self.bridge.node_of(v) is not None
+
+    def output_node(self, result) -> int | None:
+        """The node of the value to differentiate, when it is a traced tensor."""
+        if not isinstance(result, torch.Tensor):
+            return None
+        nid = self.bridge.node_of(result)
+        if nid is None and result.grad_fn is not None:
+            raise TraceError("the function's output was computed from tensors that require "
+                             "grad by code gradtrace cannot see (a torch.jit script or traced "
+                             "function, a C++ extension, or a module the function closes "
+                             "over); call the plain Python version and pass every module "
+                             "as an argument")
+        return nid
+
+
+def attach(trace, recorded: Recorded) -> None:
+    """Before each backward: no recorded tensor changed in place since it was used."""
+    bridge = recorded.bridge
+    trace.before_backward = lambda: _inplace.raise_if_stale(bridge, inputs=False)
 
 
 def bind(fn, args, kwargs) -> dict:
@@ -68,14 +94,21 @@ def record(fn, named: dict, wrt) -> Recorded:
                              "traces numpy and torch separately, so convert it with "
                              "torch.as_tensor(...)")
     _inputs.check_wrt(wrt, list(input_ids))
+    _guards.refuse_function(fn)
+    for prefix, m in modules:
+        for path, sub in m.named_modules():
+            _guards.refuse_module(sub, bridge.module_paths.get(id(sub), path))
     token = ACTIVE.set(rec)
     pre = _module.register_module_forward_pre_hook(bridge.enter_module)
     post = _module.register_module_forward_hook(bridge.leave_module)
     rec.entry = sys._getframe()
+    flagged = _flag_inputs(named, in_wrt)
     try:
-        with bridge:
+        with bridge, _guards.patched(bridge):
             result = _inputs.call(fn, named, named)
     finally:
+        for t in flagged:
+            t.requires_grad_(False)
         pre.remove()
         post.remove()
         rec.forget_frames()
@@ -84,11 +117,26 @@ def record(fn, named: dict, wrt) -> Recorded:
     for nid, name in bridge.fallback.items():
         if rec.names[nid] is None:
             rec.set_name(nid, name)
-    output = bridge.node_of(result) if isinstance(result, torch.Tensor) else None
+    _inplace.raise_if_stale(bridge, inputs=True)
+    _guards.install_hooks(bridge)
     params = frozenset(own + path for prefix, m in modules
                        for own in [f"{prefix}." if prefix else ""]
                        for path, _ in m.named_parameters())
-    return Recorded(rec, result, output, input_ids, bridge, params)
+    return Recorded(rec, result, None, input_ids, bridge, params)
+
+
+def _flag_inputs(named: dict, in_wrt) -> list:
+    """Float input tensors in wrt that do not require grad are made to for the call, so
+    a tensor computed from them where gradtrace cannot see (a torch.jit function) carries
+    a grad_fn, and is refused where it meets a traced call instead of being a silent
+    constant.  Returns the tensors to reset."""
+    flagged = []
+    for path, v in _leaves(named):
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and v.is_leaf and \
+                not v.requires_grad and in_wrt(path):
+            v.requires_grad_(True)
+            flagged.append(v)
+    return flagged
 
 
 def _leaves(named: dict) -> list[tuple[str, object]]:
@@ -142,8 +190,12 @@ def _modules(trace) -> list:
 def rerun(trace, replace: dict):
     """The output with the named inputs moved to new values (untraced)."""
     with _moved(trace, replace) as (args, _):
-        out = _inputs.call(trace.function, args, trace.arguments)
+        out = _selected(trace, _inputs.call(trace.function, args, trace.arguments))
     return to_float_or_array(out)
+
+
+def _selected(trace, out):
+    return out if trace.select is None else trace.select(out)
 
 
 def to_float_or_array(out):
@@ -198,7 +250,7 @@ def _torch_backward(trace) -> dict:
             for n, p in params.items():
                 p.grad = None
                 p.requires_grad_(n in wanted)
-            out = _inputs.call(trace.function, args, trace.arguments)
+            out = _selected(trace, _inputs.call(trace.function, args, trace.arguments))
             seed = None if trace.seed is None else torch.as_tensor(
                 np.asarray(trace.seed), dtype=out.dtype)
             out.backward(seed)

@@ -16,7 +16,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from . import constructors, gcpause, inplace
+from . import constructors, gcpause, inplace, outputs
 from . import inputs as _inputs
 from .backward import backward as _backward
 from .errors import GradtraceError, GradtraceWarning, OutputError, TraceError
@@ -68,6 +68,8 @@ class Trace:
         self.runner: Callable | None = None    # a torch trace re-runs its function its own way
         self.checker: Callable | None = None   # ... and checks against torch's own backward
         self.torch_parameters: frozenset | None = None   # its modules' nn.Parameters
+        self.select: Callable | None = None    # output=: the part of the result re-runs use
+        self.before_backward: Callable | None = None   # a torch trace checks its tensors
         self._instances = False    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
 
@@ -139,6 +141,8 @@ class Trace:
     def backward(self, seed=None) -> Trace:
         """Run the chain rule from the output; returns the trace for chaining."""
         tape = self.tape
+        if self.before_backward is not None:
+            self.before_backward()
         _backward(tape, self.output, seed)
         if self._graph is not None:
             write_gradients(tape, self._graph)
@@ -267,11 +271,13 @@ def _numeric_result(result) -> bool:
     return isinstance(result, np.ndarray) and result.dtype.kind in "biuf"
 
 
-def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
+def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     """Run ``fn(*args, **kwargs)`` once on traced stand-ins and record every op.
 
     Floating inputs (floats, float arrays, nested in dicts/lists/tuples) become
-    named input nodes; ``wrt`` picks which get gradients (default: all of them).
+    named input nodes; ``wrt`` picks which get gradients (default: all of them);
+    ``output`` picks the value to differentiate from a tuple, list or dict result (an
+    index, a key, or a function of the result; see ``gradtrace.outputs``).
     """
     named = _inputs.bind(fn, args, kwargs)
     fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
@@ -279,7 +285,7 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     if "torch" in sys.modules:       # torch is never imported here, only used if it was
         from . import torchrun
         if torchrun.uses_torch(fn, named):
-            return _torch_trace(torchrun, fn, args, kwargs, wrt, fname)
+            return _torch_trace(torchrun, fn, args, kwargs, wrt, fname, output)
         guard = torchrun.NumpyGuard()
     in_wrt = _inputs.wanted(wrt)
     rec = Recorder()
@@ -322,9 +328,13 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         constructors.leave()
         if paused:
             gcpause.resume()
+    result, select = outputs.choose(
+        result, output, fname, lambda v: type(v) is Traced and type(v.value) is float)
     if type(result) is not Traced:
         result = _constant_output(rec, result, fname)
-    return _finished(rec, result._id, input_ids, floating, fname, fn, named)
+    t = _finished(rec, result._id, input_ids, floating, fname, fn, named)
+    t.select = select
+    return t
 
 
 def _constant_output(rec, result, fname: str, level: int = 3):
@@ -366,7 +376,7 @@ def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn,
     return t
 
 
-def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
+def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str, output=None) -> Trace:
     """A forward pass written with torch (see ``gradtrace.torchbridge``)."""
     named = torchrun.bind(fn, args, kwargs)
     paused = gcpause.pause()
@@ -378,6 +388,8 @@ def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
     finally:
         if paused:
             gcpause.resume()
+    r.result, select = outputs.choose(r.result, output, fname, r.is_scalar)
+    r.output = r.output_node(r.result)
     if r.output is None:
         if type(r.result).__module__.startswith("torch") and hasattr(r.result, "detach"):
             r.result = torchrun.to_float_or_array(r.result)
@@ -390,4 +402,6 @@ def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
     t.runner = torchrun.rerun
     t.checker = torchrun.check
     t.torch_parameters = r.parameters       # what a descent step moves (gradtrace.params)
+    t.select = select
+    torchrun.attach(t, r)
     return t

@@ -1,0 +1,175 @@
+"""In-place torch calls as new versions, and torch's version counters as a guard.
+
+``nn.ReLU(inplace=True)``, ``F.leaky_relu(h, 0.2, inplace=True)``, ``h.relu_()``,
+``h += b``: torch's autograd treats each as a new version of ``h`` computed from the
+old one, and so does gradtrace.  The call is run out of place on a private copy of
+the old values (so the old version keeps them, and its autograd graph saves nothing
+the write can change), recorded as a node ``h₂ = relu(h₁)``, and the result is written
+into the user's tensor, which from then on stands for the new node.
+
+What cannot be recorded that way is refused with the call and its line: an input of
+the trace (torch: "a leaf Variable that requires grad is being used in an in-place
+operation"), a view (the write would change its base too), a tensor an earlier call
+already used (torch may have saved it), and a result torch would not write back (another
+dtype or shape).  Changes gradtrace did not see (``h.detach().zero_()``) are caught by
+comparing each recorded tensor's ``_version`` with the one it had when it was recorded.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .errors import TraceError
+from .naming import INTERNAL_FILES
+from .tape import ARGS, KIND, VALUE
+
+INTERNAL_FILES.add(__file__)
+
+# methods that end in "_" but change no values: the tensor itself, no new version
+NO_VALUE_CHANGE = {"requires_grad_", "retain_grad", "share_memory_"}
+
+
+def plan(func, name: str, args: tuple, kwargs: dict):
+    """(out-of-place function, kwargs, target) for a call that changes ``target`` in
+    place, or None for an ordinary call."""
+    if kwargs.get("inplace") is True:          # F.relu(h, inplace=True), nn.Dropout(inplace)
+        target = args[0] if args else kwargs.get("input")
+        return func, {**kwargs, "inplace": False}, target
+    if name.endswith("_") and not name.startswith("__") and args and \
+            isinstance(args[0], torch.Tensor):
+        plain = getattr(torch.Tensor, name[:-1], None)
+        if not callable(plain):
+            return None, kwargs, args[0]        # zero_, fill_, copy_ ...: no version to record
+        return plain, kwargs, args[0]
+    return None
+
+
+def spelled(func, name: str, shown: tuple) -> str:
+    """How the user wrote the call: .relu_(), F.relu(inplace=True)."""
+    if shown[0] == "method" and name.endswith("_"):
+        return f".{name}()"
+    return f"{shown[1]}(inplace=True)" if shown[0] == "call" else shown[1]
+
+
+def record(bridge, func, args: tuple, kwargs: dict, target, what: str, where: str):
+    """Run an in-place call as a new version of ``target``; returns ``target``."""
+    if func is None:
+        raise TraceError(f"{what}{where} overwrites a traced tensor's values with no "
+                         "out-of-place form gradtrace could record as a new version; write it "
+                         "out of place (torch.zeros_like, torch.where, torch.cat ...)")
+    rec = bridge.rec
+    old = bridge.node_of(target)
+    _refuse(bridge, old, target, what, where)
+    private = target.detach().clone()
+    if old is None:
+        old = bridge.const(target)
+    else:                                      # the old version keeps its own values
+        r = rec.records[old]
+        rec.records[old] = r[:VALUE] + (_values(private),) + r[VALUE + 1:]
+    bridge.nodes[id(private)] = (private, old)
+    try:
+        swapped = tuple(private if a is target else a for a in args)
+        out = bridge.__torch_function__(func, (), swapped,
+                                        {k: private if v is target else v
+                                         for k, v in kwargs.items()})
+    finally:
+        del bridge.nodes[id(private)]
+    new = bridge.node_of(out) if isinstance(out, torch.Tensor) else None
+    if new is None or out.dtype != target.dtype or out.shape != target.shape:
+        raise TraceError(f"{what}{where} would change a {target.dtype} tensor of shape "
+                         f"{tuple(target.shape)} in place into "
+                         f"{_describe(out)}, which torch refuses; write it out of place")
+    before = {k: t._version for k, (t, _) in bridge.nodes.items()}
+    with torch.no_grad():
+        target.copy_(out)
+    bridge.nodes[id(target)] = (target, new)
+    bridge.versions[id(target)] = target._version
+    if rec.names[new] is None:
+        rec.set_name(new, rec.names[old])       # h.relu_(): h₂, the next version of h
+    shared = [nid for k, (t, nid) in bridge.nodes.items()
+              if t is not target and t._version != before.get(k, t._version)]
+    if shared:
+        raise TraceError(f"{what}{where} changes a tensor that shares its memory with "
+                         f"{describe(bridge, shared[0])}, so both would change; clone it "
+                         "first (h = h.clone()) or write it out of place")
+    return target
+
+
+def _refuse(bridge, old, target, what: str, where: str) -> None:
+    rec = bridge.rec
+    if old is not None and rec.records[old][KIND] != "op" or \
+            old is None and target.requires_grad:
+        name = rec.names[old] if old is not None else None
+        raise TraceError(f"{what}{where} changes {_quoted(name) or 'a tensor'}, an input of "
+                         "the trace, in place; torch refuses this for a leaf that requires "
+                         "grad, and gradtrace for every input: clone it first "
+                         "(x = x.clone()) or write it out of place")
+    if target._is_view():
+        raise TraceError(f"{what}{where} changes a view of another tensor in place, which "
+                         "would change that tensor too; clone the view first "
+                         "(h = h.clone()) or write it out of place")
+    if old is not None:
+        user = _first_use(rec, old)
+        if user is not None:
+            raise TraceError(f"{what}{where} changes {describe(bridge, old)} in place after "
+                             f"{describe(bridge, user)} used it (torch may have saved it for "
+                             "backward); write it out of place (h = F.relu(h)) or clone it "
+                             "before the first use")
+
+
+def _first_use(rec, nid: int):
+    records = rec.records
+    for v in range(nid + 1, len(records)):
+        if nid in records[v][ARGS]:
+            return v
+    return None
+
+
+def _values(private: torch.Tensor):
+    from .torchbridge import to_numpy
+    return to_numpy(private, copy=False)
+
+
+def _describe(out) -> str:
+    if isinstance(out, torch.Tensor):
+        return f"a {out.dtype} tensor of shape {tuple(out.shape)}"
+    return f"a {type(out).__name__}"
+
+
+def _quoted(name) -> str:
+    return f"'{name}'" if name else ""
+
+
+def describe(bridge, nid: int) -> str:
+    """A recorded node as an error names it: 'h' (model.py:12)."""
+    rec = bridge.rec
+    name = rec.names[nid]
+    if name is None:
+        name = bridge.fallback.get(nid)
+    site = rec.sites[nid] if nid < len(rec.sites) else None
+    where = f" ({os.path.basename(str(site[0]))}:{site[1]})" if site else ""
+    return f"'{name}'{where}" if name else f"a tensor{where or ' the trace recorded'}"
+
+
+def stale(bridge, inputs: bool) -> list[int]:
+    """Recorded tensors changed in place since they were recorded (by code gradtrace did
+    not see); ``inputs``: the trace's inputs too (their values are snapshots, so after the
+    trace an optimizer step is harmless; during it, a change means the code is not what
+    torch would differentiate)."""
+    records = bridge.rec.records
+    versions = bridge.versions
+    return [nid for key, (t, nid) in bridge.nodes.items()
+            if t._version != versions.get(key, t._version) and
+            (inputs or records[nid][KIND] == "op")]
+
+
+def raise_if_stale(bridge, inputs: bool) -> None:
+    changed = stale(bridge, inputs)
+    if changed:
+        raise TraceError(f"{describe(bridge, changed[0])} was modified in place after it was "
+                         "used, by code gradtrace did not see (.detach() or .data, "
+                         "torch.no_grad(), a C++ extension); its recorded gradient would be "
+                         "wrong, and torch's backward would refuse it too: write the change "
+                         "out of place, or make it before the tensor is used")
