@@ -74,7 +74,8 @@ class TorchCall:
 
     def __init__(self, outs, leaves, what: str = "a torch call"):
         self.outs, self.leaves, self.what = outs, leaves, what
-        self._key, self._grads = None, None
+        self._key: tuple | None = None
+        self._grads: dict | None = None
 
     def vjp(self, part: int, k: int, g):
         """What flows back to argument ``k`` when output ``part`` receives ``g``; the
@@ -316,7 +317,11 @@ class Bridge(TorchFunctionMode):
         applies it to h's gradient before it flows on."""
         t = args[0]
         fn = args[1] if len(args) > 1 else kwargs["hook"]
-        hooks = self.grad_hooks.setdefault(self.node_of(t), [])
+        nid = self.node_of(t)
+        if nid is None:
+            raise TraceError(f".register_hook(){_user_line()} on a tensor gradtrace does not "
+                             "trace (a constant): no gradient flows through it")
+        hooks = self.grad_hooks.setdefault(nid, [])
         hooks.append(fn)
         return _guards.HookHandle(hooks, fn)
 

@@ -17,13 +17,13 @@ import torch
 from torch.nn.modules import module as _module
 
 from . import inputs as _inputs
+from . import torchguards as _guards
+from . import torchinplace as _inplace
 from .errors import GradtraceError, TraceError
 from .gradcheck import CheckReport, InputCheck
 from .naming import INTERNAL_FILES
 from .notation import ATOL, EPS
 from .recorder import ACTIVE, Recorder
-from . import torchguards as _guards
-from . import torchinplace as _inplace
 from .torchbridge import Bridge, NumpyGuard, uses_torch  # noqa: F401  (trace asks these)
 
 INTERNAL_FILES.add(__file__)
@@ -95,7 +95,7 @@ def record(fn, named: dict, wrt) -> Recorded:
                              "torch.as_tensor(...)")
     _inputs.check_wrt(wrt, list(input_ids))
     _guards.refuse_function(fn)
-    for prefix, m in modules:
+    for _, m in modules:
         for path, sub in m.named_modules():
             _guards.refuse_module(sub, bridge.module_paths.get(id(sub), path))
     token = ACTIVE.set(rec)
