@@ -41,6 +41,8 @@ class CheckReport:
     atol: float = ATOL
     eps: float = EPS
     deterministic: bool = True   # two forward runs at the same inputs agreed
+    compared: str = "finite differences"   # what backward's gradients were compared with
+    notes: list[str] = field(default_factory=list)   # what was not compared, and why
 
     @property
     def ok(self) -> bool:
@@ -76,11 +78,13 @@ class CheckReport:
                        f"{c.numeric:.6g}; the function has a kink or a pole at this input "
                        "(sqrt or log at 0, |x| at 0 ...), where no gradient exists")
         elif self.ok or w is None:
-            verdict = "gradients match finite differences"
+            verdict = f"gradients match {self.compared}"
         else:
             verdict = (f"MISMATCH: worst is {w.name}{list(w.worst_index) if w.worst_index else ''} "
                        f"(backward {w.analytic:.6g}, numeric {w.numeric:.6g})")
-        return f"{self.table()}\n{verdict} (rtol={self.rtol:g}, atol={self.atol:g}, h={self.eps:g})"
+        notes = "".join(f"note: {n}\n" for n in self.notes)
+        return (f"{self.table()}\n{notes}{verdict} (rtol={self.rtol:g}, atol={self.atol:g}, "
+                f"h={self.eps:g})")
 
 
 def _as_input(flat: np.ndarray, like: np.ndarray):

@@ -70,6 +70,7 @@ class Trace:
         self.torch_parameters: frozenset | None = None   # its modules' nn.Parameters
         self.select: Callable | None = None    # output=: the part of the result re-runs use
         self.before_backward: Callable | None = None   # a torch trace checks its tensors
+        self.user_grad: Callable | None = None   # (name, numpy grad) -> what t.grads gives
         self._instances = False    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
 
@@ -160,6 +161,8 @@ class Trace:
             self.backward()
         grads = self.tape.grads
         assert grads is not None
+        if self.user_grad is not None:         # a torch trace: tensors, as torch's .grad
+            return {name: self.user_grad(name, grads[self.inputs[name]]) for name in self.wrt}
         return {name: grads[self.inputs[name]] for name in self.wrt}
 
     def grad(self, name: str):
@@ -174,6 +177,8 @@ class Trace:
         if not tape.records[nid][REQ] or tape.grads is None:
             raise TraceError(f"'{name}' has no gradient: it does not depend on any input in "
                              f"wrt ({', '.join(self.wrt)})")
+        if self.user_grad is not None:
+            return self.user_grad(name, tape.grads[nid])
         return tape.grads[nid]
 
     def node_id(self, name: str) -> int:

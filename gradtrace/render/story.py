@@ -188,8 +188,8 @@ def update(trace, lr: float) -> tuple[dict, float | None, str]:
         raise GradtraceError(f"the learning rate must be a positive number, not {lr!r}")
     new = {}
     for name in trace.wrt:
-        w = nodes_of(trace.graph)[trace.inputs[name]]["value"]
-        new[name] = w - lr * trace.grads[name]
+        node = nodes_of(trace.graph)[trace.inputs[name]]
+        new[name] = node["value"] - lr * node["grad"]     # numpy, whatever t.grads hands out
     try:
         return new, weighted(trace, rerun(trace, new)), ""
     except GradtraceError as e:
