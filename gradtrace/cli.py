@@ -71,10 +71,16 @@ def input_options(f):
     return f
 
 
-def load_trace(target: str, sets=(), inputs_file=None, wrt=None):
+def pick_option(f):
+    return click.option("--pick", metavar="INDEX|KEY",
+                        help="Which value to differentiate when TARGET returns a tuple, list "
+                             "or dict, e.g. --pick 1 for (logits, loss); Python's output=.")(f)
+
+
+def load_trace(target: str, sets=(), inputs_file=None, wrt=None, pick=None):
     from .targets import trace_target
     with reported(target):
-        t, short = trace_target(target, sets, inputs_file, wrt)
+        t, short = trace_target(target, sets, inputs_file, wrt, pick)
     if not isinstance(t.value, float):
         click.echo(f"note: {short} returns an array of shape {tuple(t.value.shape)}; the "
                    "gradients shown are those of its sum", err=True)
@@ -122,6 +128,7 @@ def list_ops():
               help="lesson: one box per value your code names, unnamed steps folded into "
                    "the edges; ops: one box per operation.")
 @input_options
+@pick_option
 @click.option("--wrt", multiple=True, metavar="NAME",
               help="Inputs that get gradients (default: every floating input). Repeatable.")
 @click.option("--highlight", metavar="NAME", help="Emphasise the paths from NAME to the output.")
@@ -150,7 +157,7 @@ def list_ops():
 @click.option("--no-whatif", is_flag=True,
               help="Leave out the HTML page's what-if (sliders that replay the model).")
 @quiet_option
-def render(target, output, fmt, style, view, sets, inputs_file, wrt, highlight, collapse,
+def render(target, output, fmt, style, view, sets, inputs_file, pick, wrt, highlight, collapse,
            collapse_all, depth, rankdir, layout, digits, no_values, no_grads, no_locals, timeout,
            lr, no_whatif, quiet):
     """Draw TARGET's graph with local derivatives, gradients and fan-out sums.
@@ -172,7 +179,7 @@ def render(target, output, fmt, style, view, sets, inputs_file, wrt, highlight, 
     # resolved before the model runs, so a model that changes directory does not move it
     out = None if to_stdout else (Path(output).resolve() if output else None)
     cwd = Path.cwd()
-    t, short = load_trace(target, sets, inputs_file, wrt)
+    t, short = load_trace(target, sets, inputs_file, wrt, pick)
     if out is None and not to_stdout:
         out = cwd / f"{short}.{fmt or 'svg'}"
     options = dict(style=style, view=view, values=not no_values, grads=not no_grads,
@@ -216,9 +223,10 @@ def render(target, output, fmt, style, view, sets, inputs_file, wrt, highlight, 
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Seconds Graphviz may take for --render (0 or inf: no limit).")
 @input_options
+@pick_option
 @quiet_option
 def explain(target, node, wrt, form, max_paths, latex, as_json, render_to, view, timeout, sets,
-            inputs_file, quiet):
+            inputs_file, pick, quiet):
     """Explain the gradient of TARGET's output with respect to NODE (an input or any
     named node) as the chain rule, with numbers.
 
@@ -239,7 +247,7 @@ def explain(target, node, wrt, form, max_paths, latex, as_json, render_to, view,
                 f"{wrt[0]!r}" if len(wrt) == 1 else "")
         raise click.UsageError(f"which gradient? name the node: gradtrace explain {target} "
                                f"NODE{hint}")
-    t, _ = load_trace(target, sets, inputs_file, wrt)
+    t, _ = load_trace(target, sets, inputs_file, wrt, pick)
     with reported(target):
         e = t.explain(node, form=form, max_paths=max_paths)
         if render_to:
@@ -259,6 +267,7 @@ def explain(target, node, wrt, form, max_paths, latex, as_json, render_to, view,
 @main.command()
 @click.argument("target")
 @input_options
+@pick_option
 @click.option("--wrt", multiple=True, metavar="NAME", help="Inputs to check (default: all).")
 @click.option("--rtol", type=float, default=RTOL, show_default=True)
 @click.option("--atol", type=float, default=ATOL, show_default=True)
@@ -267,7 +276,7 @@ def explain(target, node, wrt, form, max_paths, latex, as_json, render_to, view,
 @click.option("--max-elements", type=click.IntRange(1), default=1000, show_default=True,
               help="Elements checked per input (a fixed sample beyond this).")
 @quiet_option
-def check(target, sets, inputs_file, wrt, rtol, atol, eps, max_elements, quiet):
+def check(target, sets, inputs_file, pick, wrt, rtol, atol, eps, max_elements, quiet):
     """Compare TARGET's gradients with central finite differences (float64).
 
     Prints a table of inputs with their largest absolute and relative errors;
@@ -280,7 +289,7 @@ def check(target, sets, inputs_file, wrt, rtol, atol, eps, max_elements, quiet):
       gradtrace check numpy_mlp
       gradtrace check model.py:loss --wrt W --rtol 1e-6
     """
-    t, _ = load_trace(target, sets, inputs_file, wrt)
+    t, _ = load_trace(target, sets, inputs_file, wrt, pick)
     with reported(target):
         report = t.check(eps=eps, rtol=rtol, atol=atol, max_elements=max_elements)
     if not quiet or not report.ok:
@@ -295,8 +304,9 @@ def _line(attrs) -> str:
 @main.command()
 @click.argument("target")
 @input_options
+@pick_option
 @quiet_option
-def info(target, sets, inputs_file, quiet):
+def info(target, sets, inputs_file, pick, quiet):
     """Counts, op histogram, fan-out nodes and gradient norms of TARGET's graph.
 
     TARGET is FILE.py:FUNCTION, package.module:FUNCTION or a built-in example;
@@ -307,7 +317,7 @@ def info(target, sets, inputs_file, quiet):
       gradtrace info attention_head
     """
     from .formulas import node_texts
-    t, short = load_trace(target, sets, inputs_file)
+    t, short = load_trace(target, sets, inputs_file, pick=pick)
     g = t.graph
     texts = {v: s for v, (s, _) in node_texts(g).items()}
     kinds = Counter(a["kind"] for _, a in g.nodes(data=True))

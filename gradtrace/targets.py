@@ -293,7 +293,7 @@ def _short(default) -> str:
 
 
 def trace_target(target: str, sets: tuple[str, ...] = (), inputs_file: str | None = None,
-                 wrt=None):
+                 wrt=None, pick: str | None = None):
     """Load TARGET, trace it on its inputs and run backward: what every command starts with.
 
     A non-scalar output is seeded with ones (the gradient of its sum).  A function that
@@ -302,7 +302,8 @@ def trace_target(target: str, sets: tuple[str, ...] = (), inputs_file: str | Non
     """
     fn, short = load_target(target)
     try:
-        t = trace(fn, wrt=list(wrt) if wrt else None, **build_inputs(fn, sets, inputs_file))
+        t = trace(fn, wrt=list(wrt) if wrt else None, output=pick,
+                  **build_inputs(fn, sets, inputs_file))
     except OutputError as e:       # a function that builds a micrograd-style Value graph
         if not (hasattr(e.result, "_prev") and hasattr(e.result, "_op")):
             raise
