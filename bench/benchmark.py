@@ -210,6 +210,42 @@ def torch_mlp(table, repeats, sizes, batch):
         table.add(case, tool, med[tool], base, 3.0 if tool == "gradtrace" else None)
 
 
+def torch_gpt(table, repeats):
+    """A tiny transformer in nanoGPT's shape (embedding 11×16, one attention block, GELU
+    MLP, head tied to the embedding; batch 2×8, float64), returning (logits, loss):
+    gradtrace's trace + backward (``output=1``) against plain ``loss.backward()``.  Small
+    tensors, so this measures gradtrace's cost per recorded call, not torch's kernels."""
+    torch = peer("torch")
+    if torch is None:
+        table.missing.add("torch")
+        return
+    from bench.torch_models import tiny_gpt_batch
+    model, idx, targets = tiny_gpt_batch()
+    case = "tiny transformer (nanoGPT shape), batch 2×8, float64"
+
+    def ours():
+        return gt.trace(model, idx, targets, output=1).backward()
+
+    def plain():
+        model.zero_grad(set_to_none=True)
+        model(idx, targets)[1].backward()
+        return [p.grad for p in model.parameters()]
+    t = ours()
+    plain()
+    for name, p in model.named_parameters():
+        assert np.allclose(t.grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-13), name
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)       # tiny tensors: threads only add contention, for both
+    try:
+        med = timed({"loss.backward()": plain, "gradtrace": ours}, repeats)
+    finally:
+        torch.set_num_threads(threads)
+    base = med["loss.backward()"]
+    for tool in ("loss.backward()", "gradtrace"):
+        table.add(case, tool, med[tool], base, 4.0 if tool == "gradtrace" else None,
+                  f"{len(t.tape)} nodes" if tool == "gradtrace" else "")
+
+
 def sin_chain(table, repeats, steps, width):
     x0 = np.linspace(-1, 1, width)
     case = f"{steps}× x = sin(x)·1.01 + 0.1 on a {width}-vector"
@@ -451,6 +487,7 @@ def main(argv=None):
         million(table, 100, graph=True)
         torch_mlp(table, 1, (8, 4, 3), 5)
         lesson_view(table, 1, smoke=True)
+        torch_gpt(table, 1)
     else:
         repeats = 3 if args.quick else 7
         wanted = set(args.only or ["scalar", "dense", "sin", "torch", "memory", "million",
@@ -463,6 +500,7 @@ def main(argv=None):
             sin_chain(table, repeats * 3, 2000, 16)
         if "torch" in wanted:
             torch_mlp(table, repeats * 3, (784, 256, 10), 64)
+            torch_gpt(table, repeats * 10)
         if "memory" in wanted:
             memory(table, (2, 16, 16, 1), 32)
         if "million" in wanted:

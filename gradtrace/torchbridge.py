@@ -22,9 +22,10 @@ from types import FrameType
 import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_flatten, tree_unflatten
+from torch.utils._pytree import tree_flatten
 
 from . import inputs as _inputs
+from . import torchargs as _args
 from . import torchguards as _guards
 from . import torchinplace as _inplace
 from .errors import BackwardError, TraceError
@@ -85,8 +86,7 @@ class TorchCall:
             wanted = [leaf for leaf in self.leaves if leaf is not None and leaf.requires_grad]
             seed = torch.as_tensor(np.asarray(g), dtype=out.dtype).reshape(out.shape)
             try:
-                grads = torch.autograd.grad(out, wanted, grad_outputs=seed, retain_graph=True,
-                                            allow_unused=True)
+                grads = _run_backward((out,), (seed,), True, False, tuple(wanted), True, False)
             except RuntimeError as e:
                 raise BackwardError(f"torch could not differentiate {self.what}: "
                                     f"{str(e).splitlines()[0]} (torch's own backward "
@@ -95,6 +95,18 @@ class TorchCall:
         leaf = self.leaves[k]
         grad = self._grads.get(id(leaf)) if self._grads is not None else None
         return np.zeros(tuple(leaf.shape)) if grad is None else to_numpy(grad, copy=False)
+
+
+def _autograd_grad(outs, seeds, keep, create, inputs, allow_unused, accumulate):
+    return torch.autograd.grad(outs, inputs, grad_outputs=seeds, retain_graph=keep,
+                               create_graph=create, allow_unused=allow_unused)
+
+
+# torch.autograd.grad's own engine call: its Python wrapper (argument checks, seed
+# shapes, logging hooks) costs more than the VJP of a small call; the public function
+# where a torch build lacks it
+_ENGINE = getattr(getattr(torch.autograd, "Variable", None), "_execution_engine", None)
+_run_backward = getattr(_ENGINE, "run_backward", None) or _autograd_grad
 
 
 def to_numpy(t: torch.Tensor, copy: bool = True):
@@ -112,9 +124,25 @@ def to_numpy(t: torch.Tensor, copy: bool = True):
     return a
 
 
+_SPELLED: dict = {}
+
+
 def call_name(func) -> tuple[str, str]:
     """How a call reads: (row spelling, text): ('infix', '@'), ('method', '.sum()'),
-    ('call', 'F.linear'), ('call', 'torch.matmul')."""
+    ('call', 'F.linear'), ('call', 'torch.matmul'); worked out once per function."""
+    try:
+        return _SPELLED[func]
+    except (KeyError, TypeError):
+        pass
+    spelled = _call_name(func)
+    try:
+        _SPELLED[func] = spelled
+    except TypeError:           # an unhashable callable: spelled each time
+        pass
+    return spelled
+
+
+def _call_name(func) -> tuple[str, str]:
     name = getattr(func, "__name__", repr(func))
     if name in INFIX:
         return "infix", INFIX[name]
@@ -139,6 +167,8 @@ class Bridge(TorchFunctionMode):
         self.consts: dict[int, tuple] = {}
         self.module_paths: dict[int, str] = {}
         self.open_modules: list = []
+        self.roots: set[int] = set()            # modules traced or passed in: no scope box,
+        # so collapse folds their children (model.transformer.h.0), not one 'model' box
         self.fallback: dict[int, str] = {}      # node -> module path, if nothing names it
         self.versions: dict[int, int] = {}      # id(tensor) -> its _version when recorded
         self.bases: dict[int, torch.Tensor] = {}  # id(input) -> the private copy calls use
@@ -194,9 +224,10 @@ class Bridge(TorchFunctionMode):
     # ------------------------------------------------------------ every torch call
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        flat, spec = tree_flatten((args, kwargs))
-        traced = [i for i, x in enumerate(flat)
-                  if isinstance(x, torch.Tensor) and self.node_of(x) is not None]
+        flat, spec = _args.flatten(args, kwargs)
+        nodes = self.nodes
+        traced = [i for i, x in enumerate(flat) if isinstance(x, torch.Tensor) and
+                  (hit := nodes.get(id(x))) is not None and hit[0] is x]
         if not traced:
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
@@ -218,6 +249,15 @@ class Bridge(TorchFunctionMode):
         return self._generic(func, flat, spec)
 
     def _refuse(self, func, name, flat, traced, kwargs):
+        if name in STEERING or name == "__setitem__" or "out" in kwargs or \
+                not torch.is_grad_enabled():
+            self._refused(func, name, kwargs)
+        for i in traced:
+            if not flat[i].is_cpu:
+                _check_device(flat[i], call_name(func)[1])
+
+    @staticmethod
+    def _refused(func, name, kwargs):
         where = _user_line()
         what = call_name(func)[1]
         if name in STEERING:
@@ -234,8 +274,6 @@ class Bridge(TorchFunctionMode):
             raise TraceError(f"{what}{where} runs under torch.no_grad() (or inference_mode) "
                              "on a traced tensor, so no gradient can flow through it; move it "
                              "out of the no_grad block, or .detach() the tensor")
-        for i in traced:
-            _check_device(flat[i], what)
 
     def _elementwise(self, func, args, kwargs, row_name, reverse):
         """A call the op table differentiates: its row, its locals, its formula text."""
@@ -294,7 +332,7 @@ class Bridge(TorchFunctionMode):
             ids.append(nid)
             leaves.append(leaf)
             needs = needs or wants
-        args, kwargs = tree_unflatten(flat, spec)
+        args, kwargs = _args.unflatten(flat, spec)
         with torch.enable_grad():
             out = func(*args, **kwargs)
         parts = [out] if isinstance(out, torch.Tensor) else \
@@ -328,7 +366,7 @@ class Bridge(TorchFunctionMode):
     def function_apply(self, cls, plain_apply, args, kwargs):
         """``MyFn.apply(x)`` of a custom ``torch.autograd.Function``: one node named after
         the class, whose VJP torch gets from the Function's own ``backward``."""
-        flat, spec = tree_flatten((args, kwargs))
+        flat, spec = _args.flatten(args, kwargs)
         if not any(isinstance(x, torch.Tensor) and self.node_of(x) is not None for x in flat):
             return plain_apply(cls, *args, **kwargs)
         if _guards.is_checkpoint(cls):     # checkpoint(fn, *xs, use_reentrant=True): run fn
@@ -351,7 +389,7 @@ class Bridge(TorchFunctionMode):
         path = self.module_paths.get(id(module), type(module).__name__.lower())
         _guards.refuse_module(module, path)
         entry = None
-        if path:                                   # the traced module itself is no scope
+        if path and id(module) not in self.roots:  # the traced modules themselves are no
             entry = (-1, self.rec.instance_label(path))
             self.rec.scopes.append(entry)
             self.rec.scope_version += 1
@@ -361,16 +399,14 @@ class Bridge(TorchFunctionMode):
         if not self.open_modules:
             return
         entry = self.open_modules.pop()
-        if entry is None:
-            return
-        if entry in self.rec.scopes:
+        if entry is not None and entry in self.rec.scopes:
             self.rec.scopes.remove(entry)
             self.rec.scope_version += 1
-        if isinstance(output, torch.Tensor):
+        path = self.module_paths.get(id(module)) or (entry[1].split("\x00")[0] if entry else "")
+        if path and isinstance(output, torch.Tensor):
             nid = self.node_of(output)
             if nid is not None:
-                self.fallback.setdefault(nid, self.module_paths.get(id(module),
-                                                                    entry[1].split("\x00")[0]))
+                self.fallback.setdefault(nid, path)
 
 
 class NumpyGuard(TorchFunctionMode):

@@ -94,6 +94,7 @@ def record(fn, named: dict, wrt) -> Recorded:
     input_ids: dict[str, int] = {}
     for prefix, m in modules:
         own = f"{prefix}." if prefix else ""     # a module passed as an argument: model.0.weight
+        bridge.roots.add(id(m))
         for path, sub in m.named_modules():
             bridge.module_paths[id(sub)] = own + path if path else prefix
         for path, p in m.named_parameters():
