@@ -239,6 +239,8 @@ TORCH_EXAMPLES = {
                  "in torch.",
     "torch_ninja": "A \"backprop ninja\" two-layer net: embedding, batch norm and softmax "
                    "written out in torch ops, every intermediate named.",
+    "torch_dcgan": "A DCGAN discriminator (8×8 input) with in-place LeakyReLUs, batch norm "
+                   "and binary cross-entropy, in torch.",
 }
 
 

@@ -118,6 +118,13 @@ ENTRIES = [
           "…), so this is the cmp() table of the exercise drawn as a graph: hprebn, bndiff and "
           "counts feed two paths each and show their gradient as the sum over both, and b1's "
           "gradient is ~0 because batch norm subtracts the batch mean right after it."),
+    Entry("torch_dcgan", "torch_dcgan", {},
+          "A DCGAN discriminator with LeakyReLU(0.2, inplace=True), traced from PyTorch.",
+          "Each in-place LeakyReLU is a new version of the tensor it overwrites, exactly as "
+          "torch's autograd treats it: the box after a convolution (netD.0) and the one after "
+          "its activation (netD.1) hold different values, and the chain rule passes through "
+          "both. Every gradient equals torch's own .grad; `gradtrace check torch_dcgan` "
+          "compares them, and leaves the labels unperturbed (BCE needs them in [0, 1])."),
     Entry("mlp_calls", "mlp_calls", {"collapse": ("dense", "gelu")},
           "A 4-layer MLP built with a loop, each call of dense and gelu collapsed to its own box.",
           "Every call is its own scope instance (dense#1 … dense#4, gelu#1 … gelu#4), so the "

@@ -68,4 +68,29 @@ def torch_ninja(C=_NINJA["C"], W1=_NINJA["W1"], b1=_NINJA["b1"], W2=_NINJA["W2"]
     return loss
 
 
-EXAMPLES = {"torch_mlp": torch_mlp, "torch_ninja": torch_ninja}
+def _discriminator() -> nn.Module:
+    """pytorch/examples' DCGAN discriminator, shrunk to 8×8 grey images: strided
+    convolutions, batch norm, and LeakyReLU(0.2, inplace=True) as the original writes it."""
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        return nn.Sequential(
+            nn.Conv2d(1, 2, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(2, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(4, 1, 2, 1, 0, bias=False), nn.Sigmoid()).double()
+
+
+_D = torch.Generator().manual_seed(3)
+_IMAGES = torch.randn(2, 1, 8, 8, generator=_D, dtype=torch.float64)
+_REAL = torch.ones(2, dtype=torch.float64)
+
+
+def torch_dcgan(netD=_discriminator(), real=_IMAGES, label=_REAL):
+    """A DCGAN discriminator (8×8 input) on a batch of real images, with in-place
+    LeakyReLUs and binary cross-entropy, as pytorch/examples writes it."""
+    output = netD(real).view(-1)
+    errD_real = F.binary_cross_entropy(output, label)
+    return errD_real
+
+
+EXAMPLES = {"torch_mlp": torch_mlp, "torch_ninja": torch_ninja, "torch_dcgan": torch_dcgan}

@@ -201,3 +201,22 @@ def test_grads_are_torch_tensors_of_each_parameters_dtype():
     h = t.grad("x")
     assert isinstance(h, torch.Tensor) and h.dtype == torch.float32
     assert isinstance(t.graph.nodes[t.inputs["x"]]["value"], np.ndarray)  # drawn from numpy
+
+
+# ---------------------------------------------------------------- collapse, and a tiny GPT
+def test_collapse_folds_a_passed_models_children_and_gradients_match_torch():
+    import re
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    from bench.torch_models import tiny_gpt_batch
+    model, idx, targets = tiny_gpt_batch()
+
+    def loss_fn(model, idx, targets):
+        logits, loss = model(idx, targets)
+        return loss
+    t = gt.trace(loss_fn, model, idx, targets).backward()
+    expected = torch_param_grads(model, model(idx, targets)[1])
+    for n, g in expected.items():                 # the tied head: one input, both uses
+        close(t.grads[f"model.{n}"], g, n)
+    boxes = set(re.findall(r"<B>([^<]*)</B>", t.to_dot(collapse=True)))
+    assert {"model.transformer.h.0", "model.transformer.wte", "model.lm_head"} <= boxes
+    assert "model" not in boxes
