@@ -26,6 +26,7 @@ from torch.nn.modules import module as _module
 
 from .errors import BackwardError, TraceError
 from .naming import INTERNAL_FILES
+from .torchinplace import describe
 
 INTERNAL_FILES.add(__file__)
 
@@ -71,7 +72,6 @@ def _shape_of(r) -> str:
 
 def install_hooks(bridge) -> None:
     """Hand the recorded ``register_hook`` functions to the tape backward runs on."""
-    from .torchinplace import describe
     found = {nid: fns for nid, fns in bridge.grad_hooks.items() if nid is not None and fns}
     if not found:
         return

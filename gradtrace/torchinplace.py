@@ -24,6 +24,7 @@ import torch
 from .errors import TraceError
 from .naming import INTERNAL_FILES
 from .tape import ARGS, KIND, VALUE
+from .torchcall import to_numpy
 
 INTERNAL_FILES.add(__file__)
 
@@ -128,7 +129,6 @@ def _first_use(rec, nid: int):
 
 
 def _values(private: torch.Tensor):
-    from .torchbridge import to_numpy
     return to_numpy(private, copy=False)
 
 
