@@ -240,3 +240,43 @@ def test_checkpointed_functions_are_recorded_once(reentrant):
     for n, g in expected.items():
         np.testing.assert_allclose(t.grads[n], g, rtol=RTOL, atol=1e-13, err_msg=n)
     assert sum(1 for _, a in t.graph.nodes(data=True) if a["op"] == "tanh") == 1
+
+
+class BasicBlock(nn.Module):
+    """torchvision's ResNet block: an in-place ReLU shared by two calls, and out += x."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += identity
+        return self.relu(out)
+
+
+def resnet_loss(stem, blocks, head, x, y):
+    h = F.relu(stem(x), inplace=True)
+    h = blocks(h)
+    return F.cross_entropy(head(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)), y)
+
+
+def test_a_resnet_style_block_with_inplace_relu_and_residual_add_matches_torch():
+    torch.manual_seed(6)
+    stem, blocks, head = (nn.Conv2d(1, 2, 3, padding=1).double(),
+                          nn.Sequential(BasicBlock(2), BasicBlock(2)).double(),
+                          nn.Linear(2, 3).double())
+    x, y = torch.randn(2, 1, 6, 6, dtype=torch.float64), torch.tensor([0, 2])
+    t = gt.trace(resnet_loss, stem, blocks, head, x, y).backward()
+    for m in (stem, blocks, head):
+        m.zero_grad()
+    resnet_loss(stem, blocks, head, x, y).backward()
+    for prefix, m in (("stem", stem), ("blocks", blocks), ("head", head)):
+        for n, p in m.named_parameters():
+            np.testing.assert_allclose(t.grads[f"{prefix}.{n}"], p.grad.numpy(), rtol=RTOL,
+                                       atol=1e-13, err_msg=n)
+    assert t.check().ok
