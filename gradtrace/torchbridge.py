@@ -82,6 +82,7 @@ class Bridge(TorchFunctionMode):
         self.versions: dict[int, int] = {}      # id(tensor) -> its _version when recorded
         self.bases: dict[int, torch.Tensor] = {}  # id(input) -> the private copy calls use
         self.grad_hooks: dict[int, list] = {}   # node -> Tensor.register_hook functions
+        self.superseded: dict[int, tuple] = {}  # id -> (tensor, why): changed via a view
 
     # ------------------------------------------------------------ inputs
     def input(self, t: torch.Tensor, name: str, requires_grad: bool) -> None:
@@ -139,6 +140,8 @@ class Bridge(TorchFunctionMode):
                   (hit := nodes.get(id(x))) is not None and hit[0] is x]
         if not traced:
             return func(*args, **kwargs)
+        if self.superseded:
+            _inplace.refuse_superseded(self, flat, traced, _user_line)
         name = getattr(func, "__name__", "")
         if name == "detach" or getattr(func, "__self__", None) is torch.Tensor.data:
             return func(*args, **kwargs)           # an explicit constant: not followed

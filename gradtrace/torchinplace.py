@@ -63,6 +63,7 @@ def record(bridge, func, args: tuple, kwargs: dict, target, what: str, where: st
     rec = bridge.rec
     old = bridge.node_of(target)
     _refuse(bridge, old, target, what, where)
+    aliases = _aliases(bridge, target, old, what, where)
     private = target.detach().clone()
     if old is None:
         old = bridge.const(target)
@@ -82,20 +83,72 @@ def record(bridge, func, args: tuple, kwargs: dict, target, what: str, where: st
         raise TraceError(f"{what}{where} would change a {target.dtype} tensor of shape "
                          f"{tuple(target.shape)} in place into "
                          f"{_describe(out)}, which torch refuses; write it out of place")
-    before = {k: t._version for k, (t, _) in bridge.nodes.items()}
+    for _, t, nid in aliases:                   # the base of a view keeps its values too
+        r = rec.records[nid]
+        rec.records[nid] = r[:VALUE] + (_values(t.detach().clone()),) + r[VALUE + 1:]
     with torch.no_grad():
         target.copy_(out)
     bridge.nodes[id(target)] = (target, new)
     bridge.versions[id(target)] = target._version
     if rec.names[new] is None:
         rec.set_name(new, rec.names[old])       # h.relu_(): h₂, the next version of h
-    shared = [nid for k, (t, nid) in bridge.nodes.items()
-              if t is not target and t._version != before.get(k, t._version)]
-    if shared:
-        raise TraceError(f"{what}{where} changes a tensor that shares its memory with "
-                         f"{describe(bridge, shared[0])}, so both would change; clone it "
-                         "first (h = h.clone()) or write it out of place")
+    for key, t, nid in aliases:                 # changed with the view: not to be used again
+        bridge.versions[key] = t._version
+        bridge.superseded[key] = (t, f"{describe(bridge, nid)} was changed in place through "
+                                     f"its view, by {what}{where}")
     return target
+
+
+def _aliases(bridge, target, old, what: str, where: str) -> list:
+    """Recorded tensors sharing ``target``'s memory (the base of a view): allowed only
+    when nothing but the calls leading to ``target`` used them, as torch allows a view's
+    in-place change when its base is not used elsewhere.  [(key, tensor, node)]"""
+    ptr = target.untyped_storage().data_ptr()
+    if not ptr:
+        return []
+    rec = bridge.rec
+    found = []
+    for key, (t, nid) in bridge.nodes.items():
+        if t is target or bridge.bases.get(key, t).untyped_storage().data_ptr() != ptr:
+            continue
+        if rec.records[nid][KIND] != "op":
+            raise TraceError(f"{what}{where} changes {describe(bridge, nid)}, an input of the "
+                             "trace, in place through a view of it; clone it first "
+                             "(h = h.clone()) or write it out of place")
+        found.append((key, t, nid))
+    chain = _ancestors(rec, old) if found else set()
+    for _, _, nid in found:
+        other = next((v for v in _users(rec, nid) if v not in chain), None)
+        if other is not None:
+            raise TraceError(f"{what}{where} changes a view of {describe(bridge, nid)} in "
+                             f"place, which {describe(bridge, other)} also used; clone the "
+                             "view first (h = h.clone()) or write it out of place")
+    return found
+
+
+def _ancestors(rec, nid) -> set:
+    seen, todo = {nid}, [nid]
+    while todo:
+        for u in rec.records[todo.pop()][ARGS]:
+            if u not in seen:
+                seen.add(u)
+                todo.append(u)
+    return seen
+
+
+def _users(rec, nid: int) -> list:
+    records = rec.records
+    return [v for v in range(nid + 1, len(records)) if nid in records[v][ARGS]]
+
+
+def refuse_superseded(bridge, flat: list, traced: list, where) -> None:
+    """A tensor changed in place through its view is not used again (torch would see its
+    new values, the trace recorded the old ones)."""
+    for i in traced:
+        hit = bridge.superseded.get(id(flat[i]))
+        if hit is not None and hit[0] is flat[i]:
+            raise TraceError(f"{hit[1]}, and is used again{where()}; use the view, or "
+                             "clone the view before changing it in place")
 
 
 def _refuse(bridge, old, target, what: str, where: str) -> None:
@@ -107,10 +160,6 @@ def _refuse(bridge, old, target, what: str, where: str) -> None:
                          "the trace, in place; torch refuses this for a leaf that requires "
                          "grad, and gradtrace for every input: clone it first "
                          "(x = x.clone()) or write it out of place")
-    if target._is_view():
-        raise TraceError(f"{what}{where} changes a view of another tensor in place, which "
-                         "would change that tensor too; clone the view first "
-                         "(h = h.clone()) or write it out of place")
     if old is not None:
         user = _first_use(rec, old)
         if user is not None:

@@ -125,13 +125,38 @@ def test_an_inplace_change_leaves_the_old_version_its_values():
 @pytest.mark.parametrize("body, message", [
     (lambda x, w: x.relu_().sum(), r"\.relu_\(\) \(test_torch_inplace.py:\d+\) changes 'x', "
                                    "an input of the trace, in place"),
-    (lambda x, w: (x @ w).T.relu_().sum(), "a view of another tensor"),
+    (lambda x, w: (lambda p: p[:, :2].relu_().sum() + p.sum())(x @ w),
+     r"changed in place through its view, by \.relu_\(\) .* and is used again"),
+    (lambda x, w: (lambda p: (p * 2).sum() + p[:, :2].relu_().sum())(x @ w),
+     "changes a view of .* in place, which .* also used"),
+    (lambda x, w: x[:, :2].relu_().sum(), "an input of the trace, in place through a view"),
     (lambda x, w: (lambda h: (h * 2).sum() + h.relu_().sum())(x @ w), "after .* used it"),
     (lambda x, w: (x @ w).zero_().sum(), "no out-of-place form"),
 ])
 def test_inplace_changes_that_cannot_be_new_versions_are_refused(body, message):
     with pytest.raises(TraceError, match=message):
         gt.trace(body, *x_and_w())
+
+
+def view_then_inplace(x, w):
+    p = x @ w
+    v = torch.flatten(p.view(5, 2, 2), 1)      # a view whose base nothing else uses
+    F.dropout(v, 0.0, True, inplace=True)
+    v.relu_()
+    return (v * v).sum()
+
+
+def transposed_then_inplace(x, w):
+    return ((x @ w).T.relu_() ** 2).sum()
+
+
+@pytest.mark.parametrize("fn", [view_then_inplace, transposed_then_inplace])
+def test_inplace_on_a_view_whose_base_is_used_nowhere_else_matches_torch(fn):
+    x, w = x_and_w(7)
+    t = gt.trace(fn, x, w).backward()
+    expected = torch_grads(fn, x, w)
+    for name, g in expected.items():
+        np.testing.assert_allclose(t.grads[name], g, rtol=RTOL, atol=1e-13, err_msg=name)
 
 
 # ---------------------------------------------------------------- never silently wrong
