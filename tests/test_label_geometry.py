@@ -19,7 +19,7 @@ CHROMIUM = os.environ.get("GRADTRACE_CHROMIUM", "/usr/bin/chromium")
 # the fast layout draws long edges as straight lines, which can cross another edge's
 # label where several long edges share the layers between their ends (issue 23, left open)
 FAST_CROSSINGS = {"last_layer_highlight", "softmax_xent", "attention_head",
-                  "attention_head_collapsed", "rnn", "torch_mlp", "torch_ninja"}
+                  "attention_head_collapsed", "rnn", "torch_mlp", "torch_ninja", "torch_dcgan"}
 
 
 @pytest.fixture(scope="module")
