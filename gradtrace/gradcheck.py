@@ -41,6 +41,7 @@ class CheckReport:
     atol: float = ATOL
     eps: float = EPS
     deterministic: bool = True   # two forward runs at the same inputs agreed
+    constants: dict[str, str] = field(default_factory=dict)  # inputs left constant -> why
 
     @property
     def ok(self) -> bool:
@@ -77,10 +78,16 @@ class CheckReport:
                        "(sqrt or log at 0, |x| at 0 ...), where no gradient exists")
         elif self.ok or w is None:
             verdict = "gradients match finite differences"
+            if self.constants:
+                n = len(self.constants)
+                verdict += (f" for the traced inputs; {n} input" +
+                            ("s are constants" if n > 1 else " is a constant") +
+                            " and not checked (above)")
         else:
             verdict = (f"MISMATCH: worst is {w.name}{list(w.worst_index) if w.worst_index else ''} "
                        f"(backward {w.analytic:.6g}, numeric {w.numeric:.6g})")
-        return f"{self.table()}\n{verdict} (rtol={self.rtol:g}, atol={self.atol:g}, h={self.eps:g})"
+        notes = "".join(f"not checked: {why}\n" for why in self.constants.values())
+        return f"{self.table()}\n{notes}{verdict} (rtol={self.rtol:g}, atol={self.atol:g}, h={self.eps:g})"
 
 
 def _as_input(flat: np.ndarray, like: np.ndarray):

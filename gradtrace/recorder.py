@@ -18,6 +18,7 @@ from . import ops
 from . import snapshot as _snapshots
 from .errors import GradtraceWarning, TraceError
 from .inplace import note_view
+from .inputs import ConstInt, int_reason
 from .naming import Naming
 from .tape import REQ, VALUE, Tape
 from .traced import Traced
@@ -44,6 +45,7 @@ class Recorder(Naming):
         self.views: dict[int, list] = {}      # node id -> live views of it (gradtrace.inplace)
         self.view_of: dict[int, tuple] = {}   # view's node id -> (base handle, op, params)
         self.buffer_names: dict[int, str | None] = {}   # constructor buffer -> its variable
+        self.dropped: dict[str, str] = {}   # input -> why it is a constant (warned once)
         self.init_naming(self.tape.sites)
 
     # ------------------------------------------------------------ leaves
@@ -71,6 +73,8 @@ class Recorder(Naming):
         if type(value) is _FLOAT:
             t = self.leaf("const", value, None, False)
         elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+            if type(value) is ConstInt and value.path not in self.dropped:
+                self.dropped[value.path] = int_reason(value)
             t = self.leaf("const", float(value), None, False)
         elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             t = self.leaf("const", float(value) if value.ndim == 0 else _snapshots.snapshot(value),
@@ -273,6 +277,12 @@ def note_nonfinite(rec: Recorder, name: str, value) -> None:
         finite = math.isfinite(float(quick)) or bool(np.isfinite(value).all())
     if not finite:
         rec.nonfinite.append(name)
+
+
+def warn_dropped(rec: Recorder, level: int = 3) -> None:
+    """One warning per input that holds a number but stays a constant."""
+    for reason in rec.dropped.values():
+        warnings.warn(reason, GradtraceWarning, stacklevel=level + 1)
 
 
 def warn_nonfinite(rec: Recorder) -> None:

@@ -30,7 +30,7 @@ from .jsonio import dumps
 from .naming import INTERNAL_FILES, name_instances, version_names, versioned
 from .notation import MAX_PATHS
 from .ops import FILES as _OP_FILES
-from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
+from .recorder import ACTIVE, Recorder, note_nonfinite, warn_dropped, warn_nonfinite
 from .render.dot import to_dot
 from .render.files import render
 from .render.notebook import mimebundle, show
@@ -69,6 +69,7 @@ class Trace:
         self.checker: Callable | None = None   # ... and checks against torch's own backward
         self._instances = False    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
+        self.constants: dict[str, str] = {}   # inputs that stay constants -> why (said once)
 
     # ------------------------------------------------------------ the graph
     @property
@@ -188,6 +189,8 @@ class Trace:
         self._finish_names()
         if name in self.inputs:
             return self.inputs[name], ""
+        if name in self.constants:
+            raise TraceError(self.constants[name])
         if name == self.name:
             return self.output, ""
         nodes = nodes_of(self.graph)
@@ -220,9 +223,9 @@ class Trace:
 
     def check(self, **options):
         """Compare backward's gradients with central finite differences."""
-        if self.checker is not None:
-            return self.checker(self, **options)
-        return check_trace(self, **options)
+        report = (self.checker or check_trace)(self, **options)
+        report.constants = dict(self.constants)
+        return report
 
     # ------------------------------------------------------------ views
     def to_json(self, indent: int | None = None) -> str:
@@ -283,11 +286,12 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     in_wrt = _inputs.wanted(wrt)
     rec = Recorder()
     input_ids: dict[str, int] = {}
+    constants: dict[str, str] = {}     # constant inputs that hold numbers -> why
 
     def stand_in(path, value):
         kind = _inputs.classify(path, value)
         if kind == "const":
-            return value
+            return _constant_input(rec, constants, path, value)
         value = float(value) if kind == "float" else snapshot(value)
         note_nonfinite(rec, path, value)
         t = rec.leaf("input", value, path, in_wrt(path))
@@ -323,7 +327,22 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
             gcpause.resume()
     if type(result) is not Traced:
         result = _constant_output(rec, result, fname)
-    return _finished(rec, result._id, input_ids, floating, fname, fn, named)
+    t = _finished(rec, result._id, input_ids, floating, fname, fn, named)
+    t.constants = constants
+    return t
+
+
+def _constant_input(rec, constants: dict, path: str, value):
+    """An input passed through as a constant: an int argument is marked, so meeting a traced value
+    in arithmetic warns (``w=2`` meant as a parameter); an object holding floats that
+    gradtrace cannot walk warns now.  ``constants`` keeps why, for ``t.grad`` and check."""
+    if type(value) is int and path.isidentifier():     # an argument, not an attribute
+        marked = _inputs.marked(path, value)
+        constants[path] = _inputs.int_reason(marked)
+        return marked
+    if _inputs.holds_floats(value):
+        constants[path] = rec.dropped[path] = _inputs.opaque_reason(path, value)
+    return value
 
 
 def _constant_output(rec, result, fname: str, level: int = 3):
@@ -354,6 +373,7 @@ def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn,
     records = rec.records
     if rec.names[out_id] is None:
         rec.set_name(out_id, fname if fname.isidentifier() else "C")
+    warn_dropped(rec, level)
     chosen = [n for n in floating if records[input_ids[n]][REQ]]
     if not records[out_id][REQ] and chosen and records[out_id][KIND] == "op":
         warnings.warn(f"the output of {fname} does not depend on any input in wrt "

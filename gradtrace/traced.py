@@ -87,7 +87,7 @@ class Traced:
     def __pow__(self, o):
         if type(o) is not Traced and isinstance(o, (int, float, np.integer, np.floating)) \
                 and not isinstance(o, bool):
-            p = o if isinstance(o, int) else float(o)
+            p = int(o) if isinstance(o, int) else float(o)
             return self._rec.op(POW_CONST, (self,), {"p": p}, True)
         return self._rec.binary(POW, self, o)
 
