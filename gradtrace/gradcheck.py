@@ -87,7 +87,8 @@ class CheckReport:
             verdict = (f"MISMATCH: worst is {w.name}{list(w.worst_index) if w.worst_index else ''} "
                        f"(backward {w.analytic:.6g}, numeric {w.numeric:.6g})")
         notes = "".join(f"not checked: {why}\n" for why in self.constants.values())
-        return f"{self.table()}\n{notes}{verdict} (rtol={self.rtol:g}, atol={self.atol:g}, h={self.eps:g})"
+        return (f"{self.table()}\n{notes}{verdict} "
+                f"(rtol={self.rtol:g}, atol={self.atol:g}, h={self.eps:g})")
 
 
 def _as_input(flat: np.ndarray, like: np.ndarray):

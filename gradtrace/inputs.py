@@ -132,20 +132,37 @@ class ConstInt(int):
     warning, since ``w=2`` was most likely meant as a parameter."""
 
     path: str
+    reason: str
 
     def __reduce__(self):
         return int, (int(self),)
 
 
-def marked(path: str, value: int) -> ConstInt:
-    m = ConstInt(value)
+class ConstFloat(float):
+    """A Python float argument of a torch trace: a constant, as torch has it, said once
+    when it meets a traced tensor."""
+
+    path: str
+    reason: str
+
+    def __reduce__(self):
+        return float, (float(self),)
+
+
+def marked(path: str, value: int | float, torch: bool = False) -> ConstInt | ConstFloat:
+    """A stand-in for a number argument that stays a constant, carrying why."""
+    m: ConstInt | ConstFloat
+    if isinstance(value, int):
+        m = ConstInt(value)
+        m.reason = (f"{path}={value} is an int, so it is a constant and gets no gradient; "
+                    f"write {path}={float(value)!r}")
+    else:
+        m = ConstFloat(value)
+        m.reason = (f"{path}={value!r} is a Python float in a torch trace, so it is a "
+                    "constant and gets no gradient (as in torch); pass "
+                    f"torch.tensor({value!r}, dtype=torch.float64) to get one")
     m.path = path
     return m
-
-
-def int_reason(m: ConstInt) -> str:
-    return (f"{m.path}={int(m)} is an int, so it is a constant and gets no gradient; "
-            f"write {m.path}={float(m)!r}")
 
 
 def opaque_reason(path: str, value) -> str:

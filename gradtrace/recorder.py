@@ -18,7 +18,7 @@ from . import ops
 from . import snapshot as _snapshots
 from .errors import GradtraceWarning, TraceError
 from .inplace import note_view
-from .inputs import ConstInt, int_reason
+from .inputs import ConstInt
 from .naming import Naming
 from .tape import REQ, VALUE, Tape
 from .traced import Traced
@@ -73,8 +73,8 @@ class Recorder(Naming):
         if type(value) is _FLOAT:
             t = self.leaf("const", value, None, False)
         elif isinstance(value, (bool, int, float, np.number, np.bool_)):
-            if type(value) is ConstInt and value.path not in self.dropped:
-                self.dropped[value.path] = int_reason(value)
+            if type(value) is ConstInt:
+                self.dropped.setdefault(value.path, value.reason)
             t = self.leaf("const", float(value), None, False)
         elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             t = self.leaf("const", float(value) if value.ndim == 0 else _snapshots.snapshot(value),

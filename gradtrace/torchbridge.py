@@ -132,6 +132,8 @@ class Bridge(TorchFunctionMode):
         self.module_paths: dict[int, str] = {}
         self.open_modules: list = []
         self.fallback: dict[int, str] = {}      # node -> module path, if nothing names it
+        self.late_inputs: dict[str, torch.Tensor] = {}   # see ``reached``
+        self.wanted = _inputs.wanted(None)       # which inputs get gradients
 
     # ------------------------------------------------------------ inputs
     def input(self, t: torch.Tensor, name: str, requires_grad: bool) -> None:
@@ -148,6 +150,15 @@ class Bridge(TorchFunctionMode):
             nid = self.rec.leaf("const", to_numpy(t), name, False)._id
             self.consts[id(t)] = (t, nid)
 
+    def reached(self, t: torch.Tensor) -> int:
+        """A tensor that wants a gradient, met in a call but found by no walk of the
+        arguments, modules, closure or globals (a helper's global): an input, as torch's
+        autograd would train it, named after the line that used it."""
+        name = f"tensor{_user_line()}".replace(" (", "@").rstrip(")")
+        self.input(t, name, self.wanted(name))
+        self.late_inputs[name] = t
+        return self.input_id(t)
+
     def input_id(self, t: torch.Tensor) -> int:
         """The node of a tensor ``input`` has registered."""
         return self.nodes[id(t)][1]
@@ -162,9 +173,12 @@ class Bridge(TorchFunctionMode):
         if hit is not None and hit[0] is value:
             return hit[1]
         if isinstance(value, torch.Tensor):
+            if value.requires_grad and value.is_floating_point():
+                return self.reached(value)
             v = to_numpy(value)
             v = float(v) if isinstance(v, np.ndarray) and v.ndim == 0 else v
         else:
+            _note_marked(self.rec, value)
             v = float(value)
         nid = self.rec.leaf("const", v, None, False)._id
         self.consts[id(value)] = (value, nid)
@@ -255,8 +269,11 @@ class Bridge(TorchFunctionMode):
         flat = list(flat)
         for i, x in enumerate(flat):
             if not isinstance(x, torch.Tensor):
+                _note_marked(self.rec, x)
                 continue
             nid = self.node_of(x)
+            if nid is None and x.requires_grad and x.is_floating_point():
+                nid = self.reached(x)
             if nid is None:
                 ids.append(self.const(x))
                 leaves.append(None)
@@ -339,6 +356,16 @@ def _plain_elementwise(flat, kwargs) -> bool:
         elif isinstance(x, bool) or not isinstance(x, (int, float)):
             return False
     return True
+
+
+def _note_marked(rec, x) -> None:
+    """A number argument of the traced function met a traced tensor: say once that it
+    is a constant (see ``inputs.marked``)."""
+    if type(x) in _MARKED:
+        rec.dropped.setdefault(x.path, x.reason)
+
+
+_MARKED = (_inputs.ConstInt, _inputs.ConstFloat)
 
 
 def _detached(x):

@@ -23,6 +23,7 @@ from .naming import INTERNAL_FILES
 from .notation import ATOL, EPS
 from .recorder import ACTIVE, Recorder
 from .torchbridge import Bridge, NumpyGuard, uses_torch  # noqa: F401  (trace asks these)
+from .torchreach import reach
 
 INTERNAL_FILES.add(__file__)
 
@@ -34,6 +35,8 @@ class Recorded:
     output: int | None        # its node, when it is a traced tensor
     inputs: dict              # input name -> node id
     bridge: Bridge
+    params: dict              # name -> tensor written in place when inputs are moved
+    constants: dict           # number arguments left constant -> why
 
 
 def bind(fn, args, kwargs) -> dict:
@@ -46,16 +49,20 @@ def record(fn, named: dict, wrt) -> Recorded:
     rec = Recorder()
     bridge = Bridge(rec)
     in_wrt = _inputs.wanted(wrt)
-    modules = ([("", fn)] if isinstance(fn, torch.nn.Module) else []) + \
-        [(p, v) for p, v in _leaves(named) if isinstance(v, torch.nn.Module)]
+    found = reach(fn, named)
     input_ids: dict[str, int] = {}
-    for prefix, m in modules:
+    for prefix, m in found.modules:
         own = f"{prefix}." if prefix else ""     # a module passed as an argument: model.0.weight
         for path, sub in m.named_modules():
-            bridge.module_paths[id(sub)] = own + path if path else prefix
+            bridge.module_paths.setdefault(id(sub), own + path if path else prefix)
         for path, p in m.named_parameters():
             bridge.input(p, own + path, in_wrt(own + path))
             input_ids.setdefault(own + path, bridge.input_id(p))
+            found.params.setdefault(own + path, p)
+    for path, tensor in found.tensors:   # outside registered modules: torch trains them too
+        bridge.input(tensor, path, in_wrt(path))
+        input_ids.setdefault(path, bridge.input_id(tensor))
+        found.params.setdefault(path, tensor)
     for path, v in _leaves(named):
         if isinstance(v, torch.Tensor) and v.is_floating_point():
             bridge.input(v, path, in_wrt(path))
@@ -67,13 +74,15 @@ def record(fn, named: dict, wrt) -> Recorded:
                              "traces numpy and torch separately, so convert it with "
                              "torch.as_tensor(...)")
     _inputs.check_wrt(wrt, list(input_ids))
+    bridge.wanted = in_wrt
+    constants, args = _marked_numbers(named)
     token = ACTIVE.set(rec)
     pre = _module.register_module_forward_pre_hook(bridge.enter_module)
     post = _module.register_module_forward_hook(bridge.leave_module)
     rec.entry = sys._getframe()
     try:
         with bridge:
-            result = _inputs.call(fn, named, named)
+            result = _inputs.call(fn, args, named)
     finally:
         pre.remove()
         post.remove()
@@ -84,7 +93,21 @@ def record(fn, named: dict, wrt) -> Recorded:
         if rec.names[nid] is None:
             rec.set_name(nid, name)
     output = bridge.node_of(result) if isinstance(result, torch.Tensor) else None
-    return Recorded(rec, result, output, input_ids, bridge)
+    for name, t in bridge.late_inputs.items():
+        input_ids.setdefault(name, bridge.input_id(t))
+        found.params.setdefault(name, t)
+    return Recorded(rec, result, output, input_ids, bridge, found.params, constants)
+
+
+def _marked_numbers(named: dict) -> tuple[dict, dict]:
+    """Python int and float arguments stand in for themselves, marked so that meeting a
+    traced tensor says once that they are constants; (name -> why, the arguments)."""
+    constants, args = {}, dict(named)
+    for k, v in named.items():
+        if type(v) in (int, float) and k.isidentifier():
+            args[k] = _inputs.marked(k, v)
+            constants[k] = args[k].reason
+    return constants, args
 
 
 def _leaves(named: dict) -> list[tuple[str, object]]:
@@ -103,10 +126,7 @@ def _moved(trace, replace: dict):
     """The function's arguments with some inputs replaced: tensors by new tensors,
     parameters by new values written into them for the duration (and restored)."""
     named = trace.arguments
-    params = {}
-    for prefix, m in _modules(trace):
-        own = f"{prefix}." if prefix else ""
-        params.update({own + p: t for p, t in m.named_parameters()})
+    params = trace.torch_params
     saved = {}
     try:
         with torch.no_grad():
@@ -127,12 +147,6 @@ def _replaced(path, x, replace):
     if path in replace and isinstance(x, torch.Tensor):
         return torch.as_tensor(np.asarray(replace[path]), dtype=x.dtype)
     return x
-
-
-def _modules(trace) -> list:
-    fn = trace.function
-    return ([("", fn)] if isinstance(fn, torch.nn.Module) else []) + \
-        [(p, v) for p, v in _leaves(trace.arguments) if isinstance(v, torch.nn.Module)]
 
 
 def rerun(trace, replace: dict):

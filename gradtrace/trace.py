@@ -70,6 +70,7 @@ class Trace:
         self._instances = False    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
         self.constants: dict[str, str] = {}   # inputs that stay constants -> why (said once)
+        self.torch_params: dict[str, Any] = {}  # torch tensors updated in place by name
 
     # ------------------------------------------------------------ the graph
     @property
@@ -338,7 +339,7 @@ def _constant_input(rec, constants: dict, path: str, value):
     gradtrace cannot walk warns now.  ``constants`` keeps why, for ``t.grad`` and check."""
     if type(value) is int and path.isidentifier():     # an argument, not an attribute
         marked = _inputs.marked(path, value)
-        constants[path] = _inputs.int_reason(marked)
+        constants[path] = marked.reason
         return marked
     if _inputs.holds_floats(value):
         constants[path] = rec.dropped[path] = _inputs.opaque_reason(path, value)
@@ -408,4 +409,6 @@ def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
     t = _finished(r.rec, out_id, r.inputs, list(r.inputs), fname, fn, named, 4)
     t.runner = torchrun.rerun
     t.checker = torchrun.check
+    t.torch_params = r.params
+    t.constants = r.constants
     return t
