@@ -14,7 +14,10 @@ import dis
 import sys
 from types import FrameType
 
+from .tape import ARGS
+
 RETURN = object()  # the op's value is returned, ask the caller
+COMP = "comp"      # an element of a list comprehension: named h[k] after the list's target
 
 # Frames in these files are gradtrace's own; naming looks past them to user code.
 INTERNAL_FILES: set[str] = {__file__}
@@ -26,6 +29,7 @@ _CALL_OPS = {"CALL", "CALL_FUNCTION_EX", "CALL_KW", "PRECALL", "CALL_FUNCTION",
              "CALL_METHOD", "CALL_FUNCTION_KW"}
 
 _TABLES: dict = {}
+_NOT_NAMES = {"forward", "__call__", "_"}   # a module's output is named by its path instead
 _MAX_TABLES = 4096
 
 
@@ -39,6 +43,8 @@ def _build_table(code) -> dict[int, tuple[bool, object]]:
         what: object = named.get(k)
         if what is None and nxt.opname in _RETURN_OPS:
             what = RETURN
+        elif what is None and nxt.opname == "LIST_APPEND" and code.co_name == "<listcomp>":
+            what = COMP
         entry = (here.opname in _CALL_OPS, what)
         for offset in range(here.offset, nxt.offset, 2):
             table[offset] = entry
@@ -179,6 +185,7 @@ def site_of(frame) -> tuple[bool, object]:
 
 class Naming:
     names: list          # the recorder's name column (Naming is its mixin)
+    records: list        # ... and its records
 
     """The recorder's half that reads names and scopes off the user's frames.
 
@@ -200,6 +207,7 @@ class Naming:
         self._frames: dict = {}    # call frame -> its instance label (see instance_label)
         self._calls: dict = {}     # function or scope name -> instances so far
         self._unpacking: tuple | None = None   # (frame, lasti, part index) being unpacked
+        self._comps: dict = {}     # list comprehension frame -> elements named so far
 
     def has_instances(self) -> bool:
         """Did any call or gt.scope get an instance label (names to resolve at the end)?"""
@@ -216,6 +224,7 @@ class Naming:
         self._frames.clear()
         self._unpacking = None
         self.commit_pending()
+        self._comps.clear()
 
     def _locate(self, nid: int, dunder: bool):
         """The user's variable name for a new node, and its scope tuple."""
@@ -238,6 +247,9 @@ class Naming:
         if type(name) is tuple:          # hs[t] = ...: the slot's key is read now
             if name[0] == UNPACK:
                 name = self._next_part(f, lasti, name[1])
+            elif name[0] == COMP:
+                if not (dunder and is_call):     # (a builtin's adds: when it is over)
+                    name = self.comp_index(f, name[1])
             else:
                 name = slot_name(f, name)
         pending = self.pending
@@ -271,6 +283,9 @@ class Naming:
         f = user
         internal = INTERNAL_FILES
         is_call, what = site_of(f)
+        comp = what is COMP            # h = [f(x) for x in xs]: the list's target names it
+        if comp:
+            what = RETURN
         hops = 0
         helper = None
         while what is RETURN and hops < 8:
@@ -283,12 +298,20 @@ class Naming:
                 break
             what = site_of(f)[1]
             hops += 1
-        if what is None and helper is not None and helper[0] != "<" and f is not None \
-                and f is not self.entry:
+        if comp:
+            what = (COMP, what) if type(what) is str else None
+        elif what is None and helper is not None and helper[0] != "<" and f is not None \
+                and f is not self.entry and helper not in _NOT_NAMES:
             what = helper     # `dense(...)` stored nowhere: named after the helper
         loc = (user.f_code.co_filename, user.f_lineno)
         loc = self._locs.setdefault(loc, loc)
         return is_call, (None if what is RETURN else what), self._scope_walk(user), loc
+
+    def comp_index(self, frame, target: str) -> str:
+        """``h[k]`` for the k-th element a list comprehension's frame appends."""
+        k = self._comps.get(frame, 0)
+        self._comps[frame] = k + 1
+        return f"{target}[{k}]"
 
     def _next_part(self, frame, lasti, names):
         """The next target of ``Q, K, V = call(...)`` for the call running at lasti."""
@@ -298,19 +321,52 @@ class Naming:
         return names[k] if k < len(names) else None
 
     def _name_from_builtin(self, user, name, nid):
-        """``s = sum(xs)`` makes many adds from one call: only the last one is ``s``."""
+        """``s = sum(xs)`` makes many adds from one call: the last one is ``s``, the
+        ones before it are its partial sums (named when the call is over)."""
         pending = self.pending
-        if pending is not None and not (pending[0] is user and pending[1] == user.f_lasti):
+        if pending is not None and pending[0] is user and pending[1] == user.f_lasti:
+            pending[3].append(nid)
+            if pending[2] is None:              # begun by summing(): the name is known now
+                self.pending = (user, pending[1], name, pending[3])
+            return None
+        if pending is not None:
             self.commit_pending()
-        self.pending = (user, user.f_lasti, name, nid)
+        self.pending = (user, user.f_lasti, name, [nid])
         return None
 
+    def summing(self, term) -> bool:
+        """Is ``0 + term`` the start value of a builtin such as ``sum()`` (called from
+        the user's frame), so that the ``0`` is no term of the picture?  Then ``term``
+        starts the sum's chain of adds."""
+        f: FrameType | None = sys._getframe(2)
+        while f is not None and f.f_code.co_filename in INTERNAL_FILES:
+            f = f.f_back
+        if f is None or not site_of(f)[0]:
+            return False
+        pending = self.pending
+        if pending is not None and not (pending[0] is f and pending[1] == f.f_lasti):
+            self.commit_pending()
+            pending = None
+        if pending is None:
+            name = self._site(f, f.f_lasti)[1]
+            if type(name) is tuple and name[0] != COMP:
+                name = slot_name(f, name) if name[0] != UNPACK else None
+            self.pending = pending = (f, f.f_lasti, name, [])
+        pending[3].append(~term._id)            # ~id: a start, not an add
+        return True
+
     def commit_pending(self):
-        if self.pending is not None:
-            _, _, name, nid = self.pending
-            if self.names[nid] is None:
-                self.names[nid] = name
-            self.pending = None
+        """Name the adds a builtin call made: each chain (one call) ends in the
+        variable's node, and its earlier adds are ``z (partial k of n)``."""
+        if self.pending is None:
+            return
+        frame, _, name, entries = self.pending
+        self.pending = None
+        if name is None:
+            return
+        for start, adds in _chains(entries, self.records):
+            _name_chain(self.names, self.comp_index(frame, name[1]) if type(name) is tuple
+                        else name, start, adds)
 
     def _scope_walk(self, user) -> tuple:
         chain = []
@@ -365,6 +421,56 @@ class Naming:
 
 
 
+def _chains(entries: list[int], records) -> list[tuple[int | None, list[int]]]:
+    """Split one call site's nodes into calls: (start term or None, adds), where each
+    add takes the one before it (or the start) as an argument."""
+    out: list[tuple[int | None, list[int]]] = []
+    for e in entries:
+        if e < 0:                       # a start value: a new call
+            out.append((~e, []))
+            continue
+        if out:
+            start, adds = out[-1]
+            prev = adds[-1] if adds else start
+            if prev is not None and prev in records[e][ARGS]:
+                adds.append(e)
+                continue
+        out.append((None, [e]))
+    return out
+
+
+def _name_chain(names: list, name, start: int | None, adds: list[int]) -> None:
+    """One builtin call's adds: the last is ``name``, each earlier one a partial sum;
+    a sum of one term names that term (when nothing else named it)."""
+    if not adds:
+        if start is not None and names[start] is None:
+            names[start] = name
+        return
+    terms = len(adds) + 1
+    for k, nid in enumerate(adds[:-1]):
+        if names[nid] is None:
+            names[nid] = partial_name(name, k + 2, terms)
+    if names[adds[-1]] is None:
+        names[adds[-1]] = name
+
+
+_PARTIAL = " (partial "
+
+
+def partial_name(name: str, k: int, n: int) -> str:
+    return f"{name}{_PARTIAL}{k} of {n})"
+
+
+def partial_of(name: str | None) -> tuple[str, int, int] | None:
+    """(variable, k, n) for the display name of a partial sum ``z (partial k of n)``
+    (``z₂ (partial 2 of 3)`` when z is bound several times), else None."""
+    if not name or not name.endswith(")") or _PARTIAL not in name:
+        return None
+    base, _, rest = name.rpartition(_PARTIAL)
+    k, _, n = rest[:-1].partition(" of ")
+    return (base, int(k), int(n)) if k.isdigit() and n.isdigit() else None
+
+
 _MARK = "\x00"   # separates a scope name from its instance number while tracing
 
 
@@ -403,10 +509,14 @@ def version_names(nodes: dict) -> None:
     ``dense``) becomes h₁, h₂ ... in creation order, so no two nodes share a display name;
     the plain name is kept as ``var`` for lookups."""
     seen: dict[str, list] = {}
+    partials = []
     for v, attrs in nodes.items():
         name = attrs["name"]
         if name is not None and attrs["kind"] != "input":
-            seen.setdefault(name, []).append(v)
+            if partial_of(name) is None:
+                seen.setdefault(name, []).append(v)
+            else:
+                partials.append(v)
     taken = {a["name"] for a in nodes.values() if a["name"] is not None}
     for name, ids in seen.items():
         if len(ids) < 2:
@@ -419,3 +529,22 @@ def version_names(nodes: dict) -> None:
             nodes[v]["name"] = versioned(name, k)
             nodes[v]["var"] = name
             taken.add(nodes[v]["name"])
+    if partials:
+        _version_partials(nodes, partials)
+
+
+def _version_partials(nodes: dict, partials: list) -> None:
+    """``z (partial 2 of 3)`` takes the version of the ``z`` its sum ends in: the next
+    binding of z in the same scope (``z₂ (partial 2 of 3)``)."""
+    bases = {partial_of(nodes[v]["name"])[0] for v in partials}  # type: ignore[index]
+    ends: dict[tuple, list] = {}
+    for v, attrs in nodes.items():
+        var = attrs.get("var") or attrs["name"]
+        if var in bases and attrs["kind"] == "op":
+            ends.setdefault((var, attrs["scope"]), []).append(v)
+    for v in partials:
+        attrs = nodes[v]
+        base, k, n = partial_of(attrs["name"])  # type: ignore[misc]
+        later = [u for u in ends.get((base, attrs["scope"]), ()) if u > v]
+        if later and nodes[later[0]]["name"] != base:
+            attrs["name"] = partial_name(nodes[later[0]]["name"], k, n)

@@ -46,6 +46,8 @@ class Traced:
         return self._rec.binary(ADD, self, o)
 
     def __radd__(self, o):
+        if type(o) is int and o == 0 and self._rec.summing(self):
+            return self                  # sum()'s start value is no term
         return self._rec.binary(ADD, self._rec.const(o), self)
 
     def __sub__(self, o):
