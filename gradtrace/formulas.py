@@ -1,7 +1,8 @@
 """How nodes and local derivatives read as text, in the user's own names.
 
 A named node reads as its name (``z(L)``); a constant as its number; an unnamed
-op as its expression over its operands (``(a(L) − y)``), so the local derivative
+op as its expression over its operands (``(a(L) − y)``, elided where long:
+``tanh(…)``), so the local derivative
 of ``(a − y)²`` reads ``2·(a − y)`` exactly as on the blackboard.  Formulas are
 filled in once, when the graph is first looked at, after every name is final.
 """
@@ -15,7 +16,7 @@ from .notation import number_text
 from .ops import CALL, INFIX, PRIMITIVES
 
 ATOM = 100
-MAX_EXPR = 28  # longer expressions fall back to a short id such as v12
+MAX_EXPR = 28  # longer expressions elide their operands: tanh(…), … + b
 MAX_NAME = 40  # longer names are shortened for display (the graph and JSON keep them whole)
 
 
@@ -92,9 +93,27 @@ def node_texts(graph) -> dict[int, tuple[str, int]]:
                         else f"const{tuple(val.shape)}", ATOM)
             continue
         prim = PRIMITIVES[attrs["op"]]
-        text = expression(prim, [texts[a] for a in argument_ids(pred[v])], attrs["params"])
-        texts[v] = (text, prim.prec) if len(text) <= MAX_EXPR else (f"v{v}", ATOM)
+        texts[v] = short_expression(prim, [texts[a] for a in argument_ids(pred[v])],
+                                    attrs["params"])
     return texts
+
+
+ELIDED = ("…", ATOM)
+
+
+def short_expression(prim, operands: list[tuple[str, int]], params) -> tuple[str, int]:
+    """An unnamed op's text, at most about MAX_EXPR long: whole when it fits, else with
+    its compound operands elided (``tanh(…)``, ``… + layer.b``), then all of them: the
+    reader still sees the op and every name that fits, never a made-up id."""
+    text = expression(prim, operands, params)
+    if len(text) <= MAX_EXPR:
+        return text, prim.prec
+    names_kept = [o if o[1] == ATOM and len(o[0]) <= MAX_EXPR // 2 else ELIDED
+                  for o in operands]
+    text = expression(prim, names_kept, params)
+    if len(text) > MAX_EXPR:
+        text = expression(prim, [ELIDED] * len(operands), params)
+    return text, prim.prec
 
 
 def expression(prim, operands: list[tuple[str, int]], params) -> str:

@@ -1,0 +1,172 @@
+"""What the bytecode around an op says about its value: where it is stored.
+
+``z = w * a + b`` names the add node ``z`` because the bytecode right after the
+add stores into ``z``.  We read that once per code object with ``dis`` and keep
+a table offset -> what follows, so each op costs a dict lookup, not a trace hook.
+"""
+
+from __future__ import annotations
+
+import dis
+
+RETURN = object()  # the op's value is returned, ask the caller
+COMP = "comp"      # an element of a list comprehension: named h[k] after the list's target
+
+_STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF", "STORE_ATTR",
+              "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"}
+_RETURN_OPS = {"RETURN_VALUE"}
+_CALL_OPS = {"CALL", "CALL_FUNCTION_EX", "CALL_KW", "PRECALL", "CALL_FUNCTION",
+             "CALL_METHOD", "CALL_FUNCTION_KW"}
+
+_TABLES: dict = {}
+_MAX_TABLES = 4096
+
+
+def _build_table(code) -> dict[int, tuple[bool, object]]:
+    # An instruction owns the offsets up to the next one: in 3.11 a frame that is
+    # inside a Python-level call reports the CALL's last inline-cache offset.
+    instrs = [i for i in dis.get_instructions(code) if i.opname != "CACHE"]
+    named = _stored_values(instrs)
+    table: dict[int, tuple[bool, object]] = {}
+    for k, (here, nxt) in enumerate(zip(instrs, instrs[1:])):
+        what: object = named.get(k)
+        if what is None and nxt.opname in _RETURN_OPS:
+            what = RETURN
+        elif what is None and nxt.opname == "LIST_APPEND" and code.co_name == "<listcomp>":
+            what = COMP
+        entry = (here.opname in _CALL_OPS, what)
+        for offset in range(here.offset, nxt.offset, 2):
+            table[offset] = entry
+    return table
+
+
+# How many values an instruction pushes (the rest of its stack effect is what it pops).
+_PUSHES_ONE = ("LOAD_", "BINARY_", "UNARY_", "BUILD_", "CALL", "COMPARE_OP", "CONTAINS_OP",
+               "IS_OP", "FORMAT_VALUE", "GET_ITER", "LIST_", "DICT_")
+
+
+def _pushes(ins) -> int:
+    if ins.opname == "LOAD_METHOD":
+        return 2
+    if ins.opname == "LOAD_GLOBAL" and ins.arg is not None and ins.arg & 1:
+        return 2
+    if ins.opname.startswith(_PUSHES_ONE) and not ins.opname.startswith("BINARY_SLICE"):
+        return 1
+    return max(_effect(ins), 0)
+
+
+def _effect(ins) -> int:
+    try:
+        return dis.stack_effect(ins.opcode, ins.arg if ins.opcode >= dis.HAVE_ARGUMENT else None)
+    except ValueError:
+        return 0
+
+
+def _producer(instrs, k: int, depth: int, anyway: bool = False) -> int | None:
+    """Index of the instruction that pushed the value ``depth`` places from the top just
+    before instruction k (straight-line code only; None when it cannot tell)."""
+    i = k - 1
+    steps = 0
+    while i >= 0 and steps < 80:
+        ins = instrs[i]
+        q = _pushes(ins)
+        if depth <= q:
+            return i if q == 1 or anyway else None
+        if ins.is_jump_target:          # another path reaches here: the stack is unknown
+            return None
+        depth -= _effect(ins)           # before it: its pushes gone, its pops back
+        i -= 1
+        steps += 1
+    return None
+
+
+def _stored_values(instrs) -> dict[int, object]:
+    """For each instruction whose value a store keeps, what it is stored as:
+    ``Q, K, V = a, b, c`` (each of the three), ``self.h = ...`` (``self.h``),
+    ``cache["z1"] = ...`` (``cache['z1']``), ``hs[t] = ...`` (resolved when recorded)."""
+    named: dict[int, object] = {}
+    for k, ins in enumerate(instrs):
+        op = ins.opname
+        if op in ("STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF"):
+            target, depth = ins.argval, 1
+        elif op == "STORE_ATTR":
+            obj = _producer(instrs, k, 1)
+            owner = _loaded_name(instrs, obj)
+            target, depth = (f"{owner}.{ins.argval}" if owner else ins.argval), 2
+        elif op == "STORE_SUBSCR":
+            key = _producer(instrs, k, 1)
+            box = _producer(instrs, k, 2)
+            owner = _loaded_name(instrs, box)
+            if owner is None or key is None:
+                continue
+            kins = instrs[key]
+            if kins.opname == "LOAD_CONST":
+                target = f"{owner}[{kins.argval!r}]"
+            elif kins.opname in ("LOAD_FAST", "LOAD_NAME", "LOAD_DEREF"):
+                target = (SLOT, owner, kins.argval)
+            else:
+                continue
+            depth = 3
+        elif op == "UNPACK_SEQUENCE":        # Q, K, V = np.split(...): one call, n parts
+            names: list[str] = []
+            for j in range(1, ins.arg + 1):
+                if k + j >= len(instrs) or instrs[k + j].opname not in (
+                        "STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF"):
+                    names = []
+                    break
+                names.append(instrs[k + j].argval)
+            src = _producer(instrs, k, 1)
+            if names and src is not None and src not in named:
+                named[src] = (UNPACK, tuple(names))
+            continue
+        elif op in ("PRECALL", "CALL") and ins.arg == 1 and not (
+                op == "CALL" and k and instrs[k - 1].opname == "PRECALL"):
+            method = _producer(instrs, k, 2, anyway=True)     # xs.append(value)
+            if method is None or instrs[method].opname != "LOAD_METHOD" or \
+                    instrs[method].argval != "append":
+                continue
+            owner = _loaded_name(instrs, _producer(instrs, method, 1))
+            if owner is None:
+                continue
+            target, depth = (APPEND, owner), 1
+        else:
+            continue
+        src = _producer(instrs, k, depth)
+        if src is not None and src not in named:
+            named[src] = target
+    return named
+
+
+def _loaded_name(instrs, i) -> str | None:
+    if i is None:
+        return None
+    ins = instrs[i]
+    if ins.opname in ("LOAD_FAST", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_DEREF"):
+        return ins.argval
+    return None
+
+
+SLOT = "slot"      # a container slot whose key is a variable: named when the op is recorded
+APPEND = "append"  # xs.append(value): named xs[i], i the list's length when recorded
+UNPACK = "unpack"  # Q, K, V = one_call(...): the call's parts take the names in turn
+
+
+def slot_name(frame, what) -> str | None:
+    """``hs[3]`` for ``hs[t] = ...`` with t == 3 now; ``xs[2]`` for the third append."""
+    try:
+        if what[0] == APPEND:
+            return f"{what[1]}[{len(frame.f_locals[what[1]])}]"
+        return f"{what[1]}[{frame.f_locals[what[2]]!r}]"
+    except (KeyError, TypeError):
+        return None
+
+
+def site_of(frame) -> tuple[bool, object]:
+    """(is the current instruction a call?, stored name / RETURN / None) for a frame."""
+    code = frame.f_code
+    table = _TABLES.get(code)
+    if table is None:
+        if len(_TABLES) >= _MAX_TABLES:
+            _TABLES.clear()
+        table = _TABLES[code] = _build_table(code)
+    return table.get(frame.f_lasti, (False, None))
