@@ -8,6 +8,8 @@ a table offset -> what follows, so each op costs a dict lookup, not a trace hook
 from __future__ import annotations
 
 import dis
+from types import BuiltinFunctionType, FunctionType, ModuleType
+from typing import Any
 
 RETURN = object()  # the op's value is returned, ask the caller
 COMP = "comp"      # an element of a list comprehension: named h[k] after the list's target
@@ -170,3 +172,153 @@ def site_of(frame) -> tuple[bool, object]:
             _TABLES.clear()
         table = _TABLES[code] = _build_table(code)
     return table.get(frame.f_lasti, (False, None))
+
+
+# ---------------------------------------------------------------- operands, as written
+MISSING = object()   # an operand whose value cannot be read without running code again
+_INSTRS: dict = {}
+_NAME_LOADS = ("LOAD_FAST", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_CLOSURE")
+
+
+def _instructions(code) -> tuple[list, dict[int, int]]:
+    """A code object's instructions (no caches) and offset -> owning instruction index."""
+    hit = _INSTRS.get(code)
+    if hit is None:
+        if len(_INSTRS) >= _MAX_TABLES:
+            _INSTRS.clear()
+        instrs = [i for i in dis.get_instructions(code) if i.opname != "CACHE"]
+        where: dict[int, int] = {}
+        for k, (here, nxt) in enumerate(zip(instrs, instrs[1:] + [None])):
+            end = nxt.offset if nxt is not None else here.offset + 2
+            for offset in range(here.offset, end, 2):
+                where[offset] = k
+        hit = _INSTRS[code] = (instrs, where)
+    return hit
+
+
+def operands(frame) -> list[tuple[str | None, object, tuple]]:
+    """The operands of the instruction a frame is running, as the code writes them:
+    (source text or None, value or MISSING, the values of the names it reads) for a
+    binary operator's two sides or a call's arguments."""
+    instrs, where = _instructions(frame.f_code)
+    k = where.get(frame.f_lasti)
+    if k is None:
+        return []
+    op = instrs[k].opname
+    if op == "CALL" and k and instrs[k - 1].opname == "PRECALL":
+        k -= 1
+    if op == "BINARY_OP":
+        depths = [2, 1]
+    elif instrs[k].opname == "PRECALL":
+        depths = list(range(instrs[k].arg, 0, -1))
+    else:
+        return []
+    return [_source(frame, instrs, _producer(instrs, k, d), 3) for d in depths]
+
+
+_UNKNOWN: tuple = (None, MISSING, (MISSING,))
+
+
+def _source(frame, instrs, i, budget: int) -> tuple[Any, Any, tuple]:
+    """(text, value, values of the names read) of the expression instruction i computes:
+    names, constants, attributes, subscripts and calls of them; short texts only."""
+    if i is None or budget < 0:
+        return _UNKNOWN
+    ins = instrs[i]
+    op = ins.opname
+    if op in _NAME_LOADS:
+        value = _lookup(frame, ins.argval)
+        return ins.argval, value, (() if isinstance(value, _PLAIN) else (value,))
+    if op == "LOAD_CONST":
+        text = repr(ins.argval)
+        return (text if len(text) <= 12 else None), ins.argval, ()
+    if op in ("LOAD_ATTR", "LOAD_METHOD"):
+        text, base, roots = _source(frame, instrs, _producer(instrs, i, 1, anyway=True),
+                                    budget - 1)
+        value = MISSING if op == "LOAD_METHOD" else _attribute(base, ins.argval)
+        return (f"{text}.{ins.argval}" if text else None), value, roots
+    if op == "BINARY_SUBSCR":
+        text, base, roots = _source(frame, instrs, _producer(instrs, i, 2), budget - 1)
+        ktext, key, kroots = _source(frame, instrs, _producer(instrs, i, 1), budget - 1)
+        if isinstance(key, (int, str)) and not isinstance(key, bool):
+            ktext = repr(key)
+        value = MISSING
+        if isinstance(base, (list, tuple, dict)) and key is not MISSING:
+            try:
+                value = base[key]
+            except (LookupError, TypeError):
+                pass
+        return (f"{text}[{ktext}]" if text and ktext else None), value, roots + kroots
+    if op == "CALL" and i and instrs[i - 1].opname == "PRECALL":
+        return _call_source(frame, instrs, i - 1, budget)
+    return _UNKNOWN
+
+
+def _call_source(frame, instrs, k, budget):
+    n = instrs[k].arg
+    kw = frame.f_code.co_consts[instrs[k - 1].arg] \
+        if k and instrs[k - 1].opname == "KW_NAMES" else ()
+    callee, _, roots = _source(frame, instrs, _producer(instrs, k, n + 1, anyway=True),
+                               budget - 1)
+    args = [_source(frame, instrs, _producer(instrs, k, d), budget - 1)
+            for d in range(n, 0, -1)]
+    roots = roots + tuple(r for a in args for r in (a[2] if a[1] is MISSING else (a[1],)))
+    if callee is None or any(a[0] is None for a in args):
+        return None, MISSING, roots
+    names = [""] * (n - len(kw)) + [f"{name}=" for name in kw]
+    text = f"{callee}({', '.join(p + a[0] for p, a in zip(names, args))})"
+    return (text if len(text) <= 40 else None), MISSING, roots
+
+
+_PLAIN = (ModuleType, type, FunctionType, BuiltinFunctionType, int, float, str, bool)
+
+
+def _lookup(frame, name: str):
+    for space in (frame.f_locals, frame.f_globals, frame.f_builtins):
+        if name in space:
+            return space[name]
+    return MISSING
+
+
+def _attribute(base, attr: str):
+    """An attribute's value, unless reading it would run a property."""
+    if base is MISSING or isinstance(getattr(type(base), attr, None), property):
+        return MISSING
+    try:
+        return getattr(base, attr)
+    except Exception:   # noqa: BLE001 - a user's __getattr__ may raise anything
+        return MISSING
+
+
+_STORES = ("STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF")
+
+
+def unpack_targets(frame):
+    """What the call a frame is running is unpacked into: ``out, (h_n, c_n) = ...`` gives
+    ``("out", ("h_n", "c_n"))`` (None for a target that is no plain name, such as
+    ``_`` or ``self.h``); None when the result is not unpacked."""
+    instrs, where = _instructions(frame.f_code)
+    k = where.get(frame.f_lasti)
+    if k is None or k + 1 >= len(instrs) or instrs[k + 1].opname != "UNPACK_SEQUENCE":
+        return None
+    return _target(instrs, k + 1)[0]
+
+
+def _target(instrs, j):
+    """(target structure, index after it) of the store starting at instruction j."""
+    ins = instrs[j] if j < len(instrs) else None
+    if ins is None:
+        return None, j
+    if ins.opname in _STORES:
+        return (None if ins.argval == "_" else ins.argval), j + 1
+    if ins.opname == "UNPACK_SEQUENCE":
+        parts = []
+        j += 1
+        for _ in range(ins.arg):
+            part, j = _target(instrs, j)
+            parts.append(part)
+        return tuple(parts), j
+    if ins.opname in _NAME_LOADS and j + 1 < len(instrs) and \
+            instrs[j + 1].opname == "STORE_ATTR":
+        return f"{ins.argval}.{instrs[j + 1].argval}", j + 2
+    return None, len(instrs)       # something else: the rest is not followed

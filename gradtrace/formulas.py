@@ -88,14 +88,22 @@ def node_texts(graph) -> dict[int, tuple[str, int]]:
             texts[v] = (shown_name(name), ATOM)
             continue
         if attrs["kind"] != "op":
-            val = attrs["value"]
-            texts[v] = (number_text(val) if isinstance(val, float)
-                        else f"const{tuple(val.shape)}", ATOM)
+            texts[v] = (const_text(attrs["value"]), ATOM)
             continue
         prim = PRIMITIVES[attrs["op"]]
         texts[v] = short_expression(prim, [texts[a] for a in argument_ids(pred[v])],
                                     attrs["params"])
     return texts
+
+
+def const_text(value) -> str:
+    """An unnamed constant as the reader would write it: a number, a short vector's
+    entries (``[1, 0, 0]``), else what it is (``constant 16×16``)."""
+    if isinstance(value, float):
+        return number_text(value)
+    if value.ndim == 1 and value.size <= 4:
+        return "[" + ", ".join(number_text(float(x)) for x in value) + "]"
+    return "constant " + "×".join(str(d) for d in value.shape)
 
 
 ELIDED = ("…", ATOM)
@@ -112,7 +120,8 @@ def short_expression(prim, operands: list[tuple[str, int]], params) -> tuple[str
                   for o in operands]
     text = expression(prim, names_kept, params)
     if len(text) > MAX_EXPR:
-        text = expression(prim, [ELIDED] * len(operands), params)
+        many = "{args}" in prim.expr and len(operands) > 1     # F.attention(…), not (…, …, …)
+        text = expression(prim, [ELIDED] * (1 if many else len(operands)), params)
     return text, prim.prec
 
 

@@ -9,11 +9,23 @@ return sigmoid(z)`` names its result after the caller's variable.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from types import FrameType
 
-from .bytecode import APPEND, COMP, RETURN, SLOT, UNPACK, site_of, slot_name  # noqa: F401
-from .tape import ARGS
+from .bytecode import (  # noqa: F401
+    APPEND,
+    COMP,
+    MISSING,
+    RETURN,
+    SLOT,
+    UNPACK,
+    operands,
+    site_of,
+    slot_name,
+)
+from .tape import ARGS, OP
 from .versions import (  # noqa: F401  (the names every stage asks naming for)
     _MARK,
     name_instances,
@@ -23,8 +35,10 @@ from .versions import (  # noqa: F401  (the names every stage asks naming for)
     versioned,
 )
 
-# Frames in these files are gradtrace's own; naming looks past them to user code.
+# Frames in these files are gradtrace's own or a library's (torch's nn.Module code);
+# naming looks past them to user code.
 INTERNAL_FILES: set[str] = {__file__}
+OWN_DIR = os.path.dirname(__file__) + os.sep
 
 _NOT_NAMES = {"forward", "__call__", "_"}   # a module's output is named by its path instead
 
@@ -54,6 +68,7 @@ class Naming:
         self._calls: dict = {}     # function or scope name -> instances so far
         self._unpacking: tuple | None = None   # (frame, lasti, part index) being unpacked
         self._comps: dict = {}     # list comprehension frame -> elements named so far
+        self.const_site: tuple | None = None   # where const_name last found a name
 
     def has_instances(self) -> bool:
         """Did any call or gt.scope get an instance label (names to resolve at the end)?"""
@@ -90,9 +105,12 @@ class Naming:
                 hit = table.get(lasti)
         is_call, name, scope, loc = hit if hit is not None else self._site(f, lasti)
         self.sites.append(loc)
+        parts = False
         if type(name) is tuple:          # hs[t] = ...: the slot's key is read now
-            if name[0] == UNPACK:
-                name = self._next_part(f, lasti, name[1])
+            if name[0] == UNPACK:        # the parts of one call made right here
+                parts = True
+                name = self._next_part(f, lasti, name[1]) \
+                    if direct_caller(sys._getframe(1)) is f else None
             elif name[0] == COMP:
                 if not (dunder and is_call):     # (a builtin's adds: when it is over)
                     name = self.comp_index(f, name[1])
@@ -101,7 +119,7 @@ class Naming:
         pending = self.pending
         if pending is not None and pending[0] is f and pending[1] != lasti:
             self.commit_pending()
-        if dunder and is_call and name is not None:
+        if dunder and is_call and name is not None and not parts:
             name = self._name_from_builtin(f, name, nid)
         return name, scope
 
@@ -159,6 +177,25 @@ class Naming:
         self._comps[frame] = k + 1
         return f"{target}[{k}]"
 
+    def const_name(self, value, traced: Callable[[object], bool]) -> str | None:
+        """How the user's line reads a constant array it hands to a traced op: ``xs[2]``
+        for ``xs[t] @ W``, ``targets.view(-1)`` in ``F.cross_entropy(logits, ...)``.
+        The operand that is the constant (the same object), or the one operand that is
+        not traced; None when the op runs inside a library or it cannot tell."""
+        f = direct_caller(sys._getframe(1))
+        if f is None:
+            return None
+        found = operands(f)
+        named = [text for text, v, _ in found if v is value]
+        if not named:
+            named = [text for text, v, roots in found
+                     if not isinstance(v, (int, float)) and (v is MISSING or not traced(v))
+                     and not any(r is MISSING or traced(r) for r in roots)]
+        if len(named) != 1 or named[0] is None:
+            return None
+        self.const_site = (f.f_code.co_filename, f.f_lineno)
+        return named[0]
+
     def _next_part(self, frame, lasti, names):
         """The next target of ``Q, K, V = call(...)`` for the call running at lasti."""
         last = self._unpacking
@@ -210,7 +247,14 @@ class Naming:
         self.pending = None
         if name is None:
             return
-        for start, adds in _chains(entries, self.records):
+        records, names = self.records, self.names
+        if not all(e < 0 or records[e][OP].name == "add" for e in entries):
+            last = entries[-1]           # a module or library call: its last node is it
+            if last >= 0 and names[last] is None:
+                names[last] = self.comp_index(frame, name[1]) if type(name) is tuple \
+                    else name
+            return
+        for start, adds in _chains(entries, records):
             _name_chain(self.names, self.comp_index(frame, name[1]) if type(name) is tuple
                         else name, start, adds)
 
@@ -263,6 +307,26 @@ class Naming:
                 depth += 1
             f = f.f_back
         return max(depth - 1, 0)
+
+
+DISPATCH_FILES: set[str] = set()   # a library's dispatch of the very call being recorded
+
+
+def direct_caller(f: FrameType | None) -> FrameType | None:
+    """The user's frame making the call being recorded, walking out from ``f`` past
+    gradtrace's frames and a library's dispatch of that one call (torch's
+    ``handle_torch_function`` and the function's own Python wrapper); None when the call
+    is made inside library code (torch's ``nn.LSTM.forward`` calling ``_VF.lstm``)."""
+    while f is not None and f.f_code.co_filename.startswith(OWN_DIR):
+        f = f.f_back
+    if f is not None and f.f_code.co_filename in DISPATCH_FILES:
+        while f is not None and f.f_code.co_filename in DISPATCH_FILES:
+            f = f.f_back
+        if f is not None and f.f_code.co_filename in INTERNAL_FILES:
+            f = f.f_back                 # the wrapper that asked for the dispatch
+    if f is None or f.f_code.co_filename in INTERNAL_FILES:
+        return None
+    return f
 
 
 def _chains(entries: list[int], records) -> list[tuple[int | None, list[int]]]:

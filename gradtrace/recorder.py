@@ -52,7 +52,10 @@ class Recorder(Naming):
     def leaf(self, kind: str, value, name: str | None, requires_grad: bool) -> Traced:
         nid = self.n
         self.n = nid + 1
-        self.sites.append(None)
+        site = None
+        if name is not None and kind == "const":     # named by const_name: its line
+            site, self.const_site = self.const_site, None
+        self.sites.append(site)
         self.records.append((kind, None, value, (), None, requires_grad, (), None))
         self.names.append(name)
         return Traced(nid, value, self, requires_grad)
@@ -78,7 +81,7 @@ class Recorder(Naming):
             t = self.leaf("const", float(value), None, False)
         elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             t = self.leaf("const", float(value) if value.ndim == 0 else _snapshots.snapshot(value),
-                          None, False)
+                          self.const_name(value, _is_traced) if value.ndim else None, False)
         elif isinstance(value, (list, tuple)) and _numeric(value):
             arr = np.asarray(value, dtype=np.float64)
             t = self.leaf("const", float(arr) if arr.ndim == 0 else arr, None, False)
@@ -244,6 +247,10 @@ class Recorder(Naming):
             arr = [np.float64(v) for v in vals]
             locs = prim.darray(np.float64(out), *arr, **(params or {}))
         return out, tuple(float(v) for v in locs)
+
+
+def _is_traced(x) -> bool:
+    return type(x) is Traced
 
 
 def _numeric(seq) -> bool:

@@ -25,8 +25,9 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from . import inputs as _inputs
+from .bytecode import unpack_targets
 from .errors import TraceError
-from .naming import INTERNAL_FILES
+from .naming import DISPATCH_FILES, INTERNAL_FILES, OWN_DIR
 from .ops import PRIMITIVES
 from .ops.external import ROWS
 from .recorder import Recorder
@@ -34,6 +35,7 @@ from .traced import Traced
 
 INTERNAL_FILES.add(__file__)
 TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+DISPATCH_FILES.add(os.path.join(TORCH_DIR, "overrides.py"))
 
 # torch name -> (op-table row, operands reversed?) for elementwise calls with known locals
 ELEMENTWISE = {n: (n, False) for n in ("tanh", "sigmoid", "exp", "log", "sqrt", "sin", "cos",
@@ -133,6 +135,7 @@ class Bridge(TorchFunctionMode):
         self.open_modules: list = []
         self.fallback: dict[int, str] = {}      # node -> module path, if nothing names it
         self.late_inputs: dict[str, torch.Tensor] = {}   # see ``reached``
+        self.starts: list[int] = []              # first node id of each open module call
         self.wanted = _inputs.wanted(None)       # which inputs get gradients
 
     # ------------------------------------------------------------ inputs
@@ -163,6 +166,9 @@ class Bridge(TorchFunctionMode):
         """The node of a tensor ``input`` has registered."""
         return self.nodes[id(t)][1]
 
+    def _traced(self, x) -> bool:
+        return isinstance(x, torch.Tensor) and self.node_of(x) is not None
+
     def node_of(self, t: torch.Tensor) -> int | None:
         hit = self.nodes.get(id(t))
         return hit[1] if hit is not None and hit[0] is t else None
@@ -180,7 +186,8 @@ class Bridge(TorchFunctionMode):
         else:
             _note_marked(self.rec, value)
             v = float(value)
-        nid = self.rec.leaf("const", v, None, False)._id
+        name = self.rec.const_name(value, self._traced) if type(v) is not float else None
+        nid = self.rec.leaf("const", v, name, False)._id
         self.consts[id(value)] = (value, nid)
         return nid
 
@@ -314,11 +321,15 @@ class Bridge(TorchFunctionMode):
             self.rec.scopes.append(entry)
             self.rec.scope_version += 1
         self.open_modules.append(entry)
+        self.starts.append(self.rec.n)
 
     def leave_module(self, module, args, output):
         if not self.open_modules:
             return
         entry = self.open_modules.pop()
+        start = self.starts.pop()
+        if isinstance(output, (tuple, list)):
+            self._name_parts(output, start)
         if entry is None:
             return
         if entry in self.rec.scopes:
@@ -329,6 +340,52 @@ class Bridge(TorchFunctionMode):
             if nid is not None:
                 self.fallback.setdefault(nid, self.module_paths.get(id(module),
                                                                     entry[1].split("\x00")[0]))
+
+
+    def _name_parts(self, output, start: int) -> None:
+        """``out, (h_n, c_n) = self.lstm(x)`` called from the user's code: each part's
+        node is named after its target by identity (the module's own ops may have made
+        them in any order), and no other node of the call keeps those names."""
+        caller = _module_caller()
+        targets = unpack_targets(caller) if caller is not None else None
+        if targets is None:
+            return
+        self.rec.commit_pending()
+        found: dict[int, str] = {}
+        _match(output, targets, lambda t, name: found.setdefault(self.node_of(t) or -1, name))
+        found.pop(-1, None)
+        names = self.rec.names
+        taken = set(found.values())
+        for nid in range(start, self.rec.n):
+            if names[nid] in taken:
+                names[nid] = None
+        for nid, name in found.items():
+            names[nid] = name
+
+
+def _match(value, targets, name) -> None:
+    if isinstance(targets, str) and isinstance(value, torch.Tensor):
+        name(value, targets)
+    elif isinstance(targets, tuple) and isinstance(value, (tuple, list)) and \
+            len(value) == len(targets):
+        for v, t in zip(value, targets):
+            _match(v, t, name)
+
+
+_CALL_MACHINERY = os.path.join(TORCH_DIR, "nn", "modules", "module.py")
+
+
+def _module_caller() -> FrameType | None:
+    """The user's frame that called the module whose forward hook runs now, if the
+    user's code called it directly (not another module's torch code)."""
+    f: FrameType | None = sys._getframe(2)
+    while f is not None and (f.f_code.co_filename.startswith(OWN_DIR) or
+                             f.f_code.co_filename == _CALL_MACHINERY):
+        f = f.f_back
+    if f is None or f.f_code.co_filename in INTERNAL_FILES or \
+            f.f_code.co_filename.startswith(TORCH_DIR):
+        return None
+    return f
 
 
 class NumpyGuard(TorchFunctionMode):

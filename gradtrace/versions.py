@@ -58,7 +58,8 @@ def versioned(name: str, k: int) -> str:
 def version_names(nodes: dict) -> None:
     """A name bound by several nodes (``h = np.tanh(...)`` in a loop, ``z`` in every call of
     ``dense``) becomes h₁, h₂ ... in creation order, so no two nodes share a display name;
-    the plain name is kept as ``var`` for lookups."""
+    a constant bound first (``h = np.zeros(4)`` before the loop) is h₀.  The plain name is
+    kept as ``var`` for lookups."""
     seen: dict[str, list] = {}
     partials = []
     for v, attrs in nodes.items():
@@ -72,6 +73,11 @@ def version_names(nodes: dict) -> None:
     for name, ids in seen.items():
         if len(ids) < 2:
             continue
+        first = nodes[ids[0]]
+        if first["kind"] == "const" and versioned(name, 0) not in taken:
+            first["name"], first["var"] = versioned(name, 0), name    # h = np.zeros(4): h₀
+            taken.add(first["name"])
+            ids = ids[1:]
         k = 0
         for v in ids:
             k += 1

@@ -41,8 +41,11 @@ def mlp4(x=np.linspace(-1, 1, 3), Ws=tuple(np.full((3, 3), 0.1 * (i + 1)) for i 
 def test_reassigned_variables_get_versions_and_lines():
     t = gt.trace(rnn).backward()
     hs = [(a["name"], a["line"]) for _, a in t.graph.nodes(data=True)
-          if a.get("var") == "h"]
+          if a.get("var") == "h" and a["kind"] == "op"]
     assert [n for n, _ in hs] == ["h₁", "h₂", "h₃", "h₄", "h₅"]
+    # the h the loop starts from, np.zeros(4), is a constant read through the name h
+    h0 = [a for _, a in t.graph.nodes(data=True) if a["name"] == "h₀"]
+    assert len(h0) == 1 and h0[0]["kind"] == "const" and h0[0]["var"] == "h"
     assert all(isinstance(line, int) and line > 0 for _, line in hs)
     assert all(a["file"].endswith("test_names.py") for _, a in t.graph.nodes(data=True)
                if a["kind"] == "op")
