@@ -12,7 +12,7 @@ from types import BuiltinFunctionType, FunctionType, ModuleType
 from typing import Any
 
 RETURN = object()  # the op's value is returned, ask the caller
-COMP = "comp"      # an element of a list comprehension: named h[k] after the list's target
+COMP = object()    # an element of a list comprehension: named h[k] after the list's target
 
 _STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF", "STORE_ATTR",
               "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"}

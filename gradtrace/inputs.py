@@ -178,9 +178,10 @@ def walkable(value) -> bool:
     kind = type(value)
     if isinstance(value, _NOT_WALKED):
         return False
-    if kind.__module__.split(".")[0] in ("torch", "numpy", "builtins") or \
-            hasattr(kind, "__array__") or hasattr(kind, "__array_interface__"):
-        return False
+    if any(k.__module__.split(".")[0] in ("torch", "numpy") for k in kind.__mro__[:-1]) or \
+            kind.__module__ == "builtins" or hasattr(kind, "__array__") or \
+            hasattr(kind, "__array_interface__"):
+        return False                   # an nn.Module subclass, a tensor, an array-like
     return hasattr(value, "__dict__") or bool(_slots(kind))
 
 

@@ -111,9 +111,9 @@ class Naming:
                 parts = True
                 name = self._next_part(f, lasti, name[1]) \
                     if direct_caller(sys._getframe(1)) is f else None
-            elif name[0] == COMP:
+            elif name[0] is COMP:
                 if not (dunder and is_call):     # (a builtin's adds: when it is over)
-                    name = self.comp_index(f, name[1])
+                    name = self.comp_index(name[2], name[1])
             else:
                 name = slot_name(f, name)
         pending = self.pending
@@ -147,9 +147,9 @@ class Naming:
         f = user
         internal = INTERNAL_FILES
         is_call, what = site_of(f)
-        comp = what is COMP            # h = [f(x) for x in xs]: the list's target names it
-        if comp:
-            what = RETURN
+        comp = None                    # h = [f(x) for x in xs]: the list's target names it
+        if what is COMP:
+            comp, what = f, RETURN
         hops = 0
         helper = None
         while what is RETURN and hops < 8:
@@ -161,9 +161,11 @@ class Naming:
                 what = None
                 break
             what = site_of(f)[1]
+            if what is COMP and comp is None:
+                comp, what = f, RETURN
             hops += 1
-        if comp:
-            what = (COMP, what) if type(what) is str else None
+        if comp is not None:
+            what = (COMP, what, comp) if type(what) is str else None
         elif what is None and helper is not None and helper[0] != "<" and f is not None \
                 and f is not self.entry and helper not in _NOT_NAMES:
             what = helper     # `dense(...)` stored nowhere: named after the helper
@@ -187,10 +189,10 @@ class Naming:
             return None
         found = operands(f)
         named = [text for text, v, _ in found if v is value]
-        if not named:
+        if not named:         # the one operand that may be it: not traced, not a number
             named = [text for text, v, roots in found
                      if not isinstance(v, (int, float)) and (v is MISSING or not traced(v))
-                     and not any(r is MISSING or traced(r) for r in roots)]
+                     and not any(r is not MISSING and traced(r) for r in roots)]
         if len(named) != 1 or named[0] is None:
             return None
         self.const_site = (f.f_code.co_filename, f.f_lineno)
@@ -232,7 +234,7 @@ class Naming:
             pending = None
         if pending is None:
             name = self._site(f, f.f_lasti)[1]
-            if type(name) is tuple and name[0] != COMP:
+            if type(name) is tuple and name[0] is not COMP:
                 name = slot_name(f, name) if name[0] != UNPACK else None
             self.pending = pending = (f, f.f_lasti, name, [])
         pending[3].append(~term._id)            # ~id: a start, not an add
@@ -243,7 +245,7 @@ class Naming:
         variable's node, and its earlier adds are ``z (partial k of n)``."""
         if self.pending is None:
             return
-        frame, _, name, entries = self.pending
+        _, _, name, entries = self.pending
         self.pending = None
         if name is None:
             return
@@ -251,11 +253,11 @@ class Naming:
         if not all(e < 0 or records[e][OP].name == "add" for e in entries):
             last = entries[-1]           # a module or library call: its last node is it
             if last >= 0 and names[last] is None:
-                names[last] = self.comp_index(frame, name[1]) if type(name) is tuple \
+                names[last] = self.comp_index(name[2], name[1]) if type(name) is tuple \
                     else name
             return
         for start, adds in _chains(entries, records):
-            _name_chain(self.names, self.comp_index(frame, name[1]) if type(name) is tuple
+            _name_chain(self.names, self.comp_index(name[2], name[1]) if type(name) is tuple
                         else name, start, adds)
 
     def _scope_walk(self, user) -> tuple:
