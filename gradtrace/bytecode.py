@@ -30,13 +30,19 @@ def _build_table(code) -> dict[int, tuple[bool, object]]:
     instrs = [i for i in dis.get_instructions(code) if i.opname != "CACHE"]
     named = _stored_values(instrs)
     table: dict[int, tuple[bool, object]] = {}
+    entries = []
     for k, (here, nxt) in enumerate(zip(instrs, instrs[1:])):
         what: object = named.get(k)
         if what is None and nxt.opname in _RETURN_OPS:
             what = RETURN
         elif what is None and nxt.opname == "LIST_APPEND" and code.co_name == "<listcomp>":
             what = COMP
-        entry = (here.opname in _CALL_OPS, what)
+        entries.append((here.opname in _CALL_OPS, what))
+    for k, (here, nxt) in enumerate(zip(instrs, instrs[1:])):
+        # a specialised PRECALL (3.11's adaptive interpreter, after a few runs) makes the
+        # whole call itself: a frame inside it reports the PRECALL, which means its CALL
+        entry = entries[k + 1] if here.opname == "PRECALL" and nxt.opname == "CALL" \
+            else entries[k]
         for offset in range(here.offset, nxt.offset, 2):
             table[offset] = entry
     return table
@@ -299,6 +305,8 @@ def unpack_targets(frame):
     ``_`` or ``self.h``); None when the result is not unpacked."""
     instrs, where = _instructions(frame.f_code)
     k = where.get(frame.f_lasti)
+    if k is not None and instrs[k].opname == "PRECALL":    # (specialised: see _build_table)
+        k += 1
     if k is None or k + 1 >= len(instrs) or instrs[k + 1].opname != "UNPACK_SEQUENCE":
         return None
     return _target(instrs, k + 1)[0]
