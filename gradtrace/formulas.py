@@ -111,14 +111,17 @@ ELIDED = ("…", ATOM)
 
 def short_expression(prim, operands: list[tuple[str, int]], params) -> tuple[str, int]:
     """An unnamed op's text, at most about MAX_EXPR long: whole when it fits, else with
-    its compound operands elided (``tanh(…)``, ``… + layer.b``), then all of them: the
-    reader still sees the op and every name that fits, never a made-up id."""
+    its longest operands elided until it does (``tanh(…)``, ``… + layer.b``): the reader
+    still sees the op and every operand that fits, never a made-up id."""
     text = expression(prim, operands, params)
     if len(text) <= MAX_EXPR:
         return text, prim.prec
-    names_kept = [o if o[1] == ATOM and len(o[0]) <= MAX_EXPR // 2 else ELIDED
-                  for o in operands]
-    text = expression(prim, names_kept, params)
+    kept = list(operands)
+    for k in sorted(range(len(kept)), key=lambda k: -len(kept[k][0])):   # longest first
+        kept[k] = ELIDED
+        text = expression(prim, kept, params)
+        if len(text) <= MAX_EXPR:
+            return text, prim.prec
     if len(text) > MAX_EXPR:
         many = "{args}" in prim.expr and len(operands) > 1     # F.attention(…), not (…, …, …)
         text = expression(prim, [ELIDED] * (1 if many else len(operands)), params)
