@@ -134,7 +134,17 @@ def test_every_gallery_target_is_audited():
 
 @pytest.mark.parametrize("name", sorted(examples.EXAMPLES))
 def test_gallery_models_name_only_what_the_code_names(name):
-    audit(examples.EXAMPLES[name])
+    fn = examples.EXAMPLES[name]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gt.trace(fn)
+    except gt.TraceError as e:             # a micrograd-style Value graph: its labels
+        t = gt.from_micrograd(e.result)    # type: ignore[attr-defined]
+        texts = [text for text, _ in node_texts(t.graph).values()]
+        assert not [x for x in texts if MACHINE.search(x)]
+        return
+    audit(fn)
 
 
 @pytest.mark.parametrize("fn", [test_names.rnn, test_names.mlp4], ids=lambda f: f.__name__)
