@@ -287,8 +287,9 @@ def _lookup(frame, name: str):
 
 
 def _attribute(base, attr: str):
-    """An attribute's value, unless reading it would run a property."""
-    if base is MISSING or isinstance(getattr(type(base), attr, None), property):
+    """An attribute's stored value; MISSING where reading it would run code of the class
+    (a property, a cached_property, a C getter such as an array's ``.T``)."""
+    if base is MISSING or hasattr(type(getattr(type(base), attr, None)), "__get__"):
         return MISSING
     try:
         return getattr(base, attr)

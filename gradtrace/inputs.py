@@ -257,6 +257,10 @@ def _copied(value, changed: dict, path: str):
     never changed)."""
     try:
         twin = copy.copy(value)
+        if twin is value:               # a __copy__ that returns self: copy by hand
+            twin = object.__new__(type(value))
+            for k, v in attributes(value).items():
+                object.__setattr__(twin, k, v)
         own = getattr(twin, "__dict__", None)
         for k, v in changed.items():
             if own is not None and k in own:

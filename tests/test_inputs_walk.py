@@ -97,6 +97,18 @@ def test_slots_cycles_and_class_attributes():
     assert a.w == 1.5 and "lr" not in vars(Config())
 
 
+def test_an_object_whose_copy_is_itself_is_still_never_changed():
+    class Singleton:
+        def __init__(self):
+            self.w = 0.5
+
+        def __copy__(self):
+            return self
+    s = Singleton()
+    t = gt.trace(lambda obj: obj.w * 3.0, s).backward()
+    assert t.grads["obj.w"] == 3.0 and type(s.w) is float
+
+
 def test_an_object_without_floats_is_passed_as_is():
     class Settings:
         def __init__(self):
