@@ -115,7 +115,7 @@ def classify(name: str, value) -> str:
 def holds_floats(value) -> bool:
     """Might a value gradtrace passes through unwalked hold floats the user meant to
     differentiate (an array-like, a set of floats, a number type it does not know)?"""
-    if isinstance(value, (str, bytes, bool, int, complex, range, slice, type, ModuleType,
+    if isinstance(value, (str, bytes, bool, int, float, complex, range, slice, type, ModuleType,
                           np.ndarray, np.generic)) or value is None or callable(value):
         return False
     kind = type(value)

@@ -63,6 +63,7 @@ def record(fn, named: dict, wrt) -> Recorded:
         bridge.input(tensor, path, in_wrt(path))
         input_ids.setdefault(path, bridge.input_id(tensor))
         found.params.setdefault(path, tensor)
+    opaque: dict[str, str] = {}
     for path, v in _leaves(named):
         if isinstance(v, torch.Tensor) and v.is_floating_point():
             bridge.input(v, path, in_wrt(path))
@@ -73,9 +74,12 @@ def record(fn, named: dict, wrt) -> Recorded:
             raise TraceError(f"input '{path}' is a numpy array in a torch trace; gradtrace "
                              "traces numpy and torch separately, so convert it with "
                              "torch.as_tensor(...)")
+        elif _inputs.holds_floats(v) and not isinstance(v, torch.nn.Module):
+            opaque[path] = rec.dropped[path] = _inputs.opaque_reason(path, v)
     _inputs.check_wrt(wrt, list(input_ids))
     bridge.wanted = in_wrt
     constants, args = _marked_numbers(named)
+    constants |= opaque
     token = ACTIVE.set(rec)
     pre = _module.register_module_forward_pre_hook(bridge.enter_module)
     post = _module.register_module_forward_hook(bridge.leave_module)

@@ -121,3 +121,15 @@ def test_a_tensor_argument_is_still_an_input_and_not_warned_about():
         warnings.simplefilter("error")
         t = gt.trace(lambda x: (x * x).sum(), torch.ones(2, dtype=F64)).backward()
     np.testing.assert_allclose(t.grads["x"], [2.0, 2.0])
+
+
+def test_an_array_like_argument_of_a_torch_trace_is_named_in_a_warning():
+    class Table:                         # holds floats gradtrace cannot walk
+        def __array__(self, dtype=None, copy=None):
+            return np.ones(2)
+
+    with pytest.warns(gt.GradtraceWarning, match="input 'table' is of type Table, which "
+                      "gradtrace cannot walk"):
+        t = gt.trace(lambda x, table: (x * 2.0).sum(), torch.ones(2, dtype=F64), Table())
+    with pytest.raises(gt.TraceError, match="cannot walk"):
+        t.grad("table")
