@@ -119,7 +119,8 @@ def holds_floats(value) -> bool:
                           np.ndarray, np.generic)) or value is None or callable(value):
         return False
     kind = type(value)
-    if any(hasattr(kind, a) for a in ("__array__", "__array_interface__", "__float__")):
+    if any(hasattr(kind, a) for a in ("__array__", "__array_interface__", "__float__")) or \
+            _value_graph(value):
         return True
     if isinstance(value, (set, frozenset, deque, memoryview)):
         return any(isinstance(v, (float, np.floating, np.ndarray)) for v in value)
@@ -176,13 +177,19 @@ def walkable(value) -> bool:
     instance ``__dict__`` or ``__slots__``; modules, classes, functions, array-likes,
     enums and torch/numpy objects are not walked."""
     kind = type(value)
-    if isinstance(value, _NOT_WALKED):
+    if isinstance(value, _NOT_WALKED) or _value_graph(value):
         return False
     if any(k.__module__.split(".")[0] in ("torch", "numpy") for k in kind.__mro__[:-1]) or \
             kind.__module__ == "builtins" or hasattr(kind, "__array__") or \
             hasattr(kind, "__array_interface__"):
         return False                   # an nn.Module subclass, a tensor, an array-like
     return hasattr(value, "__dict__") or bool(_slots(kind))
+
+
+def _value_graph(value) -> bool:
+    """A micrograd-style Value: an autodiff engine's own node, read with
+    ``gt.from_micrograd``, never walked (its ``.grad`` is no parameter)."""
+    return hasattr(value, "_prev") and hasattr(value, "_op")
 
 
 _NOT_WALKED = (type, ModuleType, FunctionType, BuiltinFunctionType, MethodType,

@@ -153,3 +153,13 @@ def test_cli_says_why_an_int_input_has_no_gradient(tmp_path):
     assert r.exit_code == 2 and "w=2 is an int" in r.output
     r = CliRunner().invoke(main, ["check", f"{model}:cost"])
     assert r.exit_code == 0 and "not checked: w=2 is an int" in r.output
+
+
+def test_a_micrograd_style_value_argument_is_not_walked_but_named():
+    class Value:                        # an autodiff engine's own node: .grad is no parameter
+        def __init__(self, data):
+            self.data, self.grad, self._prev, self._op = data, 0.0, set(), ""
+
+    with pytest.warns(gt.GradtraceWarning, match="input 'v' is of type Value"):
+        t = gt.trace(lambda x, v: x * 2.0, 1.0, Value(3.0))
+    assert list(t.inputs) == ["x"]
