@@ -25,12 +25,12 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from . import inputs as _inputs
-from .bytecode import unpack_targets
 from .errors import TraceError
-from .naming import DISPATCH_FILES, INTERNAL_FILES, OWN_DIR
+from .naming import DISPATCH_FILES, INTERNAL_FILES
 from .ops import PRIMITIVES
 from .ops.external import ROWS
 from .recorder import Recorder
+from .torchnames import name_parts
 from .traced import Traced
 
 INTERNAL_FILES.add(__file__)
@@ -329,7 +329,7 @@ class Bridge(TorchFunctionMode):
         entry = self.open_modules.pop()
         start = self.starts.pop()
         if isinstance(output, (tuple, list)):
-            self._name_parts(output, start)
+            name_parts(self.rec, self.node_of, output, start)
         if entry is None:
             return
         if entry in self.rec.scopes:
@@ -340,52 +340,6 @@ class Bridge(TorchFunctionMode):
             if nid is not None:
                 self.fallback.setdefault(nid, self.module_paths.get(id(module),
                                                                     entry[1].split("\x00")[0]))
-
-
-    def _name_parts(self, output, start: int) -> None:
-        """``out, (h_n, c_n) = self.lstm(x)`` called from the user's code: each part's
-        node is named after its target by identity (the module's own ops may have made
-        them in any order), and no other node of the call keeps those names."""
-        caller = _module_caller()
-        targets = unpack_targets(caller) if caller is not None else None
-        if targets is None:
-            return
-        self.rec.commit_pending()
-        found: dict[int, str] = {}
-        _match(output, targets, lambda t, name: found.setdefault(self.node_of(t) or -1, name))
-        found.pop(-1, None)
-        names = self.rec.names
-        taken = set(found.values())
-        for nid in range(start, self.rec.n):
-            if names[nid] in taken:
-                names[nid] = None
-        for nid, name in found.items():
-            names[nid] = name
-
-
-def _match(value, targets, name) -> None:
-    if isinstance(targets, str) and isinstance(value, torch.Tensor):
-        name(value, targets)
-    elif isinstance(targets, tuple) and isinstance(value, (tuple, list)) and \
-            len(value) == len(targets):
-        for v, t in zip(value, targets):
-            _match(v, t, name)
-
-
-_CALL_MACHINERY = os.path.join(TORCH_DIR, "nn", "modules", "module.py")
-
-
-def _module_caller() -> FrameType | None:
-    """The user's frame that called the module whose forward hook runs now, if the
-    user's code called it directly (not another module's torch code)."""
-    f: FrameType | None = sys._getframe(2)
-    while f is not None and (f.f_code.co_filename.startswith(OWN_DIR) or
-                             f.f_code.co_filename == _CALL_MACHINERY):
-        f = f.f_back
-    if f is None or f.f_code.co_filename in INTERNAL_FILES or \
-            f.f_code.co_filename.startswith(TORCH_DIR):
-        return None
-    return f
 
 
 class NumpyGuard(TorchFunctionMode):

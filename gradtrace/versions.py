@@ -5,10 +5,15 @@ of a variable bound several times (``h₁, h₂``), and the partial sums of ``su
 
 from __future__ import annotations
 
+import functools
+
 _PARTIAL = " (partial "
 
 
+@functools.lru_cache(maxsize=4096)
 def partial_name(name: str, k: int, n: int) -> str:
+    """``z (partial k of n)``; one string per distinct name (a training loop's sums repeat
+    the same few thousands of times)."""
     return f"{name}{_PARTIAL}{k} of {n})"
 
 
