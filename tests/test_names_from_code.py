@@ -88,21 +88,34 @@ def test_list_comprehension_elements_are_named_by_index():
     assert t.check().ok
 
 
+ONE_HOT = [np.eye(3)[i] for i in range(3)]     # made before the trace: plain constants
+START = np.zeros(2)
+
+
 def test_constants_read_through_a_name():
     def f(W=np.full((3, 2), 0.5)):
-        xs = [np.eye(3)[i] for i in range(3)]
-        h = np.zeros(2)
+        xs = ONE_HOT
+        h = START
         for t in range(3):
             h = np.tanh(xs[t] @ W + h)
         return np.sum(h * np.array([1.0, -1.0]))
     t = gt.trace(f).backward()
     consts = names(t, "const")
-    assert consts[:2] == ["xs[0]", "h₀"] and "xs[2]" in consts
+    assert consts[:2] == ["xs[0]", "h₀"] and "xs[2]" in consts     # h₀: h before the loop
     texts = [text for text, _ in node_texts(t.graph).values()]
     assert "[1, -1]" in texts and not any("const(" in x for x in texts)
     assert t.graph.nodes[t.node_id("xs[2]")]["line"] > 0
     with pytest.raises(gt.TraceError, match="has no gradient"):
         t.grad("xs[2]")
+    assert t.check().ok
+
+
+def test_arrays_made_inside_the_function_are_named_by_their_use():
+    def f(W=np.full((3, 2), 0.5)):
+        xs = [np.eye(3)[i] for i in range(3)]      # rows of a constructor's buffer: xs[k]
+        return np.sum(np.tanh(xs[2] @ W))
+    t = gt.trace(f).backward()
+    assert {"xs[0]", "xs[2]"} <= set(names(t))
     assert t.check().ok
 
 
