@@ -59,8 +59,7 @@ def layer_fanout(W=((0.4, -0.6, 0.2), (0.7, 0.3, -0.5)), b=(0.1, -0.2),
         for k, w in enumerate(row):
             gt.label(w, f"w(L){j}{k}")
         gt.label(b[j], f"b(L){j}")
-        weighted = [w * a for w, a in zip(row, a_prev)]
-        z = gt.label(sum(weighted[1:], weighted[0]) + b[j], f"z(L){j}")
+        z = gt.label(sum(w * a for w, a in zip(row, a_prev)) + b[j], f"z(L){j}")
         a = gt.label(gt.sigmoid(z), f"a(L){j}")
         terms.append((a - y[j]) ** 2)
     return gt.label(sum(terms[1:], terms[0]), "C0")

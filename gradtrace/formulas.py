@@ -1,7 +1,8 @@
 """How nodes and local derivatives read as text, in the user's own names.
 
 A named node reads as its name (``z(L)``); a constant as its number; an unnamed
-op as its expression over its operands (``(a(L) − y)``), so the local derivative
+op as its expression over its operands (``(a(L) − y)``, elided where long:
+``tanh(…)``), so the local derivative
 of ``(a − y)²`` reads ``2·(a − y)`` exactly as on the blackboard.  Formulas are
 filled in once, when the graph is first looked at, after every name is final.
 """
@@ -15,7 +16,7 @@ from .notation import number_text
 from .ops import CALL, INFIX, PRIMITIVES
 
 ATOM = 100
-MAX_EXPR = 28  # longer expressions fall back to a short id such as v12
+MAX_EXPR = 28  # longer expressions elide their operands: tanh(…), … + b
 MAX_NAME = 40  # longer names are shortened for display (the graph and JSON keep them whole)
 
 
@@ -87,14 +88,44 @@ def node_texts(graph) -> dict[int, tuple[str, int]]:
             texts[v] = (shown_name(name), ATOM)
             continue
         if attrs["kind"] != "op":
-            val = attrs["value"]
-            texts[v] = (number_text(val) if isinstance(val, float)
-                        else f"const{tuple(val.shape)}", ATOM)
+            texts[v] = (const_text(attrs["value"]), ATOM)
             continue
         prim = PRIMITIVES[attrs["op"]]
-        text = expression(prim, [texts[a] for a in argument_ids(pred[v])], attrs["params"])
-        texts[v] = (text, prim.prec) if len(text) <= MAX_EXPR else (f"v{v}", ATOM)
+        texts[v] = short_expression(prim, [texts[a] for a in argument_ids(pred[v])],
+                                    attrs["params"])
     return texts
+
+
+def const_text(value) -> str:
+    """An unnamed constant as the reader would write it: a number, a short vector's
+    entries (``[1, 0, 0]``), else what it is (``constant 16×16``)."""
+    if isinstance(value, float):
+        return number_text(value)
+    if value.ndim == 1 and value.size <= 4:
+        return "[" + ", ".join(number_text(float(x)) for x in value) + "]"
+    return "constant " + "×".join(str(d) for d in value.shape)
+
+
+ELIDED = ("…", ATOM)
+
+
+def short_expression(prim, operands: list[tuple[str, int]], params) -> tuple[str, int]:
+    """An unnamed op's text, at most about MAX_EXPR long: whole when it fits, else with
+    its longest operands elided until it does (``tanh(…)``, ``… + layer.b``): the reader
+    still sees the op and every operand that fits, never a made-up id."""
+    text = expression(prim, operands, params)
+    if len(text) <= MAX_EXPR:
+        return text, prim.prec
+    kept = list(operands)
+    for k in sorted(range(len(kept)), key=lambda k: -len(kept[k][0])):   # longest first
+        kept[k] = ELIDED
+        text = expression(prim, kept, params)
+        if len(text) <= MAX_EXPR:
+            return text, prim.prec
+    if len(text) > MAX_EXPR:
+        many = "{args}" in prim.expr and len(operands) > 1     # F.attention(…), not (…, …, …)
+        text = expression(prim, [ELIDED] * (1 if many else len(operands)), params)
+    return text, prim.prec
 
 
 def expression(prim, operands: list[tuple[str, int]], params) -> str:

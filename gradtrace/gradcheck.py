@@ -43,6 +43,7 @@ class CheckReport:
     deterministic: bool = True   # two forward runs at the same inputs agreed
     compared: str = "finite differences"   # what backward's gradients were compared with
     notes: list[str] = field(default_factory=list)   # what was not compared, and why
+    constants: dict[str, str] = field(default_factory=dict)  # inputs left constant -> why
 
     @property
     def ok(self) -> bool:
@@ -79,10 +80,16 @@ class CheckReport:
                        "(sqrt or log at 0, |x| at 0 ...), where no gradient exists")
         elif self.ok or w is None:
             verdict = f"gradients match {self.compared}"
+            if self.constants:
+                n = len(self.constants)
+                verdict += (f" for the traced inputs; {n} input" +
+                            ("s are constants" if n > 1 else " is a constant") +
+                            " and not checked (above)")
         else:
             verdict = (f"MISMATCH: worst is {w.name}{list(w.worst_index) if w.worst_index else ''} "
                        f"(backward {w.analytic:.6g}, numeric {w.numeric:.6g})")
         notes = "".join(f"note: {n}\n" for n in self.notes)
+        notes += "".join(f"not checked: {why}\n" for why in self.constants.values())
         return (f"{self.table()}\n{notes}{verdict} (rtol={self.rtol:g}, atol={self.atol:g}, "
                 f"h={self.eps:g})")
 

@@ -8,15 +8,19 @@ Both go through ``rebuild``.
 
 from __future__ import annotations
 
+import copy
+import enum
+import functools
 import inspect
-import warnings
 import weakref
+from collections import deque
 from collections.abc import Callable
+from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 import numpy as np
 
-from .errors import GradtraceWarning, TraceError
+from .errors import TraceError
 
 _SIGNATURES: weakref.WeakKeyDictionary[Callable, inspect.Signature] = weakref.WeakKeyDictionary()
 
@@ -103,28 +107,178 @@ def classify(name: str, value) -> str:
             f"input '{name}' is a numpy array of dtype {value.dtype}; gradtrace traces float "
             "arrays (convert with np.asarray(x, dtype=float)); integer and bool arrays are "
             "passed through as constants")
-    if isinstance(value, (str, bytes)):
-        return "const"      # a setting such as einsum subscripts or an activation's name
     if isinstance(value, complex):
         raise TraceError(f"input '{name}' is complex; gradtrace differentiates real floats only")
-    if not callable(value) and not isinstance(value, (type, range, slice)):
-        warnings.warn(f"input '{name}' is a {type(value).__name__}, which gradtrace does not "
-                      "trace: it is passed through as a constant and gets no gradient (pass "
-                      "floats or float arrays, or dicts/lists/tuples of them, to trace them)",
-                      GradtraceWarning, stacklevel=5)
     return "const"
 
 
+def holds_floats(value) -> bool:
+    """Might a value gradtrace passes through unwalked hold floats the user meant to
+    differentiate (an array-like, a set of floats, a number type it does not know)?"""
+    if isinstance(value, (str, bytes, bool, int, float, complex, range, slice, type, ModuleType,
+                          np.ndarray, np.generic)) or value is None or callable(value):
+        return False
+    kind = type(value)
+    if any(hasattr(kind, a) for a in ("__array__", "__array_interface__", "__float__")) or \
+            _value_graph(value):
+        return True
+    if isinstance(value, (set, frozenset, deque, memoryview)):
+        return any(isinstance(v, (float, np.floating, np.ndarray)) for v in value)
+    return False
+
+
+class ConstInt(int):
+    """An int input standing in for itself while tracing: it is a constant (ints are
+    loop counts and indices), but meeting a traced value in float arithmetic is worth a
+    warning, since ``w=2`` was most likely meant as a parameter."""
+
+    path: str
+    reason: str
+
+    def __reduce__(self):
+        return int, (int(self),)
+
+
+class ConstFloat(float):
+    """A Python float argument of a torch trace: a constant, as torch has it, said once
+    when it meets a traced tensor."""
+
+    path: str
+    reason: str
+
+    def __reduce__(self):
+        return float, (float(self),)
+
+
+def marked(path: str, value: int | float, torch: bool = False) -> ConstInt | ConstFloat:
+    """A stand-in for a number argument that stays a constant, carrying why."""
+    m: ConstInt | ConstFloat
+    if isinstance(value, int):
+        m = ConstInt(value)
+        m.reason = (f"{path}={value} is an int, so it is a constant and gets no gradient; "
+                    f"write {path}={float(value)!r}")
+    else:
+        m = ConstFloat(value)
+        m.reason = (f"{path}={value!r} is a Python float in a torch trace, so it is a "
+                    "constant and gets no gradient (as in torch); pass "
+                    f"torch.tensor({value!r}, dtype=torch.float64) to get one")
+    m.path = path
+    return m
+
+
+def opaque_reason(path: str, value) -> str:
+    return (f"input '{path}' is of type {type(value).__name__}, which gradtrace cannot walk: it "
+            "is passed through as a constant and gets no gradient (pass its floats as "
+            "float arrays, or in a dict, list or plain object, to trace them)")
+
+
+def walkable(value) -> bool:
+    """A plain Python object whose attributes are walked like a dict's items: it has an
+    instance ``__dict__`` or ``__slots__``; modules, classes, functions, array-likes,
+    enums and torch/numpy objects are not walked."""
+    kind = type(value)
+    if isinstance(value, _NOT_WALKED) or _value_graph(value):
+        return False
+    if any(k.__module__.split(".")[0] in ("torch", "numpy") for k in kind.__mro__[:-1]) or \
+            kind.__module__ == "builtins" or hasattr(kind, "__array__") or \
+            hasattr(kind, "__array_interface__"):
+        return False                   # an nn.Module subclass, a tensor, an array-like
+    return hasattr(value, "__dict__") or bool(_slots(kind))
+
+
+def _value_graph(value) -> bool:
+    """A micrograd-style Value: an autodiff engine's own node, read with
+    ``gt.from_micrograd``, never walked (its ``.grad`` is no parameter)."""
+    return hasattr(value, "_prev") and hasattr(value, "_op")
+
+
+_NOT_WALKED = (type, ModuleType, FunctionType, BuiltinFunctionType, MethodType,
+               functools.partial, enum.Enum, Exception)
+
+
+def _slots(kind) -> tuple[str, ...]:
+    names: list[str] = []
+    for k in kind.__mro__:
+        own = k.__dict__.get("__slots__", ())
+        for n in (own,) if isinstance(own, str) else own:
+            if n not in ("__dict__", "__weakref__") and n not in names:
+                names.append(n)
+    return tuple(names)
+
+
+def attributes(value) -> dict[str, Any]:
+    """An object's attributes as stored: instance ``__dict__`` and slots, and plain class
+    attributes it reads (``class Config: scale = 2.0``) when it has a ``__dict__`` to
+    shadow them in; no property or other descriptor is called."""
+    own = getattr(value, "__dict__", None)
+    out = dict(own or {})
+    if own is not None:
+        for k in type(value).__mro__[:-1]:
+            for n, v in vars(k).items():
+                if n not in out and not n.startswith("__") and \
+                        not hasattr(type(v), "__get__") and not isinstance(v, _NOT_WALKED):
+                    out[n] = v
+    for n in _slots(type(value)):
+        try:
+            out.setdefault(n, object.__getattribute__(value, n))
+        except AttributeError:        # an empty slot
+            pass
+    return out
+
+
 def rebuild(value, path: str, leaf: Callable[[str, Any], Any]):
-    """Copy a nested input, replacing each leaf by ``leaf(path, value)``."""
+    """Copy a nested input, replacing each leaf by ``leaf(path, value)``; objects are
+    walked by attribute (``layer.W``) and copied only where a leaf changed."""
+    return _rebuild(value, path, leaf, {}, set())
+
+
+def _rebuild(value, path: str, leaf, done: dict, active: set):
     if isinstance(value, dict):
-        return {k: rebuild(v, _child(path, k), leaf) for k, v in value.items()}
+        return {k: _rebuild(v, _child(path, k), leaf, done, active) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        items = [rebuild(v, f"{path}[{i}]", leaf) for i, v in enumerate(value)]
+        items = [_rebuild(v, f"{path}[{i}]", leaf, done, active) for i, v in enumerate(value)]
         if isinstance(value, tuple) and hasattr(value, "_fields"):
             return type(value)(*items)
         return type(value)(items)
-    return leaf(path, value)
+    if isinstance(value, (float, int, str, np.ndarray)) or value is None or \
+            not walkable(value):
+        return leaf(path, value)
+    key = id(value)
+    if key in done:                    # met again by another path: the same copy
+        return done[key]
+    if key in active:                  # a cycle: not walked again
+        return value
+    active.add(key)
+    try:
+        attrs = attributes(value)
+        new = {k: _rebuild(v, f"{path}.{k}", leaf, done, active) for k, v in attrs.items()}
+    finally:
+        active.discard(key)
+    changed = {k: v for k, v in new.items() if v is not attrs[k]}
+    done[key] = _copied(value, changed, path) if changed else value
+    return done[key]
+
+
+def _copied(value, changed: dict, path: str):
+    """A shallow copy of an object with some attributes replaced (the user's object is
+    never changed)."""
+    try:
+        twin = copy.copy(value)
+        if twin is value:               # a __copy__ that returns self: copy by hand
+            twin = object.__new__(type(value))
+            for k, v in attributes(value).items():
+                object.__setattr__(twin, k, v)
+        own = getattr(twin, "__dict__", None)
+        for k, v in changed.items():
+            if own is not None and k in own:
+                own[k] = v
+            else:
+                object.__setattr__(twin, k, v)
+    except Exception as e:   # noqa: BLE001 - any failure of a user's __copy__ is theirs
+        raise TraceError(f"input '{path}' (a {type(value).__name__}) holds floats gradtrace "
+                         f"traces, but copying it to put traced values in failed ({e}); pass "
+                         "its arrays in a dict instead") from None
+    return twin
 
 
 def _child(path: str, key) -> str:

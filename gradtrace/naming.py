@@ -1,184 +1,51 @@
 """Where an op was called from: the user's variable name and enclosing scopes.
 
 ``z = w * a + b`` names the add node ``z`` because the bytecode right after the
-add stores into ``z``.  We read that once per code object with ``dis`` and keep
-a table offset -> what follows, so each op costs a dict lookup and a short frame
-walk, not a trace hook.  A ``return`` passes the question to the caller, so a
-helper ``def neuron(...): return sigmoid(z)`` names its result after the
-caller's variable.
+add stores into ``z`` (``gradtrace.bytecode`` reads that once per code object), so
+each op costs a dict lookup and a short frame walk, not a trace hook.  A
+``return`` passes the question to the caller, so a helper ``def neuron(...):
+return sigmoid(z)`` names its result after the caller's variable.
 """
 
 from __future__ import annotations
 
-import dis
+import os
 import sys
+from collections.abc import Callable
 from types import FrameType
 
-RETURN = object()  # the op's value is returned, ask the caller
+from .bytecode import (  # noqa: F401
+    APPEND,
+    COMP,
+    MISSING,
+    RETURN,
+    SLOT,
+    UNPACK,
+    operands,
+    site_of,
+    slot_name,
+)
+from .tape import ARGS, OP
+from .versions import (  # noqa: F401  (the names every stage asks naming for)
+    _MARK,
+    name_instances,
+    partial_name,
+    partial_of,
+    version_names,
+    versioned,
+)
 
-# Frames in these files are gradtrace's own; naming looks past them to user code.
+# Frames in these files are gradtrace's own or a library's (torch's nn.Module code);
+# naming looks past them to user code.
 INTERNAL_FILES: set[str] = {__file__}
+OWN_DIR = os.path.dirname(__file__) + os.sep
 
-_STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF", "STORE_ATTR",
-              "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"}
-_RETURN_OPS = {"RETURN_VALUE"}
-_CALL_OPS = {"CALL", "CALL_FUNCTION_EX", "CALL_KW", "PRECALL", "CALL_FUNCTION",
-             "CALL_METHOD", "CALL_FUNCTION_KW"}
-
-_TABLES: dict = {}
-_MAX_TABLES = 4096
-
-
-def _build_table(code) -> dict[int, tuple[bool, object]]:
-    # An instruction owns the offsets up to the next one: in 3.11 a frame that is
-    # inside a Python-level call reports the CALL's last inline-cache offset.
-    instrs = [i for i in dis.get_instructions(code) if i.opname != "CACHE"]
-    named = _stored_values(instrs)
-    table: dict[int, tuple[bool, object]] = {}
-    for k, (here, nxt) in enumerate(zip(instrs, instrs[1:])):
-        what: object = named.get(k)
-        if what is None and nxt.opname in _RETURN_OPS:
-            what = RETURN
-        entry = (here.opname in _CALL_OPS, what)
-        for offset in range(here.offset, nxt.offset, 2):
-            table[offset] = entry
-    return table
-
-
-# How many values an instruction pushes (the rest of its stack effect is what it pops).
-_PUSHES_ONE = ("LOAD_", "BINARY_", "UNARY_", "BUILD_", "CALL", "COMPARE_OP", "CONTAINS_OP",
-               "IS_OP", "FORMAT_VALUE", "GET_ITER", "LIST_", "DICT_")
-
-
-def _pushes(ins) -> int:
-    if ins.opname == "LOAD_METHOD":
-        return 2
-    if ins.opname == "LOAD_GLOBAL" and ins.arg is not None and ins.arg & 1:
-        return 2
-    if ins.opname.startswith(_PUSHES_ONE) and not ins.opname.startswith("BINARY_SLICE"):
-        return 1
-    return max(_effect(ins), 0)
-
-
-def _effect(ins) -> int:
-    try:
-        return dis.stack_effect(ins.opcode, ins.arg if ins.opcode >= dis.HAVE_ARGUMENT else None)
-    except ValueError:
-        return 0
-
-
-def _producer(instrs, k: int, depth: int, anyway: bool = False) -> int | None:
-    """Index of the instruction that pushed the value ``depth`` places from the top just
-    before instruction k (straight-line code only; None when it cannot tell)."""
-    i = k - 1
-    steps = 0
-    while i >= 0 and steps < 80:
-        ins = instrs[i]
-        q = _pushes(ins)
-        if depth <= q:
-            return i if q == 1 or anyway else None
-        if ins.is_jump_target:          # another path reaches here: the stack is unknown
-            return None
-        depth -= _effect(ins)           # before it: its pushes gone, its pops back
-        i -= 1
-        steps += 1
-    return None
-
-
-def _stored_values(instrs) -> dict[int, object]:
-    """For each instruction whose value a store keeps, what it is stored as:
-    ``Q, K, V = a, b, c`` (each of the three), ``self.h = ...`` (``self.h``),
-    ``cache["z1"] = ...`` (``cache['z1']``), ``hs[t] = ...`` (resolved when recorded)."""
-    named: dict[int, object] = {}
-    for k, ins in enumerate(instrs):
-        op = ins.opname
-        if op in ("STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF"):
-            target, depth = ins.argval, 1
-        elif op == "STORE_ATTR":
-            obj = _producer(instrs, k, 1)
-            owner = _loaded_name(instrs, obj)
-            target, depth = (f"{owner}.{ins.argval}" if owner else ins.argval), 2
-        elif op == "STORE_SUBSCR":
-            key = _producer(instrs, k, 1)
-            box = _producer(instrs, k, 2)
-            owner = _loaded_name(instrs, box)
-            if owner is None or key is None:
-                continue
-            kins = instrs[key]
-            if kins.opname == "LOAD_CONST":
-                target = f"{owner}[{kins.argval!r}]"
-            elif kins.opname in ("LOAD_FAST", "LOAD_NAME", "LOAD_DEREF"):
-                target = (SLOT, owner, kins.argval)
-            else:
-                continue
-            depth = 3
-        elif op == "UNPACK_SEQUENCE":        # Q, K, V = np.split(...): one call, n parts
-            names: list[str] = []
-            for j in range(1, ins.arg + 1):
-                if k + j >= len(instrs) or instrs[k + j].opname not in (
-                        "STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF"):
-                    names = []
-                    break
-                names.append(instrs[k + j].argval)
-            src = _producer(instrs, k, 1)
-            if names and src is not None and src not in named:
-                named[src] = (UNPACK, tuple(names))
-            continue
-        elif op in ("PRECALL", "CALL") and ins.arg == 1 and not (
-                op == "CALL" and k and instrs[k - 1].opname == "PRECALL"):
-            method = _producer(instrs, k, 2, anyway=True)     # xs.append(value)
-            if method is None or instrs[method].opname != "LOAD_METHOD" or \
-                    instrs[method].argval != "append":
-                continue
-            owner = _loaded_name(instrs, _producer(instrs, method, 1))
-            if owner is None:
-                continue
-            target, depth = (APPEND, owner), 1
-        else:
-            continue
-        src = _producer(instrs, k, depth)
-        if src is not None and src not in named:
-            named[src] = target
-    return named
-
-
-def _loaded_name(instrs, i) -> str | None:
-    if i is None:
-        return None
-    ins = instrs[i]
-    if ins.opname in ("LOAD_FAST", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_DEREF"):
-        return ins.argval
-    return None
-
-
-SLOT = "slot"      # a container slot whose key is a variable: named when the op is recorded
-APPEND = "append"  # xs.append(value): named xs[i], i the list's length when recorded
-UNPACK = "unpack"  # Q, K, V = one_call(...): the call's parts take the names in turn
-
-
-def slot_name(frame, what) -> str | None:
-    """``hs[3]`` for ``hs[t] = ...`` with t == 3 now; ``xs[2]`` for the third append."""
-    try:
-        if what[0] == APPEND:
-            return f"{what[1]}[{len(frame.f_locals[what[1]])}]"
-        return f"{what[1]}[{frame.f_locals[what[2]]!r}]"
-    except (KeyError, TypeError):
-        return None
-
-
-def site_of(frame) -> tuple[bool, object]:
-    """(is the current instruction a call?, stored name / RETURN / None) for a frame."""
-    code = frame.f_code
-    table = _TABLES.get(code)
-    if table is None:
-        if len(_TABLES) >= _MAX_TABLES:
-            _TABLES.clear()
-        table = _TABLES[code] = _build_table(code)
-    return table.get(frame.f_lasti, (False, None))
+_NOT_NAMES = {"forward", "__call__", "_"}   # a module's output is named by its path instead
 
 
 class Naming:
     names: list          # the recorder's name column (Naming is its mixin)
+    records: list        # ... and its records
 
     """The recorder's half that reads names and scopes off the user's frames.
 
@@ -200,6 +67,8 @@ class Naming:
         self._frames: dict = {}    # call frame -> its instance label (see instance_label)
         self._calls: dict = {}     # function or scope name -> instances so far
         self._unpacking: tuple | None = None   # (frame, lasti, part index) being unpacked
+        self._comps: dict = {}     # list comprehension frame -> elements named so far
+        self.const_site: tuple | None = None   # where const_name last found a name
 
     def has_instances(self) -> bool:
         """Did any call or gt.scope get an instance label (names to resolve at the end)?"""
@@ -216,6 +85,7 @@ class Naming:
         self._frames.clear()
         self._unpacking = None
         self.commit_pending()
+        self._comps.clear()
 
     def _locate(self, nid: int, dunder: bool):
         """The user's variable name for a new node, and its scope tuple."""
@@ -235,15 +105,21 @@ class Naming:
                 hit = table.get(lasti)
         is_call, name, scope, loc = hit if hit is not None else self._site(f, lasti)
         self.sites.append(loc)
+        parts = False
         if type(name) is tuple:          # hs[t] = ...: the slot's key is read now
-            if name[0] == UNPACK:
-                name = self._next_part(f, lasti, name[1])
+            if name[0] == UNPACK:        # the parts of one call made right here
+                parts = True
+                name = self._next_part(f, lasti, name[1]) \
+                    if direct_caller(sys._getframe(1)) is f else None
+            elif name[0] is COMP:
+                if not (dunder and is_call):     # (a builtin's adds: when it is over)
+                    name = self.comp_index(name[2], name[1])
             else:
                 name = slot_name(f, name)
         pending = self.pending
         if pending is not None and pending[0] is f and pending[1] != lasti:
             self.commit_pending()
-        if dunder and is_call and name is not None:
+        if dunder and is_call and name is not None and not parts:
             name = self._name_from_builtin(f, name, nid)
         return name, scope
 
@@ -271,6 +147,9 @@ class Naming:
         f = user
         internal = INTERNAL_FILES
         is_call, what = site_of(f)
+        comp = None                    # h = [f(x) for x in xs]: the list's target names it
+        if what is COMP:
+            comp, what = f, RETURN
         hops = 0
         helper = None
         while what is RETURN and hops < 8:
@@ -282,13 +161,42 @@ class Naming:
                 what = None
                 break
             what = site_of(f)[1]
+            if what is COMP and comp is None:
+                comp, what = f, RETURN
             hops += 1
-        if what is None and helper is not None and helper[0] != "<" and f is not None \
-                and f is not self.entry:
+        if comp is not None:
+            what = (COMP, what, comp) if type(what) is str else None
+        elif what is None and helper is not None and helper[0] != "<" and f is not None \
+                and f is not self.entry and helper not in _NOT_NAMES:
             what = helper     # `dense(...)` stored nowhere: named after the helper
         loc = (user.f_code.co_filename, user.f_lineno)
         loc = self._locs.setdefault(loc, loc)
         return is_call, (None if what is RETURN else what), self._scope_walk(user), loc
+
+    def comp_index(self, frame, target: str) -> str:
+        """``h[k]`` for the k-th element a list comprehension's frame appends."""
+        k = self._comps.get(frame, 0)
+        self._comps[frame] = k + 1
+        return f"{target}[{k}]"
+
+    def const_name(self, value, traced: Callable[[object], bool]) -> str | None:
+        """How the user's line reads a constant array it hands to a traced op: ``xs[2]``
+        for ``xs[t] @ W``, ``targets.view(-1)`` in ``F.cross_entropy(logits, ...)``.
+        The operand that is the constant (the same object), or the one operand that is
+        not traced; None when the op runs inside a library or it cannot tell."""
+        f = direct_caller(sys._getframe(1))
+        if f is None:
+            return None
+        found = operands(f)
+        named = [text for text, v, _ in found if v is value]
+        if not named:         # the one operand that may be it: not traced, not a number
+            named = [text for text, v, roots in found
+                     if not isinstance(v, (int, float)) and (v is MISSING or not traced(v))
+                     and not any(r is not MISSING and traced(r) for r in roots)]
+        if len(named) != 1 or named[0] is None:
+            return None
+        self.const_site = (f.f_code.co_filename, f.f_lineno)
+        return named[0]
 
     def _next_part(self, frame, lasti, names):
         """The next target of ``Q, K, V = call(...)`` for the call running at lasti."""
@@ -298,19 +206,59 @@ class Naming:
         return names[k] if k < len(names) else None
 
     def _name_from_builtin(self, user, name, nid):
-        """``s = sum(xs)`` makes many adds from one call: only the last one is ``s``."""
+        """``s = sum(xs)`` makes many adds from one call: the last one is ``s``, the
+        ones before it are its partial sums (named when the call is over)."""
         pending = self.pending
-        if pending is not None and not (pending[0] is user and pending[1] == user.f_lasti):
+        if pending is not None and pending[0] is user and pending[1] == user.f_lasti:
+            pending[3].append(nid)
+            if pending[2] is None:              # begun by summing(): the name is known now
+                self.pending = (user, pending[1], name, pending[3])
+            return None
+        if pending is not None:
             self.commit_pending()
-        self.pending = (user, user.f_lasti, name, nid)
+        self.pending = (user, user.f_lasti, name, [nid])
         return None
 
+    def summing(self, term) -> bool:
+        """Is ``0 + term`` the start value of a builtin such as ``sum()`` (called from
+        the user's frame), so that the ``0`` is no term of the picture?  Then ``term``
+        starts the sum's chain of adds."""
+        f: FrameType | None = sys._getframe(2)
+        while f is not None and f.f_code.co_filename in INTERNAL_FILES:
+            f = f.f_back
+        if f is None or not site_of(f)[0]:
+            return False
+        pending = self.pending
+        if pending is not None and not (pending[0] is f and pending[1] == f.f_lasti):
+            self.commit_pending()
+            pending = None
+        if pending is None:
+            name = self._site(f, f.f_lasti)[1]
+            if type(name) is tuple and name[0] is not COMP:
+                name = slot_name(f, name) if name[0] != UNPACK else None
+            self.pending = pending = (f, f.f_lasti, name, [])
+        pending[3].append(~term._id)            # ~id: a start, not an add
+        return True
+
     def commit_pending(self):
-        if self.pending is not None:
-            _, _, name, nid = self.pending
-            if self.names[nid] is None:
-                self.names[nid] = name
-            self.pending = None
+        """Name the adds a builtin call made: each chain (one call) ends in the
+        variable's node, and its earlier adds are ``z (partial k of n)``."""
+        if self.pending is None:
+            return
+        _, _, name, entries = self.pending
+        self.pending = None
+        if name is None:
+            return
+        records, names = self.records, self.names
+        if not all(e < 0 or records[e][OP].name == "add" for e in entries):
+            last = entries[-1]           # a module or library call: its last node is it
+            if last >= 0 and names[last] is None:
+                names[last] = self.comp_index(name[2], name[1]) if type(name) is tuple \
+                    else name
+            return
+        for start, adds in _chains(entries, records):
+            _name_chain(self.names, self.comp_index(name[2], name[1]) if type(name) is tuple
+                        else name, start, adds)
 
     def _scope_walk(self, user) -> tuple:
         chain = []
@@ -363,59 +311,54 @@ class Naming:
         return max(depth - 1, 0)
 
 
+DISPATCH_FILES: set[str] = set()   # a library's dispatch of the very call being recorded
 
 
-_MARK = "\x00"   # separates a scope name from its instance number while tracing
+def direct_caller(f: FrameType | None) -> FrameType | None:
+    """The user's frame making the call being recorded, walking out from ``f`` past
+    gradtrace's frames and a library's dispatch of that one call (torch's
+    ``handle_torch_function`` and the function's own Python wrapper); None when the call
+    is made inside library code (torch's ``nn.LSTM.forward`` calling ``_VF.lstm``)."""
+    while f is not None and f.f_code.co_filename.startswith(OWN_DIR):
+        f = f.f_back
+    if f is not None and f.f_code.co_filename in DISPATCH_FILES:
+        while f is not None and f.f_code.co_filename in DISPATCH_FILES:
+            f = f.f_back
+        if f is not None and f.f_code.co_filename in INTERNAL_FILES:
+            f = f.f_back                 # the wrapper that asked for the dispatch
+    if f is None or f.f_code.co_filename in INTERNAL_FILES:
+        return None
+    return f
 
 
-def name_instances(nodes: dict) -> None:
-    """Scope labels become what a reader sees: a function called (or a gt.scope block
-    entered) once keeps its name; one used several times becomes dense#1, dense#2 ..."""
-    count: dict[str, int] = {}
-    for attrs in nodes.values():
-        for part in attrs["scope"]:
-            base, mark, k = part.partition(_MARK)
-            if mark:
-                count[base] = max(count.get(base, 0), int(k))
-    done: dict[tuple, tuple] = {(): ()}
-    for attrs in nodes.values():
-        scope = attrs["scope"]
-        shown = done.get(scope)
-        if shown is None:
-            parts = []
-            for part in scope:
-                base, mark, k = part.partition(_MARK)
-                parts.append(f"{base}#{k}" if mark and count[base] > 1 else base)
-            shown = done[scope] = tuple(parts)
-        attrs["scope"] = shown
-
-
-_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-
-
-def versioned(name: str, k: int) -> str:
-    """The k-th binding of ``name``: h₁, h₂ ... (k counts from 1, in creation order)."""
-    return f"{name}{str(k).translate(_SUBSCRIPTS)}"
-
-
-def version_names(nodes: dict) -> None:
-    """A name bound by several nodes (``h = np.tanh(...)`` in a loop, ``z`` in every call of
-    ``dense``) becomes h₁, h₂ ... in creation order, so no two nodes share a display name;
-    the plain name is kept as ``var`` for lookups."""
-    seen: dict[str, list] = {}
-    for v, attrs in nodes.items():
-        name = attrs["name"]
-        if name is not None and attrs["kind"] != "input":
-            seen.setdefault(name, []).append(v)
-    taken = {a["name"] for a in nodes.values() if a["name"] is not None}
-    for name, ids in seen.items():
-        if len(ids) < 2:
+def _chains(entries: list[int], records) -> list[tuple[int | None, list[int]]]:
+    """Split one call site's nodes into calls: (start term or None, adds), where each
+    add takes the one before it (or the start) as an argument."""
+    out: list[tuple[int | None, list[int]]] = []
+    for e in entries:
+        if e < 0:                       # a start value: a new call
+            out.append((~e, []))
             continue
-        k = 0
-        for v in ids:
-            k += 1
-            while versioned(name, k) in taken:      # never collide with a real name
-                k += 1
-            nodes[v]["name"] = versioned(name, k)
-            nodes[v]["var"] = name
-            taken.add(nodes[v]["name"])
+        if out:
+            start, adds = out[-1]
+            prev = adds[-1] if adds else start
+            if prev is not None and prev in records[e][ARGS]:
+                adds.append(e)
+                continue
+        out.append((None, [e]))
+    return out
+
+
+def _name_chain(names: list, name, start: int | None, adds: list[int]) -> None:
+    """One builtin call's adds: the last is ``name``, each earlier one a partial sum;
+    a sum of one term names that term (when nothing else named it)."""
+    if not adds:
+        if start is not None and names[start] is None:
+            names[start] = name
+        return
+    terms = len(adds) + 1
+    for k, nid in enumerate(adds[:-1]):
+        if names[nid] is None:
+            names[nid] = partial_name(name, k + 2, terms)
+    if names[adds[-1]] is None:
+        names[adds[-1]] = name

@@ -19,6 +19,7 @@ from . import ops
 from . import snapshot as _snapshots
 from .errors import GradtraceWarning, TraceError
 from .inplace import note_view
+from .inputs import ConstInt
 from .naming import Naming
 from .tape import REQ, VALUE, Tape
 from .traced import Traced
@@ -45,13 +46,17 @@ class Recorder(Naming):
         self.views: dict[int, list] = {}      # node id -> live views of it (gradtrace.inplace)
         self.view_of: dict[int, tuple] = {}   # view's node id -> (base handle, op, params)
         self.buffer_names: dict[int, str | None] = {}   # constructor buffer -> its variable
+        self.dropped: dict[str, str] = {}   # input -> why it is a constant (warned once)
         self.init_naming(self.tape.sites)
 
     # ------------------------------------------------------------ leaves
     def leaf(self, kind: str, value, name: str | None, requires_grad: bool) -> Traced:
         nid = self.n
         self.n = nid + 1
-        self.sites.append(None)
+        site = None
+        if name is not None and kind == "const":     # named by const_name: its line
+            site, self.const_site = self.const_site, None
+        self.sites.append(site)
         self.records.append((kind, None, value, (), None, requires_grad, (), None))
         self.names.append(name)
         return Traced(nid, value, self, requires_grad)
@@ -72,10 +77,12 @@ class Recorder(Naming):
         if type(value) is _FLOAT:
             t = self.leaf("const", value, None, False)
         elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+            if type(value) is ConstInt:
+                self.dropped.setdefault(value.path, value.reason)
             t = self.leaf("const", float(value), None, False)
         elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             t = self.leaf("const", float(value) if value.ndim == 0 else _snapshots.snapshot(value),
-                          None, False)
+                          self.const_name(value, _is_traced) if value.ndim else None, False)
         elif isinstance(value, (list, tuple)) and _numeric(value):
             arr = np.asarray(value, dtype=np.float64)
             t = self.leaf("const", float(arr) if arr.ndim == 0 else arr, None, False)
@@ -262,6 +269,10 @@ class Recorder(Naming):
         return out, tuple(float(v) for v in locs)
 
 
+def _is_traced(x) -> bool:
+    return type(x) is Traced
+
+
 def _numeric(seq) -> bool:
     try:
         return np.asarray(seq).dtype.kind in "biuf"
@@ -293,6 +304,12 @@ def note_nonfinite(rec: Recorder, name: str, value) -> None:
         finite = math.isfinite(float(quick)) or bool(np.isfinite(value).all())
     if not finite:
         rec.nonfinite.append(name)
+
+
+def warn_dropped(rec: Recorder, level: int = 3) -> None:
+    """One warning per input that holds a number but stays a constant."""
+    for reason in rec.dropped.values():
+        warnings.warn(reason, GradtraceWarning, stacklevel=level + 1)
 
 
 def warn_nonfinite(rec: Recorder) -> None:

@@ -75,7 +75,9 @@ def _discriminator() -> nn.Module:
         torch.manual_seed(1)
         return nn.Sequential(
             nn.Conv2d(1, 2, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(2, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4),
+            # running statistics off: every forward in training mode would move them, and
+            # the gallery must draw the same picture however often it is rendered
+            nn.Conv2d(2, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4, track_running_stats=False),
             nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(4, 1, 2, 1, 0, bias=False), nn.Sigmoid()).double()
 

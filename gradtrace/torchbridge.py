@@ -29,15 +29,17 @@ from . import torchargs as _args
 from . import torchguards as _guards
 from . import torchinplace as _inplace
 from .errors import TraceError
-from .naming import INTERNAL_FILES
+from .naming import DISPATCH_FILES, INTERNAL_FILES
 from .ops import PRIMITIVES
 from .ops.external import ROWS
 from .recorder import Recorder
 from .torchcall import TorchCall, call_name, to_numpy
+from .torchnames import name_parts
 from .traced import Traced
 
 INTERNAL_FILES.add(__file__)
 TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+DISPATCH_FILES.add(os.path.join(TORCH_DIR, "overrides.py"))
 
 # torch name -> (op-table row, operands reversed?) for elementwise calls with known locals
 ELEMENTWISE = {n: (n, False) for n in ("tanh", "sigmoid", "exp", "log", "sqrt", "sin", "cos",
@@ -83,6 +85,9 @@ class Bridge(TorchFunctionMode):
         self.bases: dict[int, torch.Tensor] = {}  # id(input) -> the private copy calls use
         self.grad_hooks: dict[int, list] = {}   # node -> Tensor.register_hook functions
         self.superseded: dict[int, tuple] = {}  # id -> (tensor, why): changed via a view
+        self.late_inputs: dict[str, torch.Tensor] = {}   # see ``reached``
+        self.starts: list[int] = []              # first node id of each open module call
+        self.wanted = _inputs.wanted(None)       # which inputs get gradients
 
     # ------------------------------------------------------------ inputs
     def input(self, t: torch.Tensor, name: str, requires_grad: bool) -> None:
@@ -102,9 +107,21 @@ class Bridge(TorchFunctionMode):
             nid = self.rec.leaf("const", to_numpy(t), name, False)._id
             self.consts[id(t)] = (t, nid)
 
+    def reached(self, t: torch.Tensor) -> int:
+        """A tensor that wants a gradient, met in a call but found by no walk of the
+        arguments, modules, closure or globals (a helper's global): an input, as torch's
+        autograd would train it, named after the line that used it."""
+        name = f"tensor{_user_line()}".replace(" (", "@").rstrip(")")
+        self.input(t, name, self.wanted(name))
+        self.late_inputs[name] = t
+        return self.input_id(t)
+
     def input_id(self, t: torch.Tensor) -> int:
         """The node of a tensor ``input`` has registered."""
         return self.nodes[id(t)][1]
+
+    def _traced(self, x) -> bool:
+        return isinstance(x, torch.Tensor) and self.node_of(x) is not None
 
     def node_of(self, t: torch.Tensor) -> int | None:
         hit = self.nodes.get(id(t))
@@ -123,11 +140,15 @@ class Bridge(TorchFunctionMode):
                     "torch.jit script or traced function, a C++ extension, or a module or "
                     "tensor the function closes over; call the plain Python version, and pass "
                     "every module and tensor the function uses as an argument")
+            if value.requires_grad and value.is_floating_point():
+                return self.reached(value)
             v = to_numpy(value)
             v = float(v) if isinstance(v, np.ndarray) and v.ndim == 0 else v
         else:
+            _note_marked(self.rec, value)
             v = float(value)
-        nid = self.rec.leaf("const", v, None, False)._id
+        name = self.rec.const_name(value, self._traced) if type(v) is not float else None
+        nid = self.rec.leaf("const", v, name, False)._id
         self.consts[id(value)] = (value, nid)
         return nid
 
@@ -232,8 +253,11 @@ class Bridge(TorchFunctionMode):
         flat = list(flat)
         for i, x in enumerate(flat):
             if not isinstance(x, torch.Tensor):
+                _note_marked(self.rec, x)
                 continue
             nid = self.node_of(x)
+            if nid is None and x.requires_grad and x.is_leaf and x.is_floating_point():
+                nid = self.reached(x)
             if nid is None:
                 ids.append(self.const(x))
                 leaves.append(None)
@@ -306,11 +330,15 @@ class Bridge(TorchFunctionMode):
             self.rec.scopes.append(entry)
             self.rec.scope_version += 1
         self.open_modules.append(entry)
+        self.starts.append(self.rec.n)
 
     def leave_module(self, module, args, output):
         if not self.open_modules:
             return
         entry = self.open_modules.pop()
+        start = self.starts.pop()
+        if isinstance(output, (tuple, list)):
+            name_parts(self.rec, self.node_of, output, start)
         if entry is not None and entry in self.rec.scopes:
             self.rec.scopes.remove(entry)
             self.rec.scope_version += 1
@@ -346,6 +374,16 @@ def _plain_elementwise(flat, kwargs) -> bool:
         elif isinstance(x, bool) or not isinstance(x, (int, float)):
             return False
     return True
+
+
+def _note_marked(rec, x) -> None:
+    """A number argument of the traced function met a traced tensor: say once that it
+    is a constant (see ``inputs.marked``)."""
+    if type(x) in _MARKED:
+        rec.dropped.setdefault(x.path, x.reason)
+
+
+_MARKED = (_inputs.ConstInt, _inputs.ConstFloat)
 
 
 def _detached(x):

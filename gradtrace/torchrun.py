@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from .naming import INTERNAL_FILES
 from .notation import ATOL, EPS
 from .recorder import ACTIVE, Recorder
 from .torchbridge import Bridge, NumpyGuard, uses_torch  # noqa: F401  (trace asks these)
+from .torchreach import reach
 
 INTERNAL_FILES.add(__file__)
 
@@ -36,6 +37,8 @@ class Recorded:
     output: int | None        # its node, when it is a traced tensor
     inputs: dict              # input name -> node id
     bridge: Bridge
+    params: dict = field(default_factory=dict)   # name -> tensor written when inputs move
+    constants: dict = field(default_factory=dict)   # number arguments left constant -> why
     parameters: frozenset = frozenset()   # the inputs that are modules' nn.Parameters
 
     def is_scalar(self, v) -> bool:
@@ -89,32 +92,16 @@ def record(fn, named: dict, wrt) -> Recorded:
     rec = Recorder()
     bridge = Bridge(rec)
     in_wrt = _inputs.wanted(wrt)
-    modules = ([("", fn)] if isinstance(fn, torch.nn.Module) else []) + \
-        [(p, v) for p, v in _leaves(named) if isinstance(v, torch.nn.Module)]
-    input_ids: dict[str, int] = {}
-    for prefix, m in modules:
-        own = f"{prefix}." if prefix else ""     # a module passed as an argument: model.0.weight
-        bridge.roots.add(id(m))
-        for path, sub in m.named_modules():
-            bridge.module_paths[id(sub)] = own + path if path else prefix
-        for path, p in m.named_parameters():
-            bridge.input(p, own + path, in_wrt(own + path))
-            input_ids.setdefault(own + path, bridge.input_id(p))
-    for path, v in _leaves(named):
-        if isinstance(v, torch.Tensor) and v.is_floating_point():
-            bridge.input(v, path, in_wrt(path))
-            input_ids.setdefault(path, bridge.input_id(v))
-        elif isinstance(v, torch.Tensor):
-            bridge.named_const(v, path)
-        elif isinstance(v, np.ndarray) and v.dtype.kind == "f":
-            raise TraceError(f"input '{path}' is a numpy array in a torch trace; gradtrace "
-                             "traces numpy and torch separately, so convert it with "
-                             "torch.as_tensor(...)")
+    found = reach(fn, named)
+    input_ids = _register_inputs(bridge, found, named, in_wrt, rec)
     _inputs.check_wrt(wrt, list(input_ids))
     _guards.refuse_function(fn)
-    for _, m in modules:
+    for _, m in found.modules:
         for path, sub in m.named_modules():
             _guards.refuse_module(sub, bridge.module_paths.get(id(sub), path))
+    bridge.wanted = in_wrt
+    constants, args = _marked_numbers(named)
+    constants |= found.opaque
     token = ACTIVE.set(rec)
     pre = _module.register_module_forward_pre_hook(bridge.enter_module)
     post = _module.register_module_forward_hook(bridge.leave_module)
@@ -122,7 +109,7 @@ def record(fn, named: dict, wrt) -> Recorded:
     flagged = _flag_inputs(named, in_wrt)
     try:
         with bridge, _guards.patched(bridge):
-            result = _inputs.call(fn, named, named)
+            result = _inputs.call(fn, args, named)
     finally:
         for t in flagged:
             t.requires_grad_(False)
@@ -136,10 +123,48 @@ def record(fn, named: dict, wrt) -> Recorded:
             rec.set_name(nid, name)
     _inplace.raise_if_stale(bridge, inputs=True)
     _guards.install_hooks(bridge)
-    params = frozenset(own + path for prefix, m in modules
-                       for own in [f"{prefix}." if prefix else ""]
-                       for path, _ in m.named_parameters())
-    return Recorded(rec, result, None, input_ids, bridge, params)
+    for name, t in bridge.late_inputs.items():
+        input_ids.setdefault(name, bridge.input_id(t))
+        found.params.setdefault(name, t)
+    parameters = frozenset(own + path for prefix, m in found.modules
+                           for own in [f"{prefix}." if prefix else ""]
+                           for path, _ in m.named_parameters())
+    return Recorded(rec, result, None, input_ids, bridge, params=found.params,
+                    constants=constants, parameters=parameters)
+
+
+def _register_inputs(bridge: Bridge, found, named: dict, in_wrt, rec: Recorder) -> dict:
+    """Input nodes for every parameter of the modules reached, every tensor wanting a
+    gradient outside them, and the float tensor arguments; name -> node id.  Objects
+    holding floats that cannot be walked are noted in ``found.opaque``."""
+    input_ids: dict[str, int] = {}
+    for prefix, m in found.modules:
+        own = f"{prefix}." if prefix else ""     # a module passed as an argument: model.0.weight
+        if not prefix or named.get(prefix) is m:   # traced or passed in: no box of its own
+            bridge.roots.add(id(m))
+        for path, sub in m.named_modules():
+            bridge.module_paths.setdefault(id(sub), own + path if path else prefix)
+        for path, p in m.named_parameters():
+            bridge.input(p, own + path, in_wrt(own + path))
+            input_ids.setdefault(own + path, bridge.input_id(p))
+            found.params.setdefault(own + path, p)
+    for path, tensor in found.tensors:   # outside registered modules: torch trains them too
+        bridge.input(tensor, path, in_wrt(path))
+        input_ids.setdefault(path, bridge.input_id(tensor))
+        found.params.setdefault(path, tensor)
+    for path, v in _leaves(named):
+        if isinstance(v, torch.Tensor) and v.is_floating_point():
+            bridge.input(v, path, in_wrt(path))
+            input_ids.setdefault(path, bridge.input_id(v))
+        elif isinstance(v, torch.Tensor):
+            bridge.named_const(v, path)
+        elif isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            raise TraceError(f"input '{path}' is a numpy array in a torch trace; gradtrace "
+                             "traces numpy and torch separately, so convert it with "
+                             "torch.as_tensor(...)")
+        elif _inputs.holds_floats(v) and not isinstance(v, torch.nn.Module):
+            found.opaque[path] = rec.dropped[path] = _inputs.opaque_reason(path, v)
+    return input_ids
 
 
 def _flag_inputs(named: dict, in_wrt) -> list:
@@ -154,6 +179,17 @@ def _flag_inputs(named: dict, in_wrt) -> list:
             v.requires_grad_(True)
             flagged.append(v)
     return flagged
+
+
+def _marked_numbers(named: dict) -> tuple[dict, dict]:
+    """Python int and float arguments stand in for themselves, marked so that meeting a
+    traced tensor says once that they are constants; (name -> why, the arguments)."""
+    constants, args = {}, dict(named)
+    for k, v in named.items():
+        if type(v) in (int, float) and k.isidentifier():
+            args[k] = _inputs.marked(k, v)
+            constants[k] = args[k].reason
+    return constants, args
 
 
 def _leaves(named: dict) -> list[tuple[str, object]]:
@@ -172,7 +208,7 @@ def _moved(trace, replace: dict):
     """The function's arguments with some inputs replaced: tensors by new tensors,
     parameters by new values written into them for the duration (and restored)."""
     named = trace.arguments
-    params = dict(_named_parameters(trace))
+    params = trace.torch_params
     saved = {}
     try:
         with torch.no_grad():
@@ -193,12 +229,6 @@ def _replaced(path, x, replace):
     if path in replace and isinstance(x, torch.Tensor):
         return torch.as_tensor(np.asarray(replace[path]), dtype=x.dtype)
     return x
-
-
-def _modules(trace) -> list:
-    fn = trace.function
-    return ([("", fn)] if isinstance(fn, torch.nn.Module) else []) + \
-        [(p, v) for p, v in _leaves(trace.arguments) if isinstance(v, torch.nn.Module)]
 
 
 def rerun(trace, replace: dict):
@@ -241,7 +271,7 @@ def check(trace, rtol: float | None = None, atol: float = ATOL, eps: float = EPS
                                       rtol, atol))
     report.compared = "torch's .grad"
     if f64:
-        params = {n for n, _ in _named_parameters(trace)}
+        params = set(trace.torch_params)       # what torch trains: never skipped
         for name in trace.wrt:
             try:
                 report.inputs.append(_finite_differences(trace, name, eps, rtol=1e-5,
@@ -254,14 +284,6 @@ def check(trace, rtol: float | None = None, atol: float = ATOL, eps: float = EPS
                     f"moved raised {type(e).__name__}: {str(e).splitlines()[0]}")
         report.compared += " and float64 finite differences"
     return report
-
-
-def _named_parameters(trace) -> list:
-    found = []
-    for prefix, m in _modules(trace):
-        own = f"{prefix}." if prefix else ""
-        found += [(own + p, t) for p, t in m.named_parameters()]
-    return found
 
 
 def _torch_backward(trace) -> dict:

@@ -30,7 +30,7 @@ from .jsonio import dumps
 from .naming import INTERNAL_FILES, name_instances, version_names, versioned
 from .notation import MAX_PATHS
 from .ops import FILES as _OP_FILES
-from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
+from .recorder import ACTIVE, Recorder, note_nonfinite, warn_dropped, warn_nonfinite
 from .render.dot import to_dot
 from .render.files import render
 from .render.notebook import mimebundle, show
@@ -73,6 +73,8 @@ class Trace:
         self.user_grad: Callable | None = None   # (name, numpy grad) -> what t.grads gives
         self._instances = False    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
+        self.constants: dict[str, str] = {}   # inputs that stay constants -> why (said once)
+        self.torch_params: dict[str, Any] = {}  # torch tensors updated in place by name
 
     # ------------------------------------------------------------ the graph
     @property
@@ -198,6 +200,8 @@ class Trace:
         self._finish_names()
         if name in self.inputs:
             return self.inputs[name], ""
+        if name in self.constants:
+            raise TraceError(self.constants[name])
         if name == self.name:
             return self.output, ""
         nodes = nodes_of(self.graph)
@@ -230,9 +234,9 @@ class Trace:
 
     def check(self, **options):
         """Compare backward's gradients with central finite differences."""
-        if self.checker is not None:
-            return self.checker(self, **options)
-        return check_trace(self, **options)
+        report = (self.checker or check_trace)(self, **options)
+        report.constants = dict(self.constants)
+        return report
 
     # ------------------------------------------------------------ views
     def to_json(self, indent: int | None = None) -> str:
@@ -295,11 +299,12 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     in_wrt = _inputs.wanted(wrt)
     rec = Recorder()
     input_ids: dict[str, int] = {}
+    constants: dict[str, str] = {}     # constant inputs that hold numbers -> why
 
     def stand_in(path, value):
         kind = _inputs.classify(path, value)
         if kind == "const":
-            return value
+            return _constant_input(rec, constants, path, value)
         value = float(value) if kind == "float" else snapshot(value)
         note_nonfinite(rec, path, value)
         t = rec.leaf("input", value, path, in_wrt(path))
@@ -339,7 +344,21 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
         result = _constant_output(rec, result, fname)
     t = _finished(rec, result._id, input_ids, floating, fname, fn, named)
     t.select = select
+    t.constants = constants
     return t
+
+
+def _constant_input(rec, constants: dict, path: str, value):
+    """An input passed through as a constant: an int argument is marked, so meeting a traced value
+    in arithmetic warns (``w=2`` meant as a parameter); an object holding floats that
+    gradtrace cannot walk warns now.  ``constants`` keeps why, for ``t.grad`` and check."""
+    if type(value) is int and path.isidentifier():     # an argument, not an attribute
+        marked = _inputs.marked(path, value)
+        constants[path] = marked.reason
+        return marked
+    if _inputs.holds_floats(value):
+        constants[path] = rec.dropped[path] = _inputs.opaque_reason(path, value)
+    return value
 
 
 def _constant_output(rec, result, fname: str, level: int = 3):
@@ -370,6 +389,7 @@ def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn,
     records = rec.records
     if rec.names[out_id] is None:
         rec.set_name(out_id, fname if fname.isidentifier() else "C")
+    warn_dropped(rec, level)
     chosen = [n for n in floating if records[input_ids[n]][REQ]]
     if not records[out_id][REQ] and chosen and records[out_id][KIND] == "op":
         warnings.warn(f"the output of {fname} does not depend on any input in wrt "
@@ -409,4 +429,6 @@ def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str, output=None) -> Tr
     t.torch_parameters = r.parameters       # what a descent step moves (gradtrace.params)
     t.select = select
     torchrun.attach(t, r)
+    t.torch_params = r.params
+    t.constants = r.constants
     return t

@@ -46,6 +46,8 @@ class Traced:
         return self._rec.binary(ADD, self, o)
 
     def __radd__(self, o):
+        if type(o) is int and o == 0 and self._rec.summing(self):
+            return self                  # sum()'s start value is no term
         return self._rec.binary(ADD, self._rec.const(o), self)
 
     def __sub__(self, o):
@@ -87,7 +89,7 @@ class Traced:
     def __pow__(self, o):
         if type(o) is not Traced and isinstance(o, (int, float, np.integer, np.floating)) \
                 and not isinstance(o, bool):
-            p = o if isinstance(o, int) else float(o)
+            p = int(o) if isinstance(o, int) else float(o)
             return self._rec.op(POW_CONST, (self,), {"p": p}, True)
         return self._rec.binary(POW, self, o)
 

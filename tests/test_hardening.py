@@ -163,12 +163,22 @@ def test_set_and_inputs_reach_nested_inputs_and_settings(tmp_path):
     assert r.exit_code == 2 and "W9" in r.output
 
 
-def test_an_object_that_becomes_a_constant_is_named():
+def test_an_object_holding_floats_is_walked_and_an_opaque_one_is_named():
     class Config:
         scale = 2.0
 
-    with pytest.warns(gt.GradtraceWarning, match="input 'cfg' is a Config"):
-        gt.trace(lambda x, cfg: x * cfg.scale, 1.0, Config())
+    t = gt.trace(lambda x, cfg: x * cfg.scale, 1.0, Config()).backward()
+    assert t.grads["cfg.scale"] == 1.0 and "scale" not in vars(Config())
+
+    class Opaque:                 # array-like: not walked, passed through with a warning
+        def __array__(self, dtype=None, copy=None):
+            return np.ones(2)
+
+    with pytest.warns(gt.GradtraceWarning, match="input 'cfg' is of type Opaque, which gradtrace "
+                      "cannot walk"):
+        t = gt.trace(lambda x, cfg: x * 2.0, 1.0, Opaque())
+    with pytest.raises(gt.TraceError, match="cannot walk"):
+        t.grad("cfg")
 
 
 def test_non_scalar_output_is_announced(tmp_path):

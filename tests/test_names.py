@@ -10,6 +10,7 @@ import pytest
 
 import gradtrace as gt
 from gradtrace import gallery
+from gradtrace.formulas import node_texts
 from gradtrace.render.view import build_view
 from gradtrace.targets import trace_target
 
@@ -41,8 +42,11 @@ def mlp4(x=np.linspace(-1, 1, 3), Ws=tuple(np.full((3, 3), 0.1 * (i + 1)) for i 
 def test_reassigned_variables_get_versions_and_lines():
     t = gt.trace(rnn).backward()
     hs = [(a["name"], a["line"]) for _, a in t.graph.nodes(data=True)
-          if a.get("var") == "h"]
+          if a.get("var") == "h" and a["kind"] == "op"]
     assert [n for n, _ in hs] == ["h₁", "h₂", "h₃", "h₄", "h₅"]
+    # the h the loop starts from, np.zeros(4), is a constant: its entries, no made-up id
+    texts = [text for text, _ in node_texts(t.graph).values()]
+    assert "[0, 0, 0, 0]" in texts
     assert all(isinstance(line, int) and line > 0 for _, line in hs)
     assert all(a["file"].endswith("test_names.py") for _, a in t.graph.nodes(data=True)
                if a["kind"] == "op")

@@ -136,13 +136,14 @@ def test_scopes_follow_function_calls():
     assert t.graph.nodes[h]["op"] == "tanh"
 
 
-def test_sum_builtin_names_only_the_total():
+def test_sum_builtin_names_the_total_and_its_partial_sums():
     def f(xs=[1.0, 2.0, 3.0]):  # noqa: B006  (the trace reads the default)
         total = sum(x * x for x in xs)
         return total
     t = gt.trace(f)
     named = [a["name"] for _, a in t.graph.nodes(data=True) if a["kind"] == "op" and a["name"]]
-    assert named == ["total"]
+    assert named == ["total (partial 2 of 3)", "total"]
+    assert [a for _, a in t.graph.nodes(data=True) if a["kind"] == "const"] == []  # no 0 +
 
 
 _MADE_OUTSIDE = np.empty(3)

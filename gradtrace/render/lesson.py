@@ -27,6 +27,7 @@ from ..formulas import ATOM, expression, node_texts
 from ..graph import argument_ids, enumerate_paths, nodes_of, preds_of, succs_of
 from ..notation import DIGITS, MINUS, factor, is_atom, number_text, partial, signed_term, value_text
 from ..ops import PRIMITIVES
+from ..versions import partial_of
 
 VIEWS = ("lesson", "ops")
 MAX_TERMS = 4          # a composite formula with more terms reads "Σ of N paths"
@@ -75,7 +76,8 @@ def forget(trace) -> None:
 def kept_nodes(graph, output: int) -> set[int]:
     """The boxes of the lesson view: inputs, named values and the output."""
     return {v for v, a in nodes_of(graph).items()
-            if v == output or a["kind"] == "input" or a["name"] is not None}
+            if v == output or a["kind"] == "input" or
+            a["name"] is not None and partial_of(a["name"]) is None}   # partial sums fold
 
 
 def fold(graph, output: int) -> nx.MultiDiGraph | None:
