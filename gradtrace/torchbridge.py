@@ -210,6 +210,10 @@ class Bridge(TorchFunctionMode):
                              "out of the no_grad block, or .detach() the tensor")
         for i in traced:
             _check_device(flat[i], what)
+        if any(_transformed(x) for x in flat):
+            raise TraceError(f"{what}{where} runs inside a torch.func transform (vmap, grad, "
+                             "jacrev ...), whose tensors gradtrace cannot follow call by "
+                             "call; write that part with ordinary (batched) tensor ops")
 
     def _elementwise(self, func, args, kwargs, row_name, reverse):
         """A call the op table differentiates: its row, its locals, its formula text."""
@@ -273,6 +277,10 @@ class Bridge(TorchFunctionMode):
         parts = [out] if isinstance(out, torch.Tensor) else \
             list(out) if isinstance(out, (tuple, list)) else []
         floats = [p for p in parts if isinstance(p, torch.Tensor) and p.is_floating_point()]
+        if needs and any(isinstance(p, torch.Tensor) and p.is_complex() for p in parts):
+            raise TraceError(f"{call_name(func)[1]}{_user_line()} makes a complex tensor from "
+                             "a traced one; gradtrace traces real values only, so keep the "
+                             "computation real (split real and imaginary parts by hand)")
         call = TorchCall(floats, leaves)
         form, fname = call_name(func)
         if form == "infix" and len(ids) != 2:
@@ -339,6 +347,12 @@ def _plain_elementwise(flat, kwargs) -> bool:
         elif isinstance(x, bool) or not isinstance(x, (int, float)):
             return False
     return True
+
+
+def _transformed(x) -> bool:
+    """A tensor torch.func wrapped for a transform (it has no storage of its own)."""
+    wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    return isinstance(x, torch.Tensor) and wrapped is not None and bool(wrapped(x))
 
 
 def _detached(x):
