@@ -16,7 +16,6 @@ from .errors import (
     UnsupportedOpError,
 )
 from .functions import label, logsumexp, relu, scope, sigmoid, softmax, tanh, value
-from .gradcheck import check_trace
 from .jsonload import load
 from .trace import Trace, trace
 from .traced import Traced
@@ -29,7 +28,7 @@ def check(fn, *args, wrt=None, **kwargs):
     """Trace ``fn``, run backward, and compare with central finite differences."""
     t = trace(fn, *args, wrt=wrt, **kwargs)
     t.backward()
-    return check_trace(t)
+    return t.check()
 
 
 def load_json(text_or_path, max_bytes: int = 512 * 2**20):

@@ -41,24 +41,31 @@ def unbroadcast(c, target):
 
 
 def _times(g, local, guard: bool = True):
-    """g · local, where a zero factor wins over inf/nan (a branch not taken stays 0).
-
-    Only ops whose local derivative can be infinite at finite inputs (``guard``:
-    1/x, log, sqrt, ...) pay for the check on arrays.
-    """
+    """g · local, where a zero gradient wins over an infinite or NaN local derivative of an
+    op that has one at finite inputs (``guard``: 1/x, log, sqrt ...), so the branch
+    np.where did not take stays 0.  Everywhere else 0·inf is NaN, as in numpy and torch, on floats
+    and arrays alike: NaN is never hidden."""
     if type(local) is _FLOAT and local == 1.0:
         return g
     c = g * local
-    if type(c) is _FLOAT:
-        if c != c and (g == 0.0 or local == 0.0):
+    if type(c) is _FLOAT and type(g) is _FLOAT:
+        if c != c and g == 0.0 and guard:
             return 0.0
         return c
     if guard and not np.isfinite(c).all():
-        c = np.where((np.asarray(g) == 0) | (np.asarray(local) == 0), 0.0, c)
+        c = np.where(np.asarray(g) == 0, 0.0, c)
     return c
 
 
 def seed_for(value, seed):
+    try:
+        return _seed_for(value, seed)
+    except (TypeError, ValueError):
+        raise BackwardError(f"seed must be a number or an array of numbers, not "
+                            f"{seed!r:.60}") from None
+
+
+def _seed_for(value, seed):
     if seed is None:
         if type(value) is not _FLOAT and value.size == 1:
             return np.ones(value.shape)    # J = err.T @ err is (1, 1): a scalar, as in torch
@@ -111,12 +118,12 @@ def backward(tape: Tape, output: int, seed=None) -> None:
             uval = urec[2]                           # VALUE
             local = locs[k] if locs is not None else None
             if local is None:                        # a VJP
-                if argvals is None:
-                    argvals = [records[a][2] for a in args]
+                if argvals is None:                  # (once per node: n-ary stack is linear)
+                    argvals = [np.asarray(records[a][2]) for a in args]
                 c = contribution(prim, k, None, g, out, argvals, params, uval)
             elif type(local) is _FLOAT and type(g) is _FLOAT and type(uval) is _FLOAT:
                 c = g * local                        # the scalar fast path
-                if c != c and (g == 0.0 or local == 0.0):
+                if c != c and g == 0.0 and prim.guard:
                     c = 0.0
             else:                                    # elementwise on arrays (_times inlined)
                 if type(local) is _FLOAT and local == 1.0:
@@ -124,7 +131,7 @@ def backward(tape: Tape, output: int, seed=None) -> None:
                 else:
                     c = g * local
                     if type(c) is _FLOAT:
-                        if c != c and (g == 0.0 or local == 0.0):
+                        if c != c and g == 0.0 and prim.guard:
                             c = 0.0
                     elif prim.guard and not np.isfinite(c).all():
                         c = _times(g, local)
@@ -143,7 +150,8 @@ def contribution(prim, k: int, local, g, out, argvals, params, uval):
     """What flows back along argument ``k`` of a ``prim`` node whose gradient is g:
     g times the local derivative, or the op's VJP when the edge stores no local
     (or, for a row without a VJP, the local computed now); broadcasting undone to
-    the shape of the argument's value ``uval``."""
+    the shape of the argument's value ``uval``.  ``argvals`` are the arguments' values
+    as ndarrays (made once per node by the caller, not once per argument)."""
     if local is None:
         params = params or {}
         if prim.vjp is not None:
@@ -168,7 +176,7 @@ def edge_contribution(graph, v: int, u: int, k: int, g):
     nodes = nodes_of(graph)
     attrs = nodes[v]
     pred_v = preds_of(graph)[v]
-    argvals = [nodes[a]["value"] for a in argument_ids(pred_v)]
+    argvals = [np.asarray(nodes[a]["value"]) for a in argument_ids(pred_v)]
     return contribution(PRIMITIVES[attrs["op"]], k, pred_v[u][k]["local"], g, attrs["value"],
                         argvals, attrs["params"], nodes[u]["value"])
 
@@ -176,7 +184,6 @@ def edge_contribution(graph, v: int, u: int, k: int, g):
 def _vjp(prim, k, g, out, argvals, params):
     """A VJP rule sees ndarrays only (0-d values are stored as Python floats)."""
     try:
-        return prim.vjp(k, np.asarray(g), np.asarray(out), [np.asarray(a) for a in argvals],
-                        params)
+        return prim.vjp(k, np.asarray(g), np.asarray(out), argvals, params)
     except (ValueError, ArithmeticError, IndexError, np.linalg.LinAlgError) as e:
         raise BackwardError(f"the chain rule through {prim.name} failed: {e}") from e

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 
 import click
@@ -179,7 +179,10 @@ def render(target, output, fmt, style, view, sets, inputs_file, pick, wrt, highl
     # resolved before the model runs, so a model that changes directory does not move it
     out = None if to_stdout else (Path(output).resolve() if output else None)
     cwd = Path.cwd()
-    t, short = load_trace(target, sets, inputs_file, wrt, pick)
+    real_stdout = sys.stdout
+    # with -o -, stdout carries the drawing: what the model prints goes to stderr
+    with redirect_stdout(sys.stderr) if to_stdout else nullcontext():
+        t, short = load_trace(target, sets, inputs_file, wrt, pick)
     if out is None and not to_stdout:
         out = cwd / f"{short}.{fmt or 'svg'}"
     options = dict(style=style, view=view, values=not no_values, grads=not no_grads,
@@ -193,9 +196,11 @@ def render(target, output, fmt, style, view, sets, inputs_file, pick, wrt, highl
     if to_stdout:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp, reported(target):
-            path = t.render(Path(tmp) / f"out.{fmt}", format=fmt, timeout=timeout, **options)
-            sys.stdout.buffer.write(path.read_bytes())
-            sys.stdout.flush()
+            with redirect_stdout(sys.stderr):      # (the page's update step runs the model)
+                path = t.render(Path(tmp) / f"out.{fmt}", format=fmt, timeout=timeout,
+                                **options)
+            real_stdout.buffer.write(path.read_bytes())
+            real_stdout.flush()
         return
     with reported(target):
         if highlight and not quiet:
@@ -289,6 +294,9 @@ def check(target, sets, inputs_file, pick, wrt, rtol, atol, eps, max_elements, q
       gradtrace check numpy_mlp
       gradtrace check model.py:loss --wrt W --rtol 1e-6
     """
+    from .gradcheck import check_options
+    with reported(target):               # bad options are named before the model runs
+        check_options({"eps": eps, "rtol": rtol, "atol": atol})
     t, _ = load_trace(target, sets, inputs_file, wrt, pick)
     with reported(target):
         report = t.check(eps=eps, rtol=rtol, atol=atol, max_elements=max_elements)

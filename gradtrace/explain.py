@@ -217,8 +217,10 @@ def explain(trace, name: str, form: str = "recursive",
 
 
 def _explained(trace, name: str, form: str, max_paths: int) -> Explanation:
-    if form not in ("recursive", "paths"):
-        raise GradtraceError(f"unknown form '{form}'; choose 'recursive' or 'paths'")
+    if not isinstance(form, str) or form not in ("recursive", "paths"):
+        raise GradtraceError(f"unknown form {form!r}; choose 'recursive' or 'paths'")
+    if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
+        raise GradtraceError(f"max_paths must be a whole number ≥ 1, not {max_paths!r}")
     if not trace.has_grads:
         trace.backward()
     g = trace.graph
@@ -308,6 +310,10 @@ def recursive_steps(trace, on_path, texts) -> list[dict]:
                                    f"{signed_term(local, DIGITS)}")
                 else:
                     numeric.append(value_text(t["contribution"], DIGITS))
+        if len(terms) > MAX_PATHS:       # the text lists MAX_PATHS terms; the data all
+            more = f"… ({len(terms) - MAX_PATHS} more terms)"
+            symbolic = symbolic[:MAX_PATHS] + [more]
+            numeric = numeric[:MAX_PATHS] + [more]
         numbers = " + ".join(numeric)
         numbers = f"{numbers} = {value_text(grad, DIGITS)}" if numbers else value_text(grad, DIGITS)
         if len(terms) == 1 and (terms[0]["id"] == out or not isinstance(grad, float)):
@@ -332,15 +338,18 @@ def _paths_form(trace, target, on_path, texts, gradient, n_paths) -> Explanation
             c = edge_contribution(g, w, u, k, c)
         locals_ = [preds_of(g)[w][u][k]["local"] for u, w, k in path]
         scalar = all(isinstance(x, float) for x in locals_) and isinstance(seed, float)
-        route = " → ".join([texts[path[0][0]]] + [texts[w] for _, w, _ in path])
-        product = " · ".join(factor(preds_of(g)[w][u][k]["formula"]) for u, w, k in reversed(path))
-        if scalar:
+        route = " → ".join([texts[target]] + [texts[w] for _, w, _ in path])
+        product = " · ".join(factor(preds_of(g)[w][u][k]["formula"])
+                             for u, w, k in reversed(path)) or "1"   # (the output itself)
+        if not path:                     # the output explained by itself
+            numbers = num(c, DIGITS) if isinstance(c, float) else value_text(c, DIGITS)
+        elif scalar:
             numbers = " · ".join(signed_term(x, DIGITS) for x in reversed(locals_))
             numbers += f" = {num(c, DIGITS)}"
         else:
             numbers = f"VJP along the path = {value_text(c, DIGITS)}"
         steps.append({"route": route, "product": product, "numbers": numbers,
-                      "contribution": c, "nodes": [path[0][0]] + [w for _, w, _ in path],
+                      "contribution": c, "nodes": [target] + [w for _, w, _ in path],
                       "_edges": [(texts[u], texts[w]) for u, w, _ in reversed(path)]})
     total = _sum(s["contribution"] for s in steps)
     consistent = bool(np.allclose(total, gradient, rtol=1e-9, atol=1e-12, equal_nan=True))

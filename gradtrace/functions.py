@@ -79,6 +79,10 @@ def label(x, name: str):
     if not name.strip():
         raise TraceError("gt.label needs a name with at least one visible character")
     if type(x) is Traced:
+        if x._rec.finished:
+            raise TraceError(f"gt.label({name!r}): this value belongs to a trace that has "
+                             "finished, and a finished trace is not renamed; call gt.label "
+                             "inside the traced function")
         x._rec.set_name(x._id, name)
     return x
 

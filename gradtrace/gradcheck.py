@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import inputs as _inputs
 from .errors import GradtraceError
 from .notation import ATOL, EPS, RTOL
-from .rerun import rerun, weighted
+from .rerun import recorded_inputs, rerun, weighted
 
 
 @dataclass
@@ -94,6 +93,27 @@ class CheckReport:
                 f"h={self.eps:g})")
 
 
+def check_options(options: dict) -> None:
+    """Refuse tolerances and steps that would make the check meaningless: a NaN or
+    negative tolerance passes or fails everything, a zero or NaN step divides by 0."""
+    for key in ("rtol", "atol", "eps"):
+        v = options.get(key)
+        if v is None and key == "rtol":
+            continue                      # (a torch check picks rtol by dtype)
+        if key not in options:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise GradtraceError(f"check: {key} must be a number, got {v!r}")
+        low_ok = v > 0 if key == "eps" else v >= 0
+        if not (math.isfinite(v) and low_ok):
+            need = "a finite number > 0" if key == "eps" else "a finite number ≥ 0"
+            raise GradtraceError(f"check: {key} = {v!r} is not usable; it must be {need}")
+    limit = options.get("max_elements")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
+                              or limit < 1):
+        raise GradtraceError(f"check: max_elements must be an int ≥ 1 (or None), got {limit!r}")
+
+
 def _as_input(flat: np.ndarray, like: np.ndarray):
     """A perturbed flat copy in the input's own form (a float for a 0-d input)."""
     return float(flat[0]) if like.ndim == 0 else flat.reshape(like.shape)
@@ -113,7 +133,6 @@ def check_trace(trace, eps: float = EPS, rtol: float = RTOL, atol: float = ATOL,
                              "check needs the original function")
     if not trace.has_grads:
         trace.backward()
-    named = trace.arguments
 
     def f(path, replacement) -> float:
         return weighted(trace, rerun(trace, {} if path is None else {path: replacement}))
@@ -123,9 +142,7 @@ def check_trace(trace, eps: float = EPS, rtol: float = RTOL, atol: float = ATOL,
     if len({"nan" if math.isnan(r) else r for r in runs}) > 1:
         report.deterministic = False
         return report
-    originals: dict[str, object] = {}
-    for pname, val in named.items():
-        _inputs.rebuild(val, pname, lambda p, v: originals.setdefault(p, v))
+    originals = recorded_inputs(trace)     # the trace's snapshot, not the live arguments
     for name in trace.wrt:
         x0 = np.array(originals[name], dtype=np.float64)
         g = np.asarray(trace.grads[name], dtype=np.float64)

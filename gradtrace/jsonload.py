@@ -102,7 +102,7 @@ def value(d, where: str):
         raise Invalid(where, f"a number or an array object, not {type(d).__name__}")
     shape = shape_of(d.get("shape"), where + ".shape")
     dtype = d.get("dtype")
-    if dtype not in DTYPES:
+    if type(dtype) is not str or dtype not in DTYPES:
         raise Invalid(where + ".dtype", f"one of {', '.join(sorted(DTYPES))}, not {dtype!r:.30}")
     data = d.get("data")
     if type(data) is not list or len(data) != math.prod(shape):
@@ -192,17 +192,15 @@ def build(data):
 
 def _nodes(g, nodes_in, with_args: bool) -> None:
     node, succ, pred = g._node, g._succ, g._pred
-    last = -1
     for i, d in enumerate(nodes_in):
         if type(d) is not dict:
             raise Invalid(f"$.nodes[{i}]", "an object")
         nid = d.get("id")
         if type(nid) is not int:
             raise Invalid(f"$.nodes[{i}].id", "an integer id")
-        if nid <= last:
-            raise Invalid(f"$.nodes[{i}].id", f"an id above {last} (ids are unique and in creation "
-                                         "order)")
-        last = nid
+        if nid != i:
+            raise Invalid(f"$.nodes[{i}].id", f"{i} (ids are 0, 1, 2 ... in creation order, "
+                                              "without gaps)")
         kind = d.get("kind")
         if type(kind) is not str or kind not in KINDS:
             raise Invalid(f"$.nodes[{i}].kind", "'input', 'const' or 'op'")
@@ -236,11 +234,7 @@ def _nodes(g, nodes_in, with_args: bool) -> None:
         attrs = {"kind": kind, "op": op, "name": label, "value": val, "shape": shape,
                  "scope": tuple(scope), "params": params,
                  "requires_grad": d.get("requires_grad")}
-        for key, kind_ in (("var", str), ("file", str), ("line", int)):
-            if key in d:
-                if type(d[key]) is not kind_:
-                    raise Invalid(f"$.nodes[{i}].{key}", f"a {kind_.__name__}")
-                attrs[key] = d[key]
+        _where_made(d, i, attrs)
         if type(attrs["requires_grad"]) is not bool:
             raise Invalid(f"$.nodes[{i}].requires_grad", "true or false")
         if "grad" in d:
@@ -256,6 +250,17 @@ def _nodes(g, nodes_in, with_args: bool) -> None:
         if with_args:
             _args(g, i, nid, d.get("args"))
         nodes_in[i] = None     # read: let the parsed record go, so its memory is reused
+
+
+def _where_made(d: dict, i: int, attrs: dict) -> None:
+    """The optional ``var``, ``file`` and ``line`` of node ``i`` (file and line together)."""
+    for key, kind_ in (("var", str), ("file", str), ("line", int)):
+        if key in d:
+            if type(d[key]) is not kind_:
+                raise Invalid(f"$.nodes[{i}].{key}", f"a {kind_.__name__}")
+            attrs[key] = d[key]
+    if ("file" in attrs) != ("line" in attrs):
+        raise Invalid(f"$.nodes[{i}]", "both file and line, or neither")
 
 
 def _edges(g, edges_in) -> None:

@@ -166,7 +166,7 @@ class Naming:
             hops += 1
         if comp is not None:
             what = (COMP, what, comp) if type(what) is str else None
-        elif what is None and helper is not None and helper[0] != "<" and f is not None \
+        elif what is None and helper and helper[0] != "<" and f is not None \
                 and f is not self.entry and helper not in _NOT_NAMES:
             what = helper     # `dense(...)` stored nowhere: named after the helper
         loc = (user.f_code.co_filename, user.f_lineno)
@@ -268,7 +268,7 @@ class Naming:
         while f is not None and f is not entry:
             if f.f_code.co_filename not in internal:
                 name = f.f_code.co_name
-                chain.append(name if name[0] == "<" else self._frame_label(f))
+                chain.append(name if name[:1] == "<" else self._frame_label(f))
             f = f.f_back
         if f is None or (len(chain) < 2 and not self.scopes):
             return ()
@@ -297,6 +297,7 @@ class Naming:
 
     def instance_label(self, name: str) -> str:
         """``name`` plus its instance number, resolved by ``name_instances`` at the end."""
+        name = name.replace(_MARK, "\\x00") or "(unnamed)"   # (a NUL in a name stays text)
         k = self._calls[name] = self._calls.get(name, 0) + 1
         return f"{name}{_MARK}{k}"
 

@@ -71,19 +71,23 @@ class Recorder(Naming):
         """
         hit = self._consts.get(id(value))
         if hit is not None and hit[0] is value:
-            if type(value) is not _NDARRAY or np.array_equal(value, hit[1].value,
-                                                             equal_nan=value.dtype.kind == "f"):
+            if type(value) is _FLOAT or _unchanged(value, hit[1].value):
                 return hit[1]
         if type(value) is _FLOAT:
             t = self.leaf("const", value, None, False)
-        elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+        elif isinstance(value, _REAL_SCALARS):
             if type(value) is ConstInt:
                 self.dropped.setdefault(value.path, value.reason)
             t = self.leaf("const", float(value), None, False)
+        elif isinstance(value, np.ndarray) and type(value) is not _NDARRAY:
+            raise TraceError(subclass_refusal("a constant", value))
         elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             t = self.leaf("const", float(value) if value.ndim == 0 else _snapshots.snapshot(value),
                           self.const_name(value, _is_traced) if value.ndim else None, False)
-        elif isinstance(value, (list, tuple)) and _numeric(value):
+        elif isinstance(value, list) and _numeric(value):   # (a list can change: a snapshot)
+            arr = np.array(value, dtype=np.float64)
+            t = self.leaf("const", _snapshots.frozen(arr), None, False)
+        elif isinstance(value, tuple) and _numeric(value):
             arr = np.asarray(value, dtype=np.float64)
             t = self.leaf("const", float(arr) if arr.ndim == 0 else arr, None, False)
         else:
@@ -271,6 +275,38 @@ class Recorder(Naming):
 
 def _is_traced(x) -> bool:
     return type(x) is Traced
+
+
+_REAL_SCALARS = (bool, int, float, np.integer, np.floating, np.bool_)   # not complex: refused
+
+
+def _unchanged(value, recorded) -> bool:
+    """Whether a constant seen before still holds what was recorded, bit for bit (+0.0
+    and −0.0 differ: 1/x tells them apart; NaN equals itself).  Lists are compared by
+    content too: ``coef[0] = 10.0`` between two uses makes a new constant."""
+    if type(value) is not _NDARRAY:
+        if not isinstance(value, list):
+            return True            # numbers and tuples cannot change
+        try:
+            value = np.asarray(value, dtype=np.float64)
+        except (ValueError, TypeError):
+            return False
+    recorded = np.asarray(recorded)
+    if value.shape != recorded.shape or value.dtype != recorded.dtype:
+        return False
+    if value.dtype.itemsize in (1, 2, 4, 8):
+        bits = np.dtype(f"u{value.dtype.itemsize}")
+        return bool(np.array_equal(value.view(bits), recorded.view(bits)))
+    return bool(np.array_equal(value, recorded, equal_nan=value.dtype.kind == "f")
+                and np.array_equal(np.signbit(value), np.signbit(recorded)))
+
+
+def subclass_refusal(what: str, value) -> str:
+    """Why an ndarray subclass is refused: np.matrix makes ``*`` a matrix product, a
+    masked array hides elements; traced as a plain array either would be silently wrong."""
+    return (f"{what} is a {type(value).__module__}.{type(value).__name__}, a subclass of "
+            "ndarray whose operators and reductions gradtrace cannot follow as written; pass "
+            "a plain array (np.asarray(x), or x.filled(...) for a masked array)")
 
 
 def _numeric(seq) -> bool:

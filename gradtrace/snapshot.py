@@ -41,22 +41,28 @@ _FREE = _refs([object()])   # the count of a buffer only the pool refers to (mea
 
 
 def snapshot(value: np.ndarray) -> np.ndarray:
-    """``value`` as it is now, read-only.  A read-only array that owns its data needs no
-    copy (nobody can write to it)."""
-    if not value.flags.writeable and value.base is None:
-        return value
+    """``value`` as it is now, read-only for good: always a copy (the owner of a
+    read-only array can make it writable again), handed out as a view of memory that
+    is read-only itself, so the view's flag cannot be turned back on."""
     # a subclass (np.matrix ...) keeps its type through .copy(); the pool makes ndarrays
     pooled = type(value) is np.ndarray and value.nbytes >= MIN_POOLED
     buf = _take(value.nbytes) if pooled else None
     if buf is None:
-        copy = value.copy()
-    else:
-        buf.flags.writeable = True
-        copy = buf.view(value.dtype).reshape(value.shape)
-        np.copyto(copy, value, casting="no")
-        buf.flags.writeable = False
+        return frozen(value.copy())
+    buf.flags.writeable = True
+    copy = buf.view(value.dtype).reshape(value.shape)
+    np.copyto(copy, value, casting="no")
+    buf.flags.writeable = False
     copy.flags.writeable = False
     return copy
+
+
+def frozen(owned: np.ndarray) -> np.ndarray:
+    """A read-only view of an array nobody else refers to, itself made read-only."""
+    owned.flags.writeable = False
+    view = owned.view()
+    view.flags.writeable = False
+    return view
 
 
 def _take(nbytes: int) -> np.ndarray | None:

@@ -129,6 +129,9 @@ def parse_value(name: str, text: str):
         value = json.loads(text)
     except json.JSONDecodeError:
         return text
+    except (RecursionError, ValueError) as e:     # nested past the limit, 5,000 digits ...
+        raise GradtraceError(f"--set {name}: the value ({len(text):,} characters) cannot be "
+                             f"read: {str(e)[:120]}") from None
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, dict):
@@ -159,7 +162,7 @@ def read_inputs_file(path: str) -> dict[str, Any]:
     if p.suffix == ".json":
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError, RecursionError) as e:   # (JSONDecodeError, bad UTF-8 ...)
             raise GradtraceError(f"cannot read {p} as JSON: {e}") from None
         if not isinstance(data, dict):
             raise GradtraceError(f"{p} must hold a JSON object of input name -> value")
@@ -212,32 +215,61 @@ def _set_path(obj, path: str, steps: list, value):
     return obj
 
 
-MAX_INPUTS_MB = int(os.environ.get("GRADTRACE_MAX_INPUTS_MB", "1024"))
+def max_inputs_mb() -> int:
+    """The --inputs size limit: $GRADTRACE_MAX_INPUTS_MB, else 1024 (read when used, so
+    a bad value is one clear error, not a traceback at import)."""
+    env = os.environ.get("GRADTRACE_MAX_INPUTS_MB", "").strip()
+    if not env:
+        return 1024
+    try:
+        return max(int(env), 1)
+    except ValueError:
+        raise GradtraceError(f"GRADTRACE_MAX_INPUTS_MB must be a whole number of MiB, not "
+                             f"{env!r:.40}") from None
 
 
 def _check_npz_size(p: Path) -> None:
     """Refuse an .npz whose arrays would expand past the limit, before reading any of them
-    (a small compressed file can declare gigabytes)."""
+    (a small compressed file can declare gigabytes, and an array's header can declare
+    far more than its member holds)."""
+    limit = max_inputs_mb()
     try:
         with zipfile.ZipFile(p) as z:
-            total = sum(info.file_size for info in z.infolist())
-    except (zipfile.BadZipFile, OSError) as e:
+            members = z.infolist()
+            total = sum(info.file_size for info in members)
+            declared = sum(_declared_bytes(z, info) for info in members)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise GradtraceError(f"cannot read {p} as .npz: {e}") from None
-    if total > MAX_INPUTS_MB * 2**20:
-        raise GradtraceError(f"{p} expands to {total / 2**20:,.0f} MiB, over the "
-                             f"{MAX_INPUTS_MB} MiB limit for --inputs (set "
+    if max(total, declared) > limit * 2**20:
+        raise GradtraceError(f"{p} expands to {max(total, declared) / 2**20:,.0f} MiB, over "
+                             f"the {limit} MiB limit for --inputs (set "
                              "GRADTRACE_MAX_INPUTS_MB to raise it)")
+    if declared > total:
+        raise GradtraceError(f"cannot read {p} as .npz: its arrays declare "
+                             f"{declared:,} bytes but it holds {total:,} (truncated or corrupt)")
 
 
-def build_inputs(fn: Callable, sets: tuple[str, ...] = (), inputs_file: str | None = None
-                 ) -> dict[str, Any]:
-    """Keyword arguments for ``fn``: defaults, then --inputs, then --set."""
+def _declared_bytes(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """The bytes an .npy member's header says its array needs (0 for other members)."""
+    if not info.filename.endswith(".npy"):
+        return 0
+    with z.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        shape, _, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0(f))
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
+def build_inputs(fn: Callable, sets: tuple[str, ...] = (), inputs_file: str | None = None,
+                 file_values: dict | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``fn``: defaults, then --inputs (or ``file_values``, what it
+    held, read already), then --set."""
     params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         params = {}
-    given: dict[str, Any] = {}
+    given: dict[str, Any] = dict(file_values or {})
     if inputs_file:
         given.update(read_inputs_file(inputs_file))
     for item in sets:
@@ -300,10 +332,16 @@ def trace_target(target: str, sets: tuple[str, ...] = (), inputs_file: str | Non
     returns a micrograd-style ``Value`` is read as that Value graph (``gt.from_micrograd``).
     Returns the trace and a short name for output files.
     """
+    # the inputs are read (and --set values parsed) before the model file is imported,
+    # so an error in them is not met after the model's own top-level code has run
+    file_values = read_inputs_file(inputs_file) if inputs_file else None
+    for item in sets:
+        name, _, text = item.partition("=")
+        parse_value(name.strip(), text.strip())
     fn, short = load_target(target)
     try:
         t = trace(fn, wrt=list(wrt) if wrt else None, output=pick,
-                  **build_inputs(fn, sets, inputs_file))
+                  **build_inputs(fn, sets, file_values=file_values))
     except OutputError as e:       # a function that builds a micrograd-style Value graph
         if not (hasattr(e.result, "_prev") and hasattr(e.result, "_op")):
             raise

@@ -188,6 +188,11 @@ class Bridge(TorchFunctionMode):
         for i in traced:
             if not flat[i].is_cpu:
                 _check_device(flat[i], call_name(func)[1])
+        if _WRAPPED is not None and any(_transformed(x) for x in flat):
+            raise TraceError(f"{call_name(func)[1]}{_user_line()} runs inside a torch.func "
+                             "transform (vmap, grad, jacrev ...), whose tensors gradtrace "
+                             "cannot follow call by call; write that part with ordinary "
+                             "(batched) tensor ops")
 
     @staticmethod
     def _refused(func, name, kwargs):
@@ -274,6 +279,10 @@ class Bridge(TorchFunctionMode):
         parts = [out] if isinstance(out, torch.Tensor) else \
             list(out) if isinstance(out, (tuple, list)) else []
         floats = [p for p in parts if isinstance(p, torch.Tensor) and p.is_floating_point()]
+        if needs and any(isinstance(p, torch.Tensor) and p.is_complex() for p in parts):
+            raise TraceError(f"{call_name(func)[1]}{_user_line()} makes a complex tensor from "
+                             "a traced one; gradtrace traces real values only, so keep the "
+                             "computation real (split real and imaginary parts by hand)")
         form, fname = call_name(func) if text is None else ("call", text)
         call = TorchCall(floats, leaves, fname)
         if form == "infix" and len(ids) != 2:
@@ -384,6 +393,12 @@ def _note_marked(rec, x) -> None:
 
 
 _MARKED = (_inputs.ConstInt, _inputs.ConstFloat)
+_WRAPPED = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+
+
+def _transformed(x) -> bool:
+    """A tensor torch.func wrapped for a transform (it has no storage of its own)."""
+    return isinstance(x, torch.Tensor) and bool(_WRAPPED(x))       # type: ignore[misc]
 
 
 def _detached(x):

@@ -24,6 +24,7 @@ from .gradcheck import CheckReport, InputCheck
 from .naming import INTERNAL_FILES
 from .notation import ATOL, EPS
 from .recorder import ACTIVE, Recorder
+from .rerun import recorded_inputs
 from .torchbridge import Bridge, NumpyGuard, uses_torch  # noqa: F401  (trace asks these)
 from .torchreach import reach
 
@@ -209,6 +210,7 @@ def _moved(trace, replace: dict):
     parameters by new values written into them for the duration (and restored)."""
     named = trace.arguments
     params = trace.torch_params
+    replace = {**recorded_inputs(trace), **replace}   # from the trace's snapshot
     saved = {}
     try:
         with torch.no_grad():
@@ -223,6 +225,81 @@ def _moved(trace, replace: dict):
         with torch.no_grad():
             for name, old in saved.items():
                 params[name].copy_(old)
+
+
+def _modules(trace) -> list:
+    """The traced module and the modules passed as arguments (whose buffers re-runs keep)."""
+    fn = trace.function
+    return ([("", fn)] if isinstance(fn, torch.nn.Module) else []) + \
+        [(p, v) for p, v in _leaves(trace.arguments) if isinstance(v, torch.nn.Module)]
+
+
+def kept(trace):
+    """Torch's random generator and every buffer of the trace's modules (BatchNorm's
+    running statistics, ``num_batches_tracked``) restored after re-runs."""
+    return _kept_modules([m for _, m in _modules(trace)])
+
+
+@contextmanager
+def _kept_modules(modules: list):
+    rng = torch.get_rng_state()
+    buffers = [(b, b.detach().clone()) for m in modules for b in m.buffers()]
+    try:
+        yield
+    finally:
+        torch.set_rng_state(rng)
+        with torch.no_grad():
+            for b, old in buffers:
+                b.copy_(old)
+
+
+def refuse_unseen(fn, named: dict, fname: str) -> None:
+    """An output the trace did not see computed from any input, though torch's autograd
+    says it depends on some: say so, instead of a false 'does not depend' and gradient 0."""
+    unseen = unseen_inputs(fn, named)
+    if unseen:
+        raise TraceError(f"the output of {fname} depends on {', '.join(unseen[:6])} (torch's "
+                         "autograd says so), but through torch code gradtrace cannot follow "
+                         "call by call (torch.func.vmap/grad, torch.jit, a hook, a complex "
+                         "intermediate ...); write that part with ordinary tensor ops")
+
+
+def unseen_inputs(fn, named: dict) -> list[str]:
+    """The inputs torch's own autograd says an output depends on, for an output the
+    trace did not see computed from any of them (``torch.func.vmap``, a complex
+    intermediate ...): one untraced re-run with every float input requiring grad, the
+    caller's modules, buffers and random state left as they were."""
+    modules = ([("", fn)] if isinstance(fn, torch.nn.Module) else []) + \
+        [(p, v) for p, v in _leaves(named) if isinstance(v, torch.nn.Module)]
+    params = {(f"{prefix}." if prefix else "") + p: t
+              for prefix, m in modules for p, t in m.named_parameters()}
+    fresh: dict = {}
+    own = {id(t) for t in params.values()}
+
+    def leaf(path, x):
+        if isinstance(x, torch.Tensor) and x.is_floating_point() and id(x) not in own:
+            fresh[path] = x.detach().clone().requires_grad_(True)
+            return fresh[path]
+        return x
+    flags = {n: p.requires_grad for n, p in params.items()}
+    with _kept_modules([m for _, m in modules]):
+        try:
+            for p in params.values():
+                p.requires_grad_(True)
+            args = {k: _inputs.rebuild(v, k, leaf) for k, v in named.items()}
+            with torch.enable_grad():
+                out = _inputs.call(fn, args, named)
+            if not isinstance(out, torch.Tensor) or not out.requires_grad:
+                return []
+            wanted = {**params, **fresh}
+            grads = torch.autograd.grad(out.real.sum(), list(wanted.values()),
+                                        allow_unused=True)
+            return [n for n, g in zip(wanted, grads) if g is not None]
+        except Exception:           # a function that cannot run this way: nothing to add
+            return []
+        finally:
+            for n, p in params.items():
+                p.requires_grad_(flags[n])
 
 
 def _replaced(path, x, replace):

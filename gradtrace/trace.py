@@ -8,6 +8,7 @@ from the tape when first asked for.  Nothing reaches back into the tracer.
 from __future__ import annotations
 
 import contextlib
+import pickle
 import sys
 import warnings
 from collections.abc import Callable
@@ -18,22 +19,31 @@ import numpy as np
 
 from . import constructors, gcpause, inplace, outputs
 from . import inputs as _inputs
+from .apicheck import check_call, nesting
 from .backward import backward as _backward
 from .errors import GradtraceError, GradtraceWarning, OutputError, TraceError
 
 # the views a Trace offers as methods (they take a trace; none of them imports this module)
 from .explain import explain
 from .formulas import fill_formulas
-from .gradcheck import check_trace
+from .gradcheck import check_options, check_trace
 from .graph import nodes_of
 from .jsonio import dumps
 from .naming import INTERNAL_FILES, name_instances, version_names, versioned
 from .notation import MAX_PATHS
 from .ops import FILES as _OP_FILES
-from .recorder import ACTIVE, Recorder, note_nonfinite, warn_dropped, warn_nonfinite
+from .recorder import (
+    ACTIVE,
+    Recorder,
+    note_nonfinite,
+    subclass_refusal,
+    warn_dropped,
+    warn_nonfinite,
+)
 from .render.dot import to_dot
 from .render.files import render
 from .render.notebook import mimebundle, show
+from .rerun import kept
 from .snapshot import snapshot
 from .tape import KIND, REQ, Tape, from_graph, to_graph, write_gradients
 from .traced import Traced
@@ -132,7 +142,8 @@ class Trace:
 
     @property
     def value(self):
-        return self.tape.value(self.output)
+        """The output's value (an array is a read-only view: the trace is a snapshot)."""
+        return read_only(self.tape.value(self.output))
 
     @property
     def output_name(self) -> str:
@@ -149,7 +160,7 @@ class Trace:
         _backward(tape, self.output, seed)
         if self._graph is not None:
             write_gradients(tape, self._graph)
-        self._seed = seed
+        self._seed = None if seed is None else read_only(np.array(seed, dtype=float))
         return self
 
     @property
@@ -165,7 +176,7 @@ class Trace:
         assert grads is not None
         if self.user_grad is not None:         # a torch trace: tensors, as torch's .grad
             return {name: self.user_grad(name, grads[self.inputs[name]]) for name in self.wrt}
-        return {name: grads[self.inputs[name]] for name in self.wrt}
+        return {name: read_only(grads[self.inputs[name]]) for name in self.wrt}
 
     def grad(self, name: str):
         """The gradient for one input or named node (see ``resolve`` for plain names of
@@ -181,7 +192,7 @@ class Trace:
                              f"wrt ({', '.join(self.wrt)})")
         if self.user_grad is not None:
             return self.user_grad(name, tape.grads[nid])
-        return tape.grads[nid]
+        return read_only(tape.grads[nid])
 
     def node_id(self, name: str) -> int:
         """The node a name means (see ``resolve``)."""
@@ -197,6 +208,8 @@ class Trace:
         different calls or scopes (``z`` in each call of ``dense``) is ambiguous: the
         error lists the candidates with their display names and lines.
         """
+        if not isinstance(name, str):
+            raise TraceError(f"a node is named by a string, not {name!r}")
         self._finish_names()
         if name in self.inputs:
             return self.inputs[name], ""
@@ -233,8 +246,12 @@ class Trace:
         return f", line {g['line']}" if g.get("line") else ""
 
     def check(self, **options):
-        """Compare backward's gradients with central finite differences."""
-        report = (self.checker or check_trace)(self, **options)
+        """Compare backward's gradients with central finite differences (re-running the
+        function on the trace's own snapshot of its inputs; the caller's random generators
+        and module buffers are left as they were)."""
+        check_options(options)
+        with kept(self):
+            report = (self.checker or check_trace)(self, **options)
         report.constants = dict(self.constants)
         return report
 
@@ -264,10 +281,34 @@ class Trace:
         bundle = self._repr_mimebundle_()
         return bundle.get("image/svg+xml")
 
+    def __getstate__(self) -> dict:
+        """A trace pickles with its tape, graph and gradients; its function and arguments
+        only when they pickle too (a lambda does not: the unpickled trace is then like one
+        loaded from JSON, which cannot re-run)."""
+        if self.runner is not None:
+            raise TraceError("a torch trace cannot be pickled: each call keeps torch's own "
+                             "autograd graph for its VJP; save it with t.to_json() "
+                             "(gt.load_json reads it back)")
+        state = dict(self.__dict__)
+        try:
+            pickle.dumps((self._fn, self._named_args))
+        except Exception:       # (pickle raises many kinds: PicklingError, TypeError ...)
+            state["_fn"] = state["_named_args"] = None
+        return state
+
     def __repr__(self):
         tape = self.tape
         return (f"<Trace {self.output_name} = {_short(self.value)}: {len(tape)} nodes, "
                 f"{tape.edge_count()} edges, inputs {', '.join(self.inputs) or '(none)'}>")
+
+
+def read_only(v):
+    """An array as a read-only view (a float as it is): what a trace hands out cannot
+    change the trace (copy it to change it)."""
+    if type(v) is np.ndarray:
+        v = v.view()
+        v.flags.writeable = False
+    return v
 
 
 def _short(v) -> str:
@@ -288,12 +329,15 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     ``output`` picks the value to differentiate from a tuple, list or dict result (an
     index, a key, or a function of the result; see ``gradtrace.outputs``).
     """
+    check_call(fn, wrt)
     named = _inputs.bind(fn, args, kwargs)
     fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
     guard: contextlib.AbstractContextManager = contextlib.nullcontext()
     if "torch" in sys.modules:       # torch is never imported here, only used if it was
         from . import torchrun
-        if torchrun.uses_torch(fn, named):
+        with nesting():
+            uses = torchrun.uses_torch(fn, named)
+        if uses:
             return _torch_trace(torchrun, fn, args, kwargs, wrt, fname, output)
         guard = torchrun.NumpyGuard()
     in_wrt = _inputs.wanted(wrt)
@@ -305,6 +349,8 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
         kind = _inputs.classify(path, value)
         if kind == "const":
             return _constant_input(rec, constants, path, value)
+        if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
+            raise TraceError(subclass_refusal(f"input '{path}'", value))
         value = float(value) if kind == "float" else snapshot(value)
         note_nonfinite(rec, path, value)
         t = rec.leaf("input", value, path, in_wrt(path))
@@ -315,7 +361,8 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     constructors.enter()
     paused = gcpause.pause()
     try:
-        traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
+        with nesting():
+            traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
         floating = list(input_ids)
         _inputs.check_wrt(wrt, floating)
         warn_nonfinite(rec)
@@ -417,6 +464,7 @@ def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str, output=None) -> Tr
     r.output = r.output_node(r.result)
     if r.output is None:
         if type(r.result).__module__.startswith("torch") and hasattr(r.result, "detach"):
+            torchrun.refuse_unseen(fn, named, fname)
             r.result = torchrun.to_float_or_array(r.result)
         out_id = _constant_output(r.rec, r.result, fname, 4)._id
     else:

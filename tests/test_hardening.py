@@ -98,8 +98,7 @@ def test_dash_output_writes_to_stdout(tmp_path):
 
 
 def test_npz_that_expands_past_the_limit_is_refused(tmp_path, monkeypatch):
-    from gradtrace import targets
-    monkeypatch.setattr(targets, "MAX_INPUTS_MB", 1)
+    monkeypatch.setenv("GRADTRACE_MAX_INPUTS_MB", "1")
     np.savez_compressed(tmp_path / "bomb.npz", x=np.zeros(2_000_000))
     assert (tmp_path / "bomb.npz").stat().st_size < 100_000
     m = model(tmp_path, "import numpy as np\ndef f(x=np.ones(3)):\n    return np.sum(x)\n")

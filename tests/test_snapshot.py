@@ -104,4 +104,7 @@ def test_over_the_limit_arrays_are_plain_copies(monkeypatch):
     W, x = fresh(4)
     t = gt.trace(loss, W, x)
     value = t.tape.value(t.inputs["W"])
-    assert value.base is None and not value.flags.writeable and np.array_equal(value, W)
+    assert value.base.base is None and value.base.shape == W.shape   # a copy of its own
+    assert not value.flags.writeable and np.array_equal(value, W)
+    with pytest.raises(ValueError):
+        value.flags.writeable = True

@@ -238,7 +238,7 @@ def test_nan_inputs_warn_once_and_are_recorded():
     assert np.isnan(t.graph.nodes[t.inputs["x"]]["value"])
 
 
-def test_inputs_are_snapshots_read_only_arrays_are_not_copied():
+def test_inputs_are_snapshots_even_read_only_ones():
     W = np.ones((2, 2))
     t = gt.trace(lambda W: np.sum(W @ W), W)
     recorded = t.graph.nodes[t.inputs["W"]]["value"]
@@ -246,7 +246,10 @@ def test_inputs_are_snapshots_read_only_arrays_are_not_copied():
     frozen = np.ones((2, 2))
     frozen.flags.writeable = False
     t = gt.trace(lambda W: np.sum(W @ W), frozen)
-    assert t.graph.nodes[t.inputs["W"]]["value"] is frozen
+    assert t.graph.nodes[t.inputs["W"]]["value"] is not frozen   # its owner could thaw it
+    frozen.flags.writeable = True
+    frozen[0, 0] = 5.0
+    assert t.graph.nodes[t.inputs["W"]]["value"][0, 0] == 1.0
 
 
 def test_threads_trace_separately():

@@ -81,6 +81,10 @@ class Primitive:
     view: bool = False              # numpy's result is a view of argument 0 (it sees writes)
     js: JS | None = None            # the same op in JavaScript (the page's what-if)
 
+    def __reduce__(self):
+        """Pickled by name (its callables are lambdas): a tape or graph pickles."""
+        return (row_named, (self.name,))
+
 
 @dataclass(frozen=True, slots=True)
 class Composite:
@@ -106,6 +110,10 @@ ROWS: list = []          # every row, in table order (for dispatch and `gradtrac
 FAMILY: dict[int, str] = {}   # id(row) -> the family module that registered it
 
 
+def row_named(name: str) -> Primitive:
+    return PRIMITIVES[name]
+
+
 def register(row):
     """Add a row to the table; returns it so a module can keep a handle."""
     if isinstance(row, Primitive):
@@ -124,6 +132,16 @@ def register(row):
 def indicator(mask):
     """An indicator as float64 (also for the 0-d results of comparing floats)."""
     return np.asarray(mask, dtype=np.float64)
+
+
+def nan_at(local, *args):
+    """``local`` with NaN wherever an argument is NaN: a piecewise op (relu, max, clip)
+    has no derivative at NaN, and NaN is never hidden behind a 0 or 1."""
+    for a in args:
+        bad = np.isnan(a)
+        if bad.any():
+            local = np.where(bad, np.nan, local)
+    return local
 
 
 def scalar_fallback(prim: Primitive, vals, params):

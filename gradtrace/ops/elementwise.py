@@ -24,6 +24,7 @@ from .core import (
     PREFIX,
     Primitive,
     indicator,
+    nan_at,
     register,
 )
 
@@ -355,14 +356,14 @@ SIGMOID = register(Primitive(
 
 RELU = register(Primitive(
     "relu", 1, "ReLU({0})", CALL, 90, ("[{0} > 0]",),
-    js=JS("x > 0 || x !== x ? x : 0", ("x > 0 ? 1 : 0",)),
-    array=lambda x: np.maximum(x, 0.0), scalar=lambda x: x if x > 0.0 else 0.0,
-    dscalar=lambda out, x: (1.0 if x > 0.0 else 0.0,),
-    darray=lambda out, x: (indicator(x > 0),), symbol="ReLU"))
+    js=JS("x > 0 || x !== x ? x : 0", ("x > 0 ? 1 : (x === x ? 0 : x)",)),
+    array=lambda x: np.maximum(x, 0.0), scalar=lambda x: x if x > 0.0 or x != x else 0.0,
+    dscalar=lambda out, x: (1.0 if x > 0.0 else 0.0 if x == x else math.nan,),
+    darray=lambda out, x: (nan_at(indicator(x > 0), x),), symbol="ReLU"))
 
 ABS = register(Primitive(
     "abs", 1, "|{0}|", CALL, 90, ("sign({0})",),
     js=JS("Math.abs(x)", ("x > 0 ? 1 : (x < 0 ? -1 : (x === 0 ? 0 : x))",)),
     array=np.abs, scalar=abs,
-    dscalar=lambda out, x: (float((x > 0) - (x < 0)),), darray=lambda out, x: (np.sign(x),),
+    dscalar=lambda out, x: (float(np.sign(x)),), darray=lambda out, x: (np.sign(x),),
     symbol="|·|", numpy=(np.absolute, np.fabs)))

@@ -134,8 +134,8 @@ def contraction_vjp(k, g, vals, subs, out_sub):
     sizes: dict[str, int] = {}
     for s, v in zip(subs, vals):
         for c, n in zip(s, v.shape):
-            if n != 1 or c not in sizes:
-                sizes[c] = max(n, sizes.get(c, 1))
+            if n != 1 or c not in sizes:     # a size-1 axis broadcasts; 0 is a real size
+                sizes[c] = n
     full = [np.broadcast_to(v, tuple(sizes[c] for c in s)) for s, v in zip(subs, vals)]
     mine = subs[k]
     unique = "".join(dict.fromkeys(mine))

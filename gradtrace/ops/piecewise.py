@@ -8,6 +8,8 @@ closed interval [lo, hi], ``where`` routes the gradient only to the branch taken
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import TraceError
@@ -19,6 +21,7 @@ from .core import (
     Primitive,
     indicator,
     is_traced,
+    nan_at,
     refuse,
     register,
     value_of,
@@ -28,28 +31,33 @@ from .elementwise import _zero, binary, unary
 
 # ---------------------------------------------------------------- max/min, selection
 def _dmax(out, x, y):
-    return (np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)),
-            np.where(y > x, 1.0, np.where(x == y, 0.5, 0.0)))
+    return (nan_at(np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)), x, y),
+            nan_at(np.where(y > x, 1.0, np.where(x == y, 0.5, 0.0)), x, y))
 
 
 def _dmax_scalar(out, x, y):
     if x == y:
         return (0.5, 0.5)
-    return (1.0, 0.0) if x > y else (0.0, 1.0)
+    return (1.0, 0.0) if x > y else (0.0, 1.0) if y > x else (math.nan, math.nan)   # (NaN)
+
+
+_NAN_JS = "x !== x || y !== y ? NaN : "   # a NaN operand: NaN local derivatives
 
 
 MAXIMUM = register(Primitive(
     "maximum", 2, "max({0}, {1})", CALL, 90, ("[{0} ≥ {1}]", "[{1} ≥ {0}]"),
     js=JS("x >= y || x !== x ? x : y",
-          ("x > y ? 1 : (x === y ? 0.5 : 0)", "y > x ? 1 : (x === y ? 0.5 : 0)")),
-    array=np.maximum, scalar=lambda x, y: x if x >= y else y,
+          (_NAN_JS + "x > y ? 1 : (x === y ? 0.5 : 0)",
+           _NAN_JS + "y > x ? 1 : (x === y ? 0.5 : 0)")),
+    array=np.maximum, scalar=lambda x, y: x if x >= y or x != x else y,   # NaN wins
     dscalar=_dmax_scalar, darray=_dmax, symbol="max", numpy=(np.maximum,)))
 
 MINIMUM = register(Primitive(
     "minimum", 2, "min({0}, {1})", CALL, 90, ("[{0} ≤ {1}]", "[{1} ≤ {0}]"),
     js=JS("x <= y || x !== x ? x : y",
-          ("y > x ? 1 : (x === y ? 0.5 : 0)", "x > y ? 1 : (x === y ? 0.5 : 0)")),
-    array=np.minimum, scalar=lambda x, y: x if x <= y else y,
+          (_NAN_JS + "y > x ? 1 : (x === y ? 0.5 : 0)",
+           _NAN_JS + "x > y ? 1 : (x === y ? 0.5 : 0)")),
+    array=np.minimum, scalar=lambda x, y: x if x <= y or x != x else y,
     # min(x, y) = −max(−x, −y): x wins where y > x, which is _dmax with the operands swapped
     dscalar=lambda out, x, y: _dmax_scalar(out, y, x),
     darray=lambda out, x, y: _dmax(out, y, x), symbol="min", numpy=(np.minimum,)))
@@ -59,8 +67,8 @@ def _dfmax(out, x, y):
     # like maximum, but a NaN operand loses: the other one gets the whole gradient
     dx, dy = _dmax(out, x, y)
     xn, yn = np.isnan(x), np.isnan(y)
-    return (np.where(yn & ~xn, 1.0, np.where(xn, 0.0, dx)),
-            np.where(xn & ~yn, 1.0, np.where(yn, 0.0, dy)))
+    return (np.where(xn & ~yn, 0.0, np.where(yn & ~xn, 1.0, dx)),
+            np.where(yn & ~xn, 0.0, np.where(xn & ~yn, 1.0, dy)))
 
 
 FMAX = binary("fmax", np.fmax, "fmax({0}, {1})", ("[{0} ≥ {1}]", "[{1} ≥ {0}]"), _dfmax,
@@ -83,9 +91,10 @@ WHERE = register(Primitive(
 
 CLIP = register(Primitive(
     "clip", 1, "clip({0}, {lo}, {hi})", CALL, 90, ("[{lo} ≤ {0} ≤ {hi}]",),
-    js=JS("x < p.lo ? p.lo : (x > p.hi ? p.hi : x)", ("x >= p.lo && x <= p.hi ? 1 : 0",)),
+    js=JS("x < p.lo ? p.lo : (x > p.hi ? p.hi : x)",
+          ("x >= p.lo && x <= p.hi ? 1 : (x === x ? 0 : x)",)),
     array=lambda x, lo, hi: np.clip(x, lo, hi),
-    darray=lambda out, x, lo, hi: (indicator((x >= lo) & (x <= hi)),),
+    darray=lambda out, x, lo, hi: (nan_at(indicator((x >= lo) & (x <= hi)), x),),
     symbol="clip"))
 
 

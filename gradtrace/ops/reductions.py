@@ -7,6 +7,8 @@ the subgradient, like abs'(0) = 0), never NaN.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import TraceError
@@ -184,7 +186,8 @@ def _centred(x, p):
 def _var_vjp(k, g, out, v, p):
     x = v[0]
     n = reduced_count(x.shape, p["axis"]) - p["ddof"]
-    return expand_to(g, x.shape, p["axis"], p["keepdims"]) * (2.0 / n) * _centred(x, p)
+    scale = 2.0 / n if n > 0 else math.nan   # no degrees of freedom: var is NaN, and so is this
+    return expand_to(g, x.shape, p["axis"], p["keepdims"]) * scale * _centred(x, p)
 
 
 def _std_vjp(k, g, out, v, p):

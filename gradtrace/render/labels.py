@@ -1,8 +1,9 @@
 """Escaping for the targets labels reach: Graphviz HTML-like labels and XML/SVG.
 
 Every user string (names, scope names) passes through ``esc`` before it reaches
-Graphviz: quotes, ``<``, ``>``, ``&``, braces, backslashes and newlines all come
-out as text, and characters XML cannot carry (control characters, lone
+Graphviz: quotes, ``<``, ``>``, ``&``, braces and backslashes come out as text,
+tabs and line breaks as spaces (one label item is one line: the step-through page
+finds it by its text), and characters XML cannot carry (control characters, lone
 surrogates) are shown as visible escapes instead of breaking the SVG.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")   # (line breaks too)
 
 
 def clean(text: str) -> str:
@@ -21,9 +22,7 @@ def clean(text: str) -> str:
     out = []
     for ch in str(text):
         o = ord(ch)
-        if ch == "\n":
-            out.append(ch)
-        elif ch == "\t":
+        if ch in "\t\n\r":      # a name is one line: a line break in it reads as a space
             out.append(" ")
         elif o < 32 or 0x7F <= o < 0xA0:
             out.append(f"\\x{o:02x}")
@@ -35,8 +34,7 @@ def clean(text: str) -> str:
 
 
 def esc(text: str) -> str:
-    """Escape text for a Graphviz HTML-like label (newlines become line breaks)."""
+    """Escape text for a Graphviz HTML-like label."""
     s = clean(text)
-    s = (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-         .replace('"', "&quot;").replace("\\", "\\\\"))  # Graphviz reads \N, \G ... as escapes
-    return "<BR/>".join(s.split("\n"))
+    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("\\", "\\\\"))  # Graphviz reads \N, \G ... as escapes

@@ -35,6 +35,7 @@ class Options:
     legend: bool = False            # say what fills, colours, ←, ‖·‖ and VJP mean
 
     def __post_init__(self):
+        self._check_types()
         if self.style not in STYLES:
             raise RenderError(f"unknown style '{self.style}'; choose one of "
                               f"{', '.join(sorted(STYLES))}")
@@ -49,13 +50,37 @@ class Options:
             self.rankdir = "auto"
         if self.rankdir not in ("auto", "LR", "TB", "RL", "BT"):
             raise RenderError(f"unknown rankdir '{self.rankdir}'; choose auto, LR, TB, RL or BT")
-        if not isinstance(self.digits, int) or not 1 <= self.digits <= 17:
-            raise RenderError("digits must be a whole number from 1 to 17")
+        if not _whole(self.digits) or not 1 <= self.digits <= 17:
+            raise RenderError(f"digits must be a whole number from 1 to 17, not {self.digits!r}")
 
+    def _check_types(self) -> None:
+        """Options of the wrong type are named here, not met as a TypeError deep inside."""
+        for name in ("style", "layout"):
+            if not isinstance(getattr(self, name), str):
+                raise RenderError(f"{name} must be a string, not {getattr(self, name)!r}")
+        if self.rankdir is not None and not isinstance(self.rankdir, str):
+            raise RenderError(f"rankdir must be a string, not {self.rankdir!r}")
+        if self.highlight is not None and not isinstance(self.highlight, str):
+            raise RenderError(f"highlight must be a node name (a string), not {self.highlight!r}")
+        c = self.collapse
+        if not (c is None or isinstance(c, (bool, str)) or (
+                isinstance(c, (list, tuple, set, frozenset)) and all(isinstance(x, str)
+                                                                     for x in c))):
+            raise RenderError(f"collapse must be True, a scope name or a list of scope names, "
+                              f"not {c!r}")
+        if self.depth is not None and not (_whole(self.depth) and self.depth >= 0):
+            raise RenderError(f"depth must be a whole number ≥ 0, not {self.depth!r}")
+        if not (_whole(self.fast_threshold) and self.fast_threshold >= 0):
+            raise RenderError(f"fast_threshold must be a whole number ≥ 0, not "
+                              f"{self.fast_threshold!r}")
 
     @property
     def palette(self) -> dict[str, str]:
         return PALETTES[self.style]
+
+
+def _whole(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def make_options(**options) -> Options:

@@ -14,7 +14,9 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import graphviz
@@ -55,6 +57,11 @@ def write_streamed(path: Path, produce) -> None:
 def _streamed(path: Path, fill, mode: str) -> None:
     """Write through a temporary file in the same folder, then rename; file-system errors
     come back as a RenderError naming the file (not as the user's model failing)."""
+    with _stopping_cleanly():
+        _write_via_temporary(path, fill, mode)
+
+
+def _write_via_temporary(path: Path, fill, mode: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
@@ -76,6 +83,28 @@ def _streamed(path: Path, fill, mode: str) -> None:
         raise
 
 
+@contextmanager
+def _stopping_cleanly():
+    """SIGTERM or SIGHUP while a file is written ends the process through Python's own
+    exit (SystemExit), so the temporary file is removed rather than left hidden beside
+    the output.  (Signal handlers can only be set from the main thread.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:   # (an ignored or handled one: as is)
+            previous[sig] = signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _mode_for(path: Path) -> int:
     """An overwritten file keeps its mode; a new one gets the umask's (the temporary file
     mkstemp made is 0600)."""
@@ -89,6 +118,8 @@ def _mode_for(path: Path) -> int:
 
 def format_for(path: Path, format: str | None) -> str:
     if format is not None:
+        if not isinstance(format, str):
+            raise RenderError(f"format must be a string such as 'svg', not {format!r}")
         fmt = format.lower().lstrip(".")
         if fmt == "gv":
             fmt = "dot"
@@ -146,6 +177,9 @@ def _limited(memory_mb: int):
 
 def no_limit(timeout) -> float | None:
     """A timeout of 0, inf or None means no time limit."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise RenderError(f"timeout must be a number of seconds (0 or inf for no limit), not "
+                          f"{timeout!r}")
     if timeout is None or timeout == 0 or math.isinf(timeout):
         return None
     if timeout < 0 or math.isnan(timeout):
@@ -166,22 +200,48 @@ def run_graphviz(dot_text: str, fmt: str, timeout: float | None = DEFAULT_TIMEOU
     cmd = [graphviz_program("neato"), "-n2"] if fast else [graphviz_program("dot")]
     cmd.append(f"-T{fmt}")
     nodes = max(dot_text.count("label=<") - dot_text.count("->"), 0)
+    # its own process group: a `dot` that is a wrapper script dies with its children
     with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, preexec_fn=_limited(memory_mb)) as proc:
+                          stderr=subprocess.PIPE, preexec_fn=_limited(memory_mb),
+                          start_new_session=True) as proc:
         try:
             out, err = proc.communicate(dot_text.encode("utf-8"), timeout=limit)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _kill_group(proc)
             proc.communicate()
             raise GraphvizTimeout(
                 f"Graphviz ran past the {limit:g} s time limit laying out about {nodes} "
                 "nodes; collapse scopes (collapse=True), use the fast layout (layout='fast'), "
                 "or allow more time (timeout=..., 0 for no limit)") from None
-    if proc.returncode == 0:
+    if proc.returncode == 0 and _drawing(fmt, out):
         pass_on_warnings(err.decode("utf-8", "replace"))
         return out
+    if proc.returncode == 0:
+        raise RenderError(f"Graphviz ({Path(cmd[0]).name}) exited successfully but wrote "
+                          f"{'nothing' if not out.strip() else 'no ' + fmt.upper() + ' drawing'}"
+                          f" ({len(out)} bytes); check the Graphviz install (`dot -V`) or use "
+                          "the fast layout (layout='fast')")
     raise RenderError(_failure(Path(cmd[0]).name, proc.returncode,
                                err.decode("utf-8", "replace"), memory_mb, nodes))
+
+
+_MAGIC = {"svg": b"<svg", "png": b"\x89PNG", "pdf": b"%PDF", "gif": b"GIF8"}
+
+
+def _drawing(fmt: str, out: bytes) -> bool:
+    """Whether Graphviz's output is a drawing of the format asked for (not empty, not an
+    error page a wrapper printed)."""
+    magic = _MAGIC.get(fmt)
+    if magic is None:
+        return bool(out.strip())
+    return out.startswith(magic) if fmt != "svg" else magic in out[:4096]
+
+
+def _kill_group(proc) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
 
 
 def _failure(program: str, code: int, stderr: str, memory_mb: int, nodes: int) -> str:

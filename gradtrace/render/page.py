@@ -103,7 +103,7 @@ def mark(svg: str, painter, view) -> tuple[str, list[str]]:
     marked = []
     for gid, line_id, text in wanted:
         group = groups.get(gid)
-        el = _line(group, clean(text).strip()) if group is not None else None
+        el = _line(group, " ".join(clean(text).split())) if group is not None else None
         if el is None:
             raise RenderError(f"internal: the line '{text}' of {gid} was not found in the SVG")
         el.set("id", line_id)
@@ -118,7 +118,7 @@ def _line(group, text: str):
     """The text element of ``group`` that says ``text`` (its only tspan, if it has one,
     so replacing the text keeps the tspan's colour)."""
     for el in group.iter(f"{{{SVG_NS}}}text"):
-        if "".join(el.itertext()).strip() == text and el.get("id") is None:
+        if " ".join("".join(el.itertext()).split()) == text and el.get("id") is None:
             spans = list(el)
             return spans[0] if len(spans) == 1 else el
     return None
@@ -136,6 +136,8 @@ def script_and_styles() -> tuple[str, str]:
 def _json_for_script(data) -> str:
     """JSON that cannot end its <script> element early."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # a lone surrogate (a name from a mis-decoded file) cannot be UTF-8: a JSON escape
+    text = re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

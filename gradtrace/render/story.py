@@ -26,7 +26,7 @@ from ..formulas import expression, node_texts
 from ..graph import argument_ids, nodes_of, preds_of, succs_of
 from ..notation import num, partial, signed_term, value_text
 from ..ops import PRIMITIVES
-from ..rerun import rerun, weighted
+from ..rerun import rerun_kept, weighted
 from .painter import MAX_TERMS
 
 
@@ -191,7 +191,7 @@ def update(trace, lr: float) -> tuple[dict, float | None, str]:
         node = nodes_of(trace.graph)[trace.inputs[name]]
         new[name] = node["value"] - lr * node["grad"]     # numpy, whatever t.grads hands out
     try:
-        return new, weighted(trace, rerun(trace, new)), ""
+        return new, weighted(trace, rerun_kept(trace, new)), ""
     except GradtraceError as e:
         return new, None, str(e)
 
