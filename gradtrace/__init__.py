@@ -17,8 +17,9 @@ from .errors import (
 )
 from .functions import label, logsumexp, relu, scope, sigmoid, softmax, tanh, value
 from .jsonload import load
-from .trace import Trace, trace
+from .trace import Trace
 from .traced import Traced
+from .tracing import trace
 from .valuegraph import from_micrograd, grade, watch
 
 __version__ = "0.1.0"

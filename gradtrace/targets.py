@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import GradtraceError, OutputError
 from .examples import EXAMPLES, TORCH_EXAMPLES
-from .trace import trace
+from .tracing import trace
 from .valuegraph import from_micrograd
 
 

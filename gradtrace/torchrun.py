@@ -47,6 +47,9 @@ class Recorded:
         return isinstance(v, torch.Tensor) and v.dim() == 0 and \
             self.bridge.node_of(v) is not None
 
+    def is_traced(self, v) -> bool:
+        return isinstance(v, torch.Tensor) and self.bridge.node_of(v) is not None
+
     def output_node(self, result) -> int | None:
         """The node of the value to differentiate, when it is a traced tensor."""
         if not isinstance(result, torch.Tensor):
@@ -260,8 +263,9 @@ def refuse_unseen(fn, named: dict, fname: str) -> None:
     if unseen:
         raise TraceError(f"the output of {fname} depends on {', '.join(unseen[:6])} (torch's "
                          "autograd says so), but through torch code gradtrace cannot follow "
-                         "call by call (torch.func.vmap/grad, torch.jit, a hook, a complex "
-                         "intermediate ...); write that part with ordinary tensor ops")
+                         "call by call (torch.func.vmap/grad, a torch.jit script or traced function, "
+                         "a hook, a complex intermediate ...); write that part with ordinary "
+                         "tensor ops")
 
 
 def unseen_inputs(fn, named: dict) -> list[str]:

@@ -14,7 +14,7 @@ MAX_LINES = 460     # ~400; the longest are op-table families (rows, one per op)
 # module -> what it may import inside a function, and why
 LAZY_OK = {
     "gradtrace.cli": None,                    # any: the CLI starts fast and imports on demand
-    "gradtrace.trace": {"gradtrace.torchrun"},            # only when torch is already loaded
+    "gradtrace.tracing": {"gradtrace.torchrun"},          # only when torch is already loaded
     "gradtrace.targets": {"gradtrace.torch_examples"},    # only when a torch example is named
     "gradtrace.render.gif": {"PIL"},                      # the optional gif extra
     "gradtrace.render.output": {"resource", "ctypes"},    # in Graphviz's child process only

@@ -17,7 +17,8 @@ import numpy as np
 from ..errors import GradtraceWarning
 from ..functions import label, relu, sigmoid, tanh
 from ..naming import INTERNAL_FILES, versioned
-from ..trace import Trace, trace
+from ..trace import Trace
+from ..tracing import trace
 from .grading import GradeReport, grade_trace
 from .names import names_for
 from .walk import Step, read
