@@ -75,7 +75,8 @@ def _program(trace, painter, view, marked, lr) -> dict:
              for v, a in nodes_of(painter.g).items() if a.get("fold") is not None}
     out = trace.output
     return {"nodes": nodes, "values": values, "forms": forms, "localShapes": local_shapes,
-            "folds": folds, "output": out, "seed": None if trace.seed is None else encode(trace.seed),
+            "folds": folds, "output": out,
+            "seed": None if trace.seed is None else encode(trace.seed),
             "outputName": painter.out_name, "value": encode(tape.records[out][VALUE]),
             "digits": painter.o.digits, "lines": lines, "inputs": _inputs(trace, painter),
             "descend": [trace.inputs[n] for n in update_targets(trace)], "lr": lr,
