@@ -187,9 +187,9 @@ def _fold_into(out, graph, v: int, members: set[int], boundary: list[int], kept:
                 if shared and contribution is not None:
                     contribution = _partial_contribution(graph, c, u, k, upstream.get(c))
                     if inside:
-                        upstream[u] = _sum_c(upstream.get(u), contribution)
+                        upstream[u] = add_contributions(upstream.get(u), contribution)
                 if not inside:
-                    acc_c[u] = _sum_c(acc_c.get(u), contribution) if u in acc_c else \
+                    acc_c[u] = add_contributions(acc_c.get(u), contribution) if u in acc_c else \
                         contribution
     out.nodes[v]["fold"] = Fold(tuple(steps), shared)
     for position, u in enumerate(boundary):
@@ -217,7 +217,8 @@ def _partial_contribution(graph, c: int, u: int, k: int, g):
     return edge_contribution(graph, c, u, k, g)
 
 
-def _sum_c(a, b):
+def add_contributions(a, b):
+    """a + b, where None (no contribution: the value needs no gradient) adds nothing."""
     if a is None:
         return b
     return a if b is None else a + b

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ..backward import edge_contribution
 from ..graph import nodes_of
 from ..tape import LOCS
+from .lesson import add_contributions
 
 
 class FoldNumbers:
@@ -61,11 +62,5 @@ class FoldNumbers:
             else:
                 x = tape.contribs[c][k]
             into = up if inside else acc
-            into[w] = _plus(into.get(w), x)
+            into[w] = add_contributions(into.get(w), x)
         return acc
-
-
-def _plus(a, b):
-    if a is None:
-        return b
-    return a if b is None else a + b
