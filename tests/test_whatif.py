@@ -183,3 +183,13 @@ def test_folded_edges_name_the_trace_edges_they_stand_for():
     # ∂z(L)/∂w(L) = a(L−1) and ∂z(L)/∂a(L−1) = w(L) move; ∂z(L)/∂b(L) = 1 does not
     assert sorted(p[:3] for v in lines for p in v if isinstance(p, list)) == \
         sorted(["L", z, t.resolve(n)[0]] for n in ("w(L)", "a(L−1)"))
+
+
+@needs_dot
+def test_the_gallery_seed_chain_page_has_its_what_if(tmp_path):
+    from gradtrace.gallery import ENTRIES, render_entry
+    entry = next(e for e in ENTRIES if e.stem == "seed_chain")
+    assert entry.options.get("view", "lesson") == "lesson"
+    _, t = render_entry(entry)
+    data = _data(t.render(tmp_path / "seed_chain.html", **entry.options).read_text("utf-8"))
+    assert data is not None and "off" not in data and data["folds"]
