@@ -34,6 +34,7 @@ class NodeAttrs(TypedDict, total=False):
     line: int
     folded: int             # the lesson view's graph only: how many unnamed ops folded in
     expr: str               # ... and what the value computes from the named values feeding it
+    fold: Any               # ... and the trace's edges its edges stand for (``lesson.Fold``)
 
 
 class EdgeAttrs(TypedDict, total=False):
@@ -44,6 +45,8 @@ class EdgeAttrs(TypedDict, total=False):
                             # filled when the graph is first read
     contribution: Any       # what flows back along this edge: ∂C/∂v · ∂v/∂u (None if u
                             # needs no gradient)
+    arg: int                # the lesson view's kept edges: the argument position in the
+                            # trace (the key is renumbered when constants are left out)
 
 
 def nodes_of(g) -> dict[int, NodeAttrs]:

@@ -29,9 +29,10 @@ def _data(text: str) -> dict | None:
 @needs_dot
 @pytest.mark.parametrize("name", EXAMPLES)
 @pytest.mark.parametrize("style", ["default", "3b1b", "compact"])
-def test_every_example_replays_and_every_numbered_line_has_its_template(name, style):
+@pytest.mark.parametrize("view", ["lesson", "ops"])
+def test_every_example_replays_and_every_numbered_line_has_its_template(name, style, view):
     t = gt.trace(getattr(examples, name)).backward()
-    text = page_mod.page(t, style=style)
+    text = page_mod.page(t, style=style, view=view)
     data = _data(text)
     assert data is not None and "off" not in data
     marked = set(re.findall(r'id="([vglc]\d+(?:_\d+_\d+)?)"', text))
@@ -142,3 +143,53 @@ def test_a_torch_trace_moves_its_modules_parameters_only():
 
     t = gt.trace(loss, model)
     assert update_targets(t) == ["model.weight", "model.bias"]
+
+
+def shared_fold(x=0.5, w=2.0):
+    """An unnamed product feeding two named values: both folds hold it (shared)."""
+    t = [x * w]                   # unnamed: a list item
+    a = gt.label(gt.sigmoid(t[0] + x), "a")
+    b = gt.label(t[0] * w, "b")
+    return gt.label(a * b, "C")
+
+
+def shared_tensor_fold(x=np.array([0.5, -1.0]), W=np.array([[1.0, 2.0], [0.5, -0.3]])):  # noqa: B008
+    h = [x @ W]
+    p = gt.label(np.tanh(h[0]), "p")
+    q = gt.label(h[0] * h[0], "q")
+    return gt.label(np.sum(p * q), "C")
+
+
+@needs_dot
+@pytest.mark.parametrize("fn", [shared_fold, shared_tensor_fold])
+def test_folds_sharing_an_op_replay_their_share(fn):
+    t = gt.trace(fn).backward()
+    data = _data(page_mod.page(t))
+    assert data is not None and "off" not in data, data
+    assert any(f["shared"] for f in data["folds"].values())
+    assert any(isinstance(p, list) and p[0] in "LC" for line in data["lines"].values()
+               for p in line)
+
+
+@needs_dot
+def test_folded_edges_name_the_trace_edges_they_stand_for():
+    t = gt.trace(examples.seed_chain).backward()
+    data = _data(page_mod.page(t))
+    z = t.resolve("z(L)")[0]
+    steps = data["folds"][str(z)]["steps"]
+    # z(L) = w(L)·a(L−1) + b(L): the sum's two arguments, then the product's two
+    assert [s[3] for s in steps] == [1, 0, 0, 0]
+    lines = [v for k, v in data["lines"].items() if re.fullmatch(rf"l\d+_{z}_\d+", k)]
+    # ∂z(L)/∂w(L) = a(L−1) and ∂z(L)/∂a(L−1) = w(L) move; ∂z(L)/∂b(L) = 1 does not
+    assert sorted(p[:3] for v in lines for p in v if isinstance(p, list)) == \
+        sorted(["L", z, t.resolve(n)[0]] for n in ("w(L)", "a(L−1)"))
+
+
+@needs_dot
+def test_the_gallery_seed_chain_page_has_its_what_if(tmp_path):
+    from gradtrace.gallery import ENTRIES, render_entry
+    entry = next(e for e in ENTRIES if e.stem == "seed_chain")
+    assert entry.options.get("view", "lesson") == "lesson"
+    _, t = render_entry(entry)
+    data = _data(t.render(tmp_path / "seed_chain.html", **entry.options).read_text("utf-8"))
+    assert data is not None and "off" not in data and data["folds"]

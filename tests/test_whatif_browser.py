@@ -254,3 +254,46 @@ def test_updates_on_a_600_node_chain_are_fast_and_right(browser, tmp_path):  # n
     assert got == pytest.approx(fresh.grads["w"], rel=1e-9)
     assert w.errors == []
     w.close()
+
+
+@needs_dot
+def test_moving_w_on_the_lesson_view_moves_the_folded_edges(browser, tmp_path):  # noqa: F811
+    t = gt.trace(examples.seed_chain).backward()
+    w, path = _page(browser, tmp_path, t, "seed_chain")     # the lesson view: the default
+    page = w.page
+    assert page.locator("#gt-whatif.gt-off").count() == 0
+    traced = _svg_lines(path)
+    z, w3 = t.resolve("z(L)")[0], t.resolve("w(L)")[0]
+    a2 = t.resolve("a(L−1)")[0]
+    folded = f"l{a2}_{z}_1"                # ∂z(L)/∂a(L−1) = w(L), a composite local
+    assert traced[folded] == "∂z(L)/∂a(L−1) = w(L) = 1.5"
+    for value in (2.7, -0.4):
+        _type(page, "w(L)", value)
+        fresh = gt.trace(examples.seed_chain, w3=value).backward()
+        _, fresh_path = _page(browser, tmp_path, fresh, f"fresh{value}")
+        want = _svg_lines(fresh_path)
+        got = {k: v.strip() for k, v in page.evaluate(SHOWN).items()}
+        # z(L), the composite locals and contributions of the folds, the cost, every gradient
+        assert got == want
+        assert got[folded] == f"∂z(L)/∂a(L−1) = w(L) = {gt.notation.num(value)}"
+        assert got[f"v{z}"] != traced[f"v{z}"] and got[f"g{w3}"] != traced[f"g{w3}"]
+        assert page.inner_text("#gt-whatif-out") == f"C0 = {gt.notation.num(fresh.value)}"
+    assert w.errors == [] and w.foreign() == []
+    w.close()
+
+
+def _shared(x=0.5, w=2.0):
+    t = [x * w]                   # unnamed, feeding two named values: a shared fold
+    return gt.label(gt.sigmoid(t[0] + x), "a") * gt.label(t[0] * w, "b")
+
+
+@needs_dot
+@pytest.mark.parametrize("fn", [examples.layer_fanout, examples.numpy_mlp, examples.rnn,
+                                examples.attention_head, _shared])
+def test_lesson_view_pages_replay_every_line_at_the_traced_inputs(browser, tmp_path, fn):  # noqa: F811
+    w, _ = _page(browser, tmp_path, gt.trace(fn).backward(), fn.__name__)
+    # whatif_ui.js turns the what-if off when a replayed line differs from the drawing
+    assert w.page.locator("#gt-whatif.gt-off").count() == 0
+    assert w.page.locator("#gt-whatif input[type=range]").count() >= 1
+    assert w.errors == []
+    w.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 import weakref
+from typing import NamedTuple
 
 import networkx as nx
 
@@ -48,6 +49,16 @@ class LessonTrace:
 
     def __getattr__(self, name):
         return getattr(self.base, name)
+
+
+class Fold(NamedTuple):
+    """How a folded value's edges were composed from the trace's edges (the what-if
+    replays them): ``steps`` are the trace's edges (c, u, argument k, u inside the
+    fold) in the order the composite locals and contributions were summed; ``shared``:
+    some folded op also feeds another named value, so contributions are this fold's share."""
+
+    steps: tuple[tuple[int, int, int, bool], ...]
+    shared: bool
 
 
 _FOLDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -120,7 +131,7 @@ def _copy_edges(out, pred, v: int, kept: set[int]) -> None:
     position = 0
     for p, u in slots:
         if u in kept:
-            out.add_edge(u, v, key=position, **pred[v][u][p])
+            out.add_edge(u, v, key=position, **pred[v][u][p], arg=p)
             position += 1
 
 
@@ -157,6 +168,7 @@ def _fold_into(out, graph, v: int, members: set[int], boundary: list[int], kept:
     acc_n: dict[int, object] = {}
     acc_c: dict[int, object] = {}
     upstream: dict[int, object] = {v: nodes[v].get("grad")} if shared else {}
+    steps: list[tuple[int, int, int, bool]] = []     # the fold's edges, in the order used
     for c in [v] + sorted(members, reverse=True):
         fc, nc = adj_f[c], adj_n[c]
         shape_c = nodes[c]["shape"]
@@ -165,6 +177,7 @@ def _fold_into(out, graph, v: int, members: set[int], boundary: list[int], kept:
             if not inside and u not in kept:
                 continue
             for k, e in keyed.items():
+                steps.append((c, u, k, inside))
                 f = _times(fc, e.get("formula") or "")
                 n = _product(nc, e.get("local"), nodes[u]["shape"] == shape_c)
                 into_f, into_n = (adj_f, adj_n) if inside else (acc_f, acc_n)
@@ -176,10 +189,11 @@ def _fold_into(out, graph, v: int, members: set[int], boundary: list[int], kept:
                 if shared and contribution is not None:
                     contribution = _partial_contribution(graph, c, u, k, upstream.get(c))
                     if inside:
-                        upstream[u] = _sum_c(upstream.get(u), contribution)
+                        upstream[u] = add_contributions(upstream.get(u), contribution)
                 if not inside:
-                    acc_c[u] = _sum_c(acc_c.get(u), contribution) if u in acc_c else \
+                    acc_c[u] = add_contributions(acc_c.get(u), contribution) if u in acc_c else \
                         contribution
+    out.nodes[v]["fold"] = Fold(tuple(steps), shared)
     for position, u in enumerate(boundary):
         out.add_edge(u, v, key=position, local=acc_n[u], formula=formula_text(acc_f[u]),
                      contribution=acc_c[u])
@@ -205,7 +219,8 @@ def _partial_contribution(graph, c: int, u: int, k: int, g):
     return edge_contribution(graph, c, u, k, g)
 
 
-def _sum_c(a, b):
+def add_contributions(a, b):
+    """a + b, where None (no contribution: the value needs no gradient) adds nothing."""
     if a is None:
         return b
     return a if b is None else a + b

@@ -269,6 +269,38 @@
   function times(g, l) {   /* g·local, where a zero factor wins over inf/NaN */
     return ew(function (x, y) { var c = x * y; return c !== c && (x === 0 || y === 0) ? 0 : c; }, [g, l]);
   }
+  function edgeC(st, v, k, g, a) {   /* what flows back along argument k of v when ∂C/∂v = g */
+    var nd = nodes[v], F = forms[nd[1]], c;
+    if (F.ew) c = times(g, st.locs[v][k]);
+    else {
+      a = a || {};
+      a.args = a.args || nd[2].map(function (w) { return st.vals[w]; });
+      c = F.vjp(R, k, g, st.vals[v], a.args, nd[4]);
+    }
+    return reshapeTo(c, shape(st.vals[nd[2][k]]));
+  }
+  function plus(a, b) { return a == null ? b : b == null ? a : ew(add2, [a, b]); }
+  var mul = function (a, b) { return a * b; };
+  function fold(st, v) {   /* a folded edge's composite locals (L) and contributions (C), by
+                              the trace's edges in the order gradtrace/render/lesson.py used */
+    st.folds = st.folds || {};
+    if (st.folds[v]) return st.folds[v];
+    var f = P.folds[v], adj = {}, accL = {}, up = {}, accC = {};
+    adj[v] = 1; up[v] = st.grads[v];
+    f.steps.forEach(function (s) {
+      var c = s[0], w = s[1], k = s[2], inside = s[3];
+      var l = st.locs[c] ? st.locs[c][k] : null;
+      var n = adj[c] == null || l == null ? null :
+        ew(mul, [adj[c], fitLocal(l, (P.localShapes[c] || {})[k])]);
+      var into = inside ? adj : accL;
+      into[w] = !(w in into) ? n : into[w] == null || n == null ? null : ew(add2, [into[w], n]);
+      var x = st.cs[c] ? st.cs[c][k] : null;
+      if (f.shared && x != null) x = up[c] == null ? null : edgeC(st, c, k, up[c]);
+      var intoC = inside ? up : accC;
+      intoC[w] = plus(intoC[w], x);
+    });
+    return (st.folds[v] = { L: accL, C: accC });
+  }
   function backward(st) {
     var vals = st.vals, grads = new Array(N), cs = new Array(N);
     grads[out] = seed;
@@ -278,14 +310,11 @@
       var g = grads[v];
       if (g === undefined) g = grads[v] = ew(function () { return 0; }, [vals[v]]);
       if (nd[1] === null) continue;
-      var F = forms[nd[1]], args = nd[2], mine = cs[v] = [], a = null;
+      var args = nd[2], mine = cs[v] = [], a = { args: null };
       for (var k = 0; k < args.length; k++) {
         var u = args[k];
         if (!nodes[u][3]) { mine.push(null); continue; }
-        var c;
-        if (F.ew) c = times(g, st.locs[v][k]);
-        else { a = a || args.map(function (w) { return vals[w]; }); c = F.vjp(R, k, g, vals[v], a, nd[4]); }
-        c = reshapeTo(c, shape(vals[u]));
+        var c = edgeC(st, v, k, g, a);
         mine.push(c);
         grads[u] = grads[u] === undefined ? c : ew(add2, [grads[u], c]);
       }
@@ -382,7 +411,8 @@
         var q = t[i];
         if (typeof q === "string") { s += q; continue; }
         var x = q[0] === "v" ? st.vals[q[1]] : q[0] === "g" ? st.grads[q[1]] :
-          q[0] === "l" ? fitLocal(st.locs[q[1]][q[2]], (P.localShapes[q[1]] || {})[q[2]]) : st.cs[q[1]][q[2]];
+          q[0] === "l" ? fitLocal(st.locs[q[1]][q[2]], (P.localShapes[q[1]] || {})[q[2]]) :
+          q[0] === "c" ? st.cs[q[1]][q[2]] : fold(st, q[1])[q[0]][q[2]];
         s += number(x, q[q.length - 1]);
       }
       res[id] = s;

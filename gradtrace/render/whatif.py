@@ -19,10 +19,12 @@ from importlib import resources
 
 import numpy as np
 
+from ..graph import nodes_of
 from ..notation import magnitude, num, signed_term, value_text
 from ..ops.core import NotReplayable, plain_js
 from ..params import update_targets
 from ..tape import ARGS, KIND, LOCS, OP, PARAMS, REQ, VALUE
+from .whatif_fold import FoldNumbers
 from .whatif_text import drawn_text, grad_template, local_template, value_template
 
 MAX_NODES = 5_000          # past this the page stays a step-through only
@@ -68,9 +70,13 @@ def _program(trace, painter, view, marked, lr) -> dict:
             if shapes:
                 local_shapes[v] = shapes
     lines = templates(trace, painter, marked)
+    folds = {v: {"steps": [[c, u, k, int(inside)] for c, u, k, inside in a["fold"].steps],
+                 "shared": a["fold"].shared}
+             for v, a in nodes_of(painter.g).items() if a.get("fold") is not None}
     out = trace.output
     return {"nodes": nodes, "values": values, "forms": forms, "localShapes": local_shapes,
-            "output": out, "seed": None if trace.seed is None else encode(trace.seed),
+            "folds": folds, "output": out,
+            "seed": None if trace.seed is None else encode(trace.seed),
             "outputName": painter.out_name, "value": encode(tape.records[out][VALUE]),
             "digits": painter.o.digits, "lines": lines, "inputs": _inputs(trace, painter),
             "descend": [trace.inputs[n] for n in update_targets(trace)], "lr": lr,
@@ -139,6 +145,7 @@ def templates(trace, painter, marked: list[str]) -> dict:
     """Each marked line's template; a template that does not reproduce its line exactly
     with the traced numbers means the page draws something this module does not know."""
     tape = trace.tape
+    numbers = FoldNumbers(trace, painter.g)
     out = {}
     for line_id in marked:
         kind, rest = line_id[0], line_id[1:]
@@ -149,15 +156,16 @@ def templates(trace, painter, marked: list[str]) -> dict:
         else:
             u, v, k = (int(x) for x in rest.split("_"))
             t = local_template(painter, kind, u, v, k)
-        if fill(t, tape, painter.o.digits) != drawn_text(painter, line_id):
+        if fill(t, tape, painter.o.digits, numbers) != drawn_text(painter, line_id):
             raise Off(f"internal: the line {line_id} ('{drawn_text(painter, line_id)}') is "
                       "drawn in a way the what-if does not know")
         out[line_id] = t
     return out
 
 
-def fill(template, tape, digits: int) -> str:
-    """A template's text with the traced numbers (the check that it matches the drawing)."""
+def fill(template, tape, digits: int, numbers: FoldNumbers | None = None) -> str:
+    """A template's text with the traced numbers (the check that it matches the drawing);
+    ``numbers``: the folded edges' (needed for ``L`` and ``C`` slots)."""
     parts = []
     for piece in template:
         if isinstance(piece, str):
@@ -170,6 +178,10 @@ def fill(template, tape, digits: int) -> str:
             x = tape.grads[piece[1]]
         elif kind == "l":
             x = tape.records[piece[1]][LOCS][piece[2]]
+        elif kind in "LC":
+            if numbers is None:
+                raise ValueError("a folded edge's slot needs the fold's numbers")
+            x = (numbers.local if kind == "L" else numbers.contribution)(piece[1], piece[2])
         else:
             x = tape.contribs[piece[1]][piece[2]]
         parts.append(format_number(x, fmt, digits))

@@ -3,8 +3,11 @@ slots, built the way ``Painter`` writes that line (``node_rows``, ``grad_text``,
 ``local_text``, ``edge_look``).
 
 A slot is ``["v", node, fmt]`` (a value), ``["g", node, fmt]`` (a gradient),
-``["l", node, position, fmt]`` (a local derivative) or ``["c", node, position, fmt]``
-(a contribution); ``fmt`` is ``n`` (num), ``s`` (signed term), ``m`` (the norm, num)
+``["l", node, position, fmt]`` (a local derivative), ``["c", node, position, fmt]``
+(a contribution), or on a folded edge of the lesson view ``["L", node, u, fmt]`` (the
+composite local ∂node/∂u through the fold) and ``["C", node, u, fmt]`` (the contribution
+that crossed into the fold from u), both derived from the trace's own edges
+(``lesson.Fold``); ``fmt`` is ``n`` (num), ``s`` (signed term), ``m`` (the norm, num)
 or ``t`` (value_text).  Only numbers move under a what-if: names, formulas, shapes and
 the number of paths are fixed by the trace.
 """
@@ -21,6 +24,15 @@ from .story import line_ids
 
 def _is_float(x) -> bool:
     return isinstance(x, (float, np.floating))
+
+
+def edge_slot(g, kind: str, u: int, v: int, k: int, fmt: str) -> list:
+    """The slot of edge u -> v (key k) of the drawn graph: its local (``kind`` "l") or
+    contribution ("c"); a folded edge's are composed from the trace's edges, a kept
+    edge of the lesson view names its argument position in the trace (``arg``)."""
+    if nodes_of(g)[v].get("fold") is not None:
+        return [kind.upper(), v, u, fmt]
+    return [kind, v, g.pred[v][u][k].get("arg", k), fmt]
 
 
 def value_template(painter, v: int) -> list:
@@ -48,7 +60,7 @@ def grad_template(painter, v: int) -> list:
         out.append(f"Σ of {len(terms)} paths (‖·‖ ")
         fmt, total, sep = "m", "t", ", "
     for i, (w, k, _) in enumerate(terms):
-        out += ([sep] if i else []) + [["c", w, k, fmt]]
+        out += ([sep] if i else []) + [edge_slot(g, "c", v, w, k, fmt)]
     out.append(") = " if fmt == "m" else " = ")
     out.append(["g", v, total])
     return out
@@ -56,14 +68,16 @@ def grad_template(painter, v: int) -> list:
 
 def local_template(painter, kind: str, u: int, v: int, k: int) -> list:
     """The local-derivative line (kind ``l``) or the contribution line (``c``) of an edge."""
-    e = painter.g.pred[v][u][k]
+    g = painter.g
+    e = g.pred[v][u][k]
     local = e.get("local")
     if kind == "c":
-        grad = nodes_of(painter.g)[v].get("grad")
+        grad = nodes_of(g)[v].get("grad")
         if _is_float(grad) and _is_float(local) and (
                 painter.path_nodes is not None or painter.o.products):
-            return [["g", v, "n"], " · ", ["l", v, k, "s"], " = ", ["c", v, k, "n"]]
-        return ["← ", ["c", v, k, "t"]]
+            return [["g", v, "n"], " · ", edge_slot(g, "l", u, v, k, "s"), " = ",
+                    edge_slot(g, "c", u, v, k, "n")]
+        return ["← ", edge_slot(g, "c", u, v, k, "t")]
     head = partial(painter.texts[v], painter.texts[u])
     formula = e.get("formula") or ""
     if local is None:
@@ -72,10 +86,10 @@ def local_template(painter, kind: str, u: int, v: int, k: int) -> list:
         rhs = num(local, painter.o.digits)
         if formula == rhs:
             return [painter.local_text(u, v, e)]      # a constant: it never moves
-        return [f"{head} = ", ["l", v, k, "n"]] if formula == "" else \
-            [f"{head} = {formula} = ", ["l", v, k, "n"]]
+        slot = edge_slot(g, "l", u, v, k, "n")
+        return [f"{head} = ", slot] if formula == "" else [f"{head} = {formula} = ", slot]
     if np.size(local) <= 3:
-        return [f"{head} = {formula} = ", ["l", v, k, "t"]]
+        return [f"{head} = {formula} = ", edge_slot(g, "l", u, v, k, "t")]
     return [painter.local_text(u, v, e)]
 
 
