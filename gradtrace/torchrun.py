@@ -263,9 +263,9 @@ def refuse_unseen(fn, named: dict, fname: str) -> None:
     if unseen:
         raise TraceError(f"the output of {fname} depends on {', '.join(unseen[:6])} (torch's "
                          "autograd says so), but through torch code gradtrace cannot follow "
-                         "call by call (torch.func.vmap/grad, a torch.jit script or traced function, "
-                         "a hook, a complex intermediate ...); write that part with ordinary "
-                         "tensor ops")
+                         "call by call (torch.func.vmap/grad, a torch.jit script or "
+                         "traced function, a hook, a complex intermediate ...); write that "
+                         "part with ordinary tensor ops")
 
 
 def unseen_inputs(fn, named: dict) -> list[str]:
