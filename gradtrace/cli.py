@@ -440,7 +440,7 @@ def grade_command(target, html_out, quiet):
     with reported(target):
         report = from_micrograd(root).grade()
         if html_out:
-            report.trace.render(html_out)
+            report.trace.render(html_out, whatif=False)
     if not quiet or not report.ok:
         click.echo(report.text)
     sys.exit(0 if report.ok else 1)

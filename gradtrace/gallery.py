@@ -130,6 +130,18 @@ ENTRIES = [
           "Every call is its own scope instance (dense#1 … dense#4, gelu#1 … gelu#4), so the "
           "collapsed graph is still the model: a chain of boxes, each showing its inputs and "
           "its output with value and gradient."),
+    Entry("micrograd_neuron", "micrograd_neuron", {},
+          "The micrograd lecture's neuron, o = tanh(x1·w1 + x2·w2 + b), read from its Value graph.",
+          "Built with a scalar engine in the lecture's style and drawn with gt.from_micrograd: "
+          "each edge carries the local derivative the lecture's draw_dot leaves out (1 − "
+          "tanh²(n) = 0.5 into n, then 1 through each +, then w1 = −3 into x1), so x1's "
+          "sensitivity −1.5 is the product along its path."),
+    Entry("student_fanout", "student_fanout", {},
+          "A student's engine graded: its + assigns .grad instead of adding to it.",
+          "h = a + a uses a twice, so a's gradient is the sum of two paths, (−0.0904) + "
+          "(−0.0904) = −0.181; the engine's backward assigned, keeping one path, and the box "
+          "shows its .grad in a second colour beside the right sum. `gradtrace grade "
+          "student_fanout` says so in words and exits 1."),
 ]
 
 

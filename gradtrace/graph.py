@@ -30,6 +30,7 @@ class NodeAttrs(TypedDict, total=False):
                             # runtime handles that never reach JSON
     requires_grad: bool     # some input in wrt reaches this node
     grad: Any               # ∂output/∂node, the node's shape
+    student: float          # a graded engine's differing .grad (gt.grade marks it)
     file: str               # where the node was made
     line: int
     folded: int             # the lesson view's graph only: how many unnamed ops folded in

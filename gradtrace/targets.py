@@ -345,6 +345,8 @@ def trace_target(target: str, sets: tuple[str, ...] = (), inputs_file: str | Non
     except OutputError as e:       # a function that builds a micrograd-style Value graph
         if not (hasattr(e.result, "_prev") and hasattr(e.result, "_op")):
             raise
-        return from_micrograd(e.result), short
+        t = from_micrograd(e.result)
+        t.grade()                  # the engine's own .grad, where it differs, is drawn too
+        return t, short
     t.backward(seed=None if isinstance(t.value, float) else np.ones(np.shape(t.value)))
     return t, short

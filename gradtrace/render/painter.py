@@ -84,6 +84,9 @@ class Painter:
             rows.append([(val if terse else f"= {val}", self.ink("value", fade), None, False)])
         if self.has_grads and "grad" in a:
             rows.append([(self.grad_text(v, terse), self.ink("grad", fade), None, False)])
+            if a.get("student") is not None:     # gt.grade: the student's differing .grad
+                rows.append([(f"✗ your .grad = {num(a['student'], d)}", self.ink("wrong", fade),
+                              None, True)])
         return rows
 
     def node_attrs(self, v: int) -> str:

@@ -11,14 +11,15 @@ from __future__ import annotations
 _LIGHT = dict(bg="white", fg="#1b1b1b", dim="#8a8a8a", value="#1f4e79", grad="#a33a1e",
               edge="#6b6b6b", param="#e3eefa", data="#eef3e6", const="#f4f4f4", op="#ffffff",
               out="#fff1c9", border="#4a4a4a", font="Helvetica", cluster="#f7f7f2",
-              faded="#d0d0d0", highlight="#e8590c")
+              faded="#d0d0d0", highlight="#e8590c",
+              wrong="#c2185b")      # a graded student's .grad that differs (gt.grade)
 
 PALETTES: dict[str, dict[str, str]] = {
     "default": dict(_LIGHT),
     "3b1b": dict(bg="#0e0e0e", fg="#ece6e2", dim="#8f8f8f", value="#58c4dd", grad="#fcd34d",
                  edge="#a8a8a8", param="#1c3b4a", data="#1f3322", const="#1b1b1b",
                  op="#161616", out="#4a3a10", border="#d0d0d0", font="CMU Serif,Times,serif",
-                 cluster="#171717", faded="#3a3a3a", highlight="#ff8c42"),
+                 cluster="#171717", faded="#3a3a3a", highlight="#ff8c42", wrong="#ff7aa8"),
     # compact: the light palette, quieter borders and no fills on ops, for small print
     "compact": dict(_LIGHT, border="#7a7a7a", param="#edf3fb", data="#f3f6ee",
                     cluster="#fafaf7"),

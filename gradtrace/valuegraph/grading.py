@@ -73,6 +73,9 @@ class _Grader:
         order = range(len(self.t.steps) - 1, -1, -1)           # backward order
         wrong = [i for i in order if not _same(self.student[i], self.correct[i])]
         mismatches = [Mismatch(self.names[i], self.student[i], self.correct[i]) for i in wrong]
+        ran = any(s != 0 for s in self.student)      # (no backward at all: nothing to mark)
+        for i in wrong if ran else ():      # drawn beside the right gradient, in its own colour
+            self.nodes[self.t.node_of[i]]["student"] = self.student[i]
         first = self.names[wrong[0]] if wrong else None
         if not wrong:
             text = (f"all {len(self.t.steps)} gradients match: every .grad equals "
