@@ -201,6 +201,23 @@ def _modules(trace) -> list:
         [(p, v) for p, v in _leaves(trace.arguments) if isinstance(v, torch.nn.Module)]
 
 
+def parameter_names(trace) -> list[str]:
+    """The inputs that are ``nn.Parameter``s of the modules the function was given."""
+    names = []
+    for prefix, m in _modules(trace):
+        own = f"{prefix}." if prefix else ""
+        names += [own + p for p, _ in m.named_parameters() if own + p in trace.inputs]
+    return names
+
+
+@contextmanager
+def moved(trace, replace: dict):
+    """The function's arguments with the named inputs moved (parameters written into
+    the modules for the duration, then restored)."""
+    with _moved(trace, replace) as (args, _):
+        yield args
+
+
 def rerun(trace, replace: dict):
     """The output with the named inputs moved to new values (untraced)."""
     with _moved(trace, replace) as (args, _):

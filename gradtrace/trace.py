@@ -8,6 +8,7 @@ from the tape when first asked for.  Nothing reaches back into the tracer.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 import warnings
 from collections.abc import Callable
@@ -73,6 +74,7 @@ class Trace:
         self.user_grad: Callable | None = None   # (name, numpy grad) -> what t.grads gives
         self._instances = False    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
+        self.wrt_given = False     # wrt was chosen by the caller, not "every input"
 
     # ------------------------------------------------------------ the graph
     @property
@@ -260,10 +262,53 @@ class Trace:
         bundle = self._repr_mimebundle_()
         return bundle.get("image/svg+xml")
 
+    def parameter_names(self) -> list[str] | None:
+        """A torch trace's inputs that are ``nn.Parameter``s (None for other traces)."""
+        if self.runner is None:
+            return None
+        from . import torchrun
+        return torchrun.parameter_names(self)
+
+    def traced_again(self, moved: dict) -> Trace:
+        """The function traced again with the inputs named in ``moved`` replaced (the
+        step-through's update step redraws the forward pass from it)."""
+        if self._fn is None:
+            raise TraceError("this trace has no function to re-run (it was loaded from JSON)")
+        if self.runner is not None:
+            from . import torchrun
+            with torchrun.moved(self, moved) as args:
+                return _traced_with(self, args)
+        args = {k: _inputs.rebuild(v, k, lambda p, x: moved.get(p, x))
+                for k, v in self.arguments.items()}
+        return _traced_with(self, args)
+
     def __repr__(self):
         tape = self.tape
         return (f"<Trace {self.output_name} = {_short(self.value)}: {len(tape)} nodes, "
                 f"{tape.edge_count()} edges, inputs {', '.join(self.inputs) or '(none)'}>")
+
+
+def _traced_with(t: Trace, args: dict) -> Trace:
+    """``trace(t.function, ...)`` with ``args`` laid out as the first call had them."""
+    fn = t.function
+    assert fn is not None
+    target = getattr(fn, "forward", fn) if t.runner is not None else fn
+
+    def again(*a, **k):
+        return trace(fn, *a, wrt=t.wrt or None, **k)
+    try:
+        again.__signature__ = inspect.signature(target)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # the first trace already said them
+        try:
+            return _inputs.call(again, args, t.arguments)
+        except GradtraceError:
+            raise
+        except Exception as e:
+            raise TraceError(f"re-running the function on moved inputs raised "
+                             f"{type(e).__name__}: {e}") from e
 
 
 def _short(v) -> str:
@@ -290,7 +335,9 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     if "torch" in sys.modules:       # torch is never imported here, only used if it was
         from . import torchrun
         if torchrun.uses_torch(fn, named):
-            return _torch_trace(torchrun, fn, args, kwargs, wrt, fname, output)
+            t = _torch_trace(torchrun, fn, args, kwargs, wrt, fname, output)
+            t.wrt_given = wrt is not None
+            return t
         guard = torchrun.NumpyGuard()
     in_wrt = _inputs.wanted(wrt)
     rec = Recorder()
@@ -339,6 +386,7 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
         result = _constant_output(rec, result, fname)
     t = _finished(rec, result._id, input_ids, floating, fname, fn, named)
     t.select = select
+    t.wrt_given = wrt is not None
     return t
 
 
