@@ -159,8 +159,9 @@ def test_a_completed_fan_out_states_its_whole_sum_in_arrival_order():
 @needs_dot
 def test_a_parameter_completes_with_its_why_line():
     t, p = load("seed_chain")
-    lines = [ln for s in p["data"]["steps"] for ln in s["lines"] if ln.startswith("why: ")]
-    w = next(ln for ln in lines if ln.startswith("why: ∂C0/∂w(L) ="))
+    why = "the lesson's chain: "
+    lines = [ln for s in p["data"]["steps"] for ln in s["lines"] if ln.startswith(why)]
+    w = next(ln for ln in lines if ln.startswith("the lesson's chain: ∂C0/∂w(L) ="))
     assert "a(L−1) · σ'(z(L)) · 2(a(L) − y)" in w             # the lesson's own why line
     assert w.endswith(f"= {gt_num(t.grads['w3'])}")
     assert not any("∂C0/∂y " in ln for ln in lines)            # data gets no why line

@@ -132,7 +132,7 @@
     (s.say || []).forEach(function (t) { var li = words(t); li.className = "gt-say"; ol.appendChild(li); });
     s.lines.forEach(function (line) {
       var li = words(line);
-      if (/ complete: |^why: |^held fixed: |→ .*, (down|up) /.test(line)) li.className = "gt-key";
+      if (/ complete: |^the lesson.s chain: |^held fixed: |→ .*, (down|up) /.test(line)) li.className = "gt-key";
       ol.appendChild(li);
     });
   }

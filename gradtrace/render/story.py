@@ -223,7 +223,7 @@ def why_lines(painter, u) -> list[str]:
     """The lesson's product along the path from a parameter to the cost (the lesson
     view's why line, ``∂C0/∂w(L) = a(L−1) · σ'(z(L)) · 2(a(L) − y) = …``)."""
     why = painter.why(u)
-    return [f"why: {why}"] if why else []
+    return [f"the lesson's chain: {why}"] if why else []
 
 
 GLOSS = {"softmax": "softmax's backward: s·(ḡ − Σ ḡ·s); after a cross-entropy this is "
