@@ -4,7 +4,7 @@
     ./dev bench --quick    # fewer repeats, no 20,000-node render
     ./dev bench --smoke    # tiny sizes: checks that every case still runs
     ./dev bench --only torch   # one case (scalar, dense, sin, torch, memory, million,
-                               # render, whatif)
+                               # render, whatif, page)
 
 Every case is timed in this one process, tools interleaved round by round, and
 reported as the median; ratios compare medians from the same run (the machine is
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gradtrace as gt  # noqa: E402
 from bench import models as M  # noqa: E402
+from bench import pagetime  # noqa: E402
 from gradtrace.render.lesson import for_view, forget  # noqa: E402
 
 
@@ -473,7 +474,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="fewer repeats, no 20k-node render")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat")
     ap.add_argument("--only", choices=["scalar", "dense", "sin", "torch", "memory", "million",
-                                       "render", "whatif"],
+                                       "render", "whatif", "page"],
                     action="append", help="run only these cases (repeatable)")
     args = ap.parse_args(argv)
     table = Table()
@@ -491,7 +492,7 @@ def main(argv=None):
     else:
         repeats = 3 if args.quick else 7
         wanted = set(args.only or ["scalar", "dense", "sin", "torch", "memory", "million",
-                                   "render", "whatif"])
+                                   "render", "whatif", "page"])
         if "scalar" in wanted:
             scalar_mlp(table, repeats, (2, 16, 16, 1), 32)
         if "dense" in wanted:
@@ -511,6 +512,8 @@ def main(argv=None):
             lesson_view(table, 3 if args.quick else 5)
         if "whatif" in wanted:
             whatif_updates(table)
+        if "page" in wanted:
+            pagetime.rows(table)
     table.show()
 
 

@@ -156,10 +156,16 @@ def list_ops():
                    "(default 0.1; .html only).")
 @click.option("--no-whatif", is_flag=True,
               help="Leave out the HTML page's what-if (sliders that replay the model).")
+@click.option("--params", multiple=True, metavar="NAME",
+              help="Inputs the HTML page's update step moves (default: wrt if given, else "
+                   "every input not named like data). Repeatable; .html only.")
+@click.option("--data", "data_names", multiple=True, metavar="NAME",
+              help="Inputs the update step holds fixed as data, besides x, y, targets, "
+                   "labels ... Repeatable; .html only.")
 @quiet_option
 def render(target, output, fmt, style, view, sets, inputs_file, pick, wrt, highlight, collapse,
            collapse_all, depth, rankdir, layout, digits, no_values, no_grads, no_locals, timeout,
-           lr, no_whatif, quiet):
+           lr, no_whatif, params, data_names, quiet):
     """Draw TARGET's graph with local derivatives, gradients and fan-out sums.
 
     TARGET is FILE.py:FUNCTION, package.module:FUNCTION or a built-in example
@@ -193,6 +199,10 @@ def render(target, output, fmt, style, view, sets, inputs_file, pick, wrt, highl
         options["lr"] = lr
     if no_whatif:
         options["whatif"] = False
+    if params:
+        options["params"] = list(params)
+    if data_names:
+        options["data"] = list(data_names)
     if to_stdout:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp, reported(target):

@@ -33,6 +33,9 @@ def seed_chain(w1=0.8, b1=-0.1, w2=-1.2, b2=0.4, w3=1.5, b3=-0.3, a0=0.6, y=1.0)
     return gt.label((a3 - y) ** 2, "C0")
 
 
+seed_chain.gradtrace_data = ("a0",)   # type: ignore[attr-defined]  # a(L−3) is the input
+
+
 def last_layer(w=1.5, a_prev=0.6, b=-0.3, y=1.0):
     """The last layer alone: ∂C0/∂w(L) = ∂C0/∂a(L) · ∂a(L)/∂z(L) · ∂z(L)/∂w(L).
 
@@ -44,6 +47,9 @@ def last_layer(w=1.5, a_prev=0.6, b=-0.3, y=1.0):
     z = gt.label(w * a_prev + b, "z(L)")
     a = gt.label(gt.sigmoid(z), "a(L)")
     return gt.label((a - y) ** 2, "C0")
+
+
+last_layer.gradtrace_data = ("a_prev",)   # type: ignore[attr-defined]
 
 
 def layer_fanout(W=((0.4, -0.6, 0.2), (0.7, 0.3, -0.5)), b=(0.1, -0.2),
@@ -63,6 +69,9 @@ def layer_fanout(W=((0.4, -0.6, 0.2), (0.7, 0.3, -0.5)), b=(0.1, -0.2),
         a = gt.label(gt.sigmoid(z), f"a(L){j}")
         terms.append((a - y[j]) ** 2)
     return gt.label(sum(terms[1:], terms[0]), "C0")
+
+
+layer_fanout.gradtrace_data = ("a_prev",)   # type: ignore[attr-defined]  # the layer's input
 
 
 def square(x=3.0):

@@ -312,6 +312,19 @@ def _replaced(path, x, replace):
     return x
 
 
+def parameter_names(trace) -> list[str]:
+    """The inputs that are ``nn.Parameter``s of the modules the function was given."""
+    return [n for n in trace.inputs if n in (trace.torch_parameters or ())]
+
+
+@contextmanager
+def moved(trace, replace: dict):
+    """The function's arguments with the named inputs moved (parameters written into
+    the modules for the duration, then restored)."""
+    with _moved(trace, replace) as (args, _):
+        yield args
+
+
 def rerun(trace, replace: dict):
     """The output with the named inputs moved to new values (untraced)."""
     with _moved(trace, replace) as (args, _):

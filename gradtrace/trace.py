@@ -7,6 +7,7 @@ from the tape when first asked for.  Nothing reaches back into the tracer.
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import sys
 import warnings
@@ -19,7 +20,7 @@ import numpy as np
 from . import constructors, gcpause, inplace
 from . import inputs as _inputs
 from .backward import backward as _backward
-from .errors import GradtraceWarning, TraceError
+from .errors import GradtraceError, GradtraceWarning, TraceError
 
 # the views a Trace offers as methods (they take a trace; none of them imports this module)
 from .explain import explain
@@ -72,6 +73,8 @@ class Trace:
         self._named = False        # display names versioned (h₁, h₂ ...)
         self.constants: dict[str, str] = {}   # inputs that stay constants -> why (said once)
         self.torch_params: dict[str, Any] = {}  # torch tensors updated in place by name
+        self.wrt_given = False     # wrt was chosen by the caller, not "every input"
+        self.tracer: Callable | None = None     # gt.trace itself (traced_again re-traces)
 
     # ------------------------------------------------------------ the graph
     @property
@@ -283,6 +286,26 @@ class Trace:
             state["_fn"] = state["_named_args"] = None
         return state
 
+    def parameter_names(self) -> list[str] | None:
+        """A torch trace's inputs that are ``nn.Parameter``s (None for other traces)."""
+        if self.runner is None:
+            return None
+        from . import torchrun
+        return torchrun.parameter_names(self)
+
+    def traced_again(self, moved: dict) -> Trace:
+        """The function traced again with the inputs named in ``moved`` replaced (the
+        step-through's update step redraws the forward pass from it)."""
+        if self._fn is None or self.tracer is None:
+            raise TraceError("this trace has no function to re-run (it was loaded from JSON)")
+        if self.runner is not None:
+            from . import torchrun
+            with torchrun.moved(self, moved) as args:
+                return _traced_with(self, args)
+        args = {k: _inputs.rebuild(v, k, lambda p, x: moved.get(p, x))
+                for k, v in self.arguments.items()}
+        return _traced_with(self, args)
+
     def __repr__(self):
         tape = self.tape
         return (f"<Trace {self.output_name} = {_short(self.value)}: {len(tape)} nodes, "
@@ -296,6 +319,32 @@ def read_only(v):
         v = v.view()
         v.flags.writeable = False
     return v
+
+
+def _traced_with(t: Trace, args: dict) -> Trace:
+    """``trace(t.function, ...)`` with ``args`` laid out as the first call had them."""
+    fn = t.function
+    assert fn is not None
+    target = getattr(fn, "forward", fn) if t.runner is not None else fn
+
+    tracer = t.tracer
+    assert tracer is not None
+
+    def again(*a, **k):
+        return tracer(fn, *a, wrt=t.wrt or None, **k)
+    try:
+        again.__signature__ = inspect.signature(target)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # the first trace already said them
+        try:
+            return _inputs.call(again, args, t.arguments)
+        except GradtraceError:
+            raise
+        except Exception as e:
+            raise TraceError(f"re-running the function on moved inputs raised "
+                             f"{type(e).__name__}: {e}") from e
 
 
 def _short(v) -> str:

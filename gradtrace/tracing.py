@@ -55,7 +55,7 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
         with nesting():
             uses = torchrun.uses_torch(fn, named)
         if uses:
-            return _torch_trace(torchrun, fn, args, kwargs, wrt, fname, output)
+            return _made(_torch_trace(torchrun, fn, args, kwargs, wrt, fname, output), wrt)
         guard = torchrun.NumpyGuard()
     in_wrt = _inputs.wanted(wrt)
     rec = Recorder()
@@ -109,6 +109,14 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     t = _finished(rec, result._id, input_ids, floating, fname, fn, named)
     t.select = select
     t.constants = constants
+    return _made(t, wrt)
+
+
+def _made(t: Trace, wrt) -> Trace:
+    """A finished trace learns how it was made: whether wrt was chosen, and gt.trace
+    itself, so the step-through can trace it again on moved parameters."""
+    t.wrt_given = wrt is not None
+    t.tracer = trace
     return t
 
 

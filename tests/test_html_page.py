@@ -127,9 +127,49 @@ def test_fan_out_gradient_grows_term_by_term_to_its_final_text():
         assert len(said) == g.out_degree(v)              # one text per arriving term
         assert all("…" in x for x in said[:-1])
         final = "".join(p["marked"][f"g{v}"].itertext()).strip()
-        assert said[-1] == final                         # ends on what the SVG says
+        assert said[-1].rsplit(" = ", 1)[1] == final.rsplit(" = ", 1)[1]   # the same total
+        assert "…" not in said[-1]
         total = sum(e["contribution"] for _, _, e in g.out_edges(v, data=True))
         assert np.allclose(total, g.nodes[v]["grad"])
+
+
+@needs_dot
+def test_a_completed_fan_out_states_its_whole_sum_in_arrival_order():
+    t, p = load("layer_fanout")
+    g = t.graph
+    steps = [s for s in p["data"]["steps"] if s["kind"] == "backward"]
+    name = "a(L−1)0"
+    v = t.inputs["a_prev[0]"]
+    # the consumers' steps, in the order backward reached them: that is the arrival order
+    arrivals = [int(s["now"][0][1:]) for s in steps if f"n{v}" in s["also"]]
+    assert len(arrivals) == g.out_degree(v) == 2
+    line = next(ln for s in steps for ln in s["lines"] if ln.startswith(f"{name} complete:"))
+    terms = [next(iter(g[v][w].values()))["contribution"] for w in arrivals]
+    said = re.match(rf"{re.escape(name)} complete: (.*) = (\S+) \((\d) of (\d) paths\)", line)
+    assert said, line
+    shown = [float(x.strip("()").replace("−", "-")) for x in said.group(1).split(" + ")]
+    assert np.allclose(shown, terms, rtol=5e-3)
+    assert float(said.group(2).replace("−", "-")) == pytest.approx(g.nodes[v]["grad"], rel=5e-3)
+    assert said.group(3) == said.group(4) == "2"
+    # the step that completes it also says it in words, and the text never says "= 1 = 1"
+    assert all(" = 1 = 1" not in ln for s in steps for ln in s["lines"])
+    assert all(s["say"] for s in steps)
+
+
+@needs_dot
+def test_a_parameter_completes_with_its_why_line():
+    t, p = load("seed_chain")
+    why = "the lesson's chain: "
+    lines = [ln for s in p["data"]["steps"] for ln in s["lines"] if ln.startswith(why)]
+    w = next(ln for ln in lines if ln.startswith("the lesson's chain: ∂C0/∂w(L) ="))
+    assert "a(L−1) · σ'(z(L)) · 2(a(L) − y)" in w             # the lesson's own why line
+    assert w.endswith(f"= {gt_num(t.grads['w3'])}")
+    assert not any("∂C0/∂y " in ln for ln in lines)            # data gets no why line
+
+
+def gt_num(x):
+    from gradtrace.notation import num
+    return num(x)
 
 
 @needs_dot
@@ -142,9 +182,47 @@ def test_update_step_moves_weights_downhill_and_reruns_the_function():
     gw, gb = t.grads["w"], t.grads["b"]
     w1, b1 = 0.5 - 0.5 * gw, 0.1 - 0.5 * gb
     expected = (1 / (1 + np.exp(-(w1 * 2.0 + b1))) - 1.0) ** 2   # computed here, not by gt
-    assert any(f"{t.value:.3g}" in line and f"{expected:.3g}" in line and "lower" in line
+    assert any(f"{t.value:.3g}" in line and f"{expected:.3g}" in line and "down" in line
                for line in last["lines"]), last["lines"]
-    assert set(last["text"]) == {f"v{t.inputs['w']}", f"v{t.inputs['b']}"}   # wrt only
+    said = last["text"]
+    assert f"v{t.inputs['x']}" not in said and f"v{t.inputs['y']}" not in said
+    assert {f"v{t.inputs['w']}", f"v{t.inputs['b']}", f"v{t.output}"} <= set(said)
+    assert said[f"v{t.output}"] == f"= {expected:.3g} (was {t.value:.3g})".replace("-", "−")
+
+
+def cost(w=0.5, b=0.1, x=2.0, y=1.0):
+    return (gt.sigmoid(w * x + b) - y) ** 2
+
+
+@needs_dot
+@pytest.mark.parametrize("how, moved, held", [
+    ({}, {"w", "b"}, "held fixed: x, y (data)"),                       # the data names
+    ({"params": ["w"]}, {"w"}, "held fixed: b (not in params); x, y (data)"),
+    ({"data": ["b"]}, {"w"}, "held fixed: b, x, y (data)"),
+])
+def test_the_update_moves_parameters_and_holds_data(how, moved, held):
+    t = gt.trace(cost).backward()
+    last = page_mod.steps_data(t, **how)["steps"][-1]
+    names = {ln.split(" ← ")[0] for ln in last["lines"] if " ← " in ln}
+    assert names == moved and held in last["lines"]
+    again = gt.trace(cost, wrt=["w", "x"]).backward()        # wrt given: wrt moves
+    names = {ln.split(" ← ")[0] for ln in page_mod.steps_data(again)["steps"][-1]["lines"]
+             if " ← " in ln}
+    assert names == {"w", "x"}
+
+
+def test_update_options_are_checked():
+    t = gt.trace(cost, wrt=["w"]).backward()
+    with pytest.raises(RenderError, match="params= names 'q'"):
+        page_mod.steps_data(t, params=["q"])
+    with pytest.raises(RenderError, match="no gradient"):
+        page_mod.steps_data(t, params=["b"])
+
+
+def test_a_change_too_small_for_3_digits_gets_more():
+    from gradtrace.render.story import change_line
+    line = change_line("C", 1.1102, 1.1098, 3)
+    assert line.startswith("C: 1.1102 → 1.1098, down") and "1.11 → 1.11" not in line
 
 
 @needs_dot
@@ -166,11 +244,11 @@ def test_page_references_nothing_outside_itself():
         assert [k for k, _ in p["parts"].scripts] == ["application/json", "js"] * 2
 
 
-def test_script_and_styles_weigh_under_20_kb(record_property):
+def test_script_and_styles_weigh_under_24_kb(record_property):
     js, css = script_and_styles()
     size = len(js.encode()) + len(css.encode())
     record_property("script_and_styles_bytes", size)
-    assert size < 20_000
+    assert size < 24_000
     assert "http" not in js and "import" not in js and "require(" not in js
 
 
@@ -194,6 +272,8 @@ def test_bad_learning_rate_and_oversized_graph_are_refused(monkeypatch, tmp_path
             t.render(tmp_path / "a.html", lr=lr)
     with pytest.raises(RenderError, match="only applies when writing .html"):
         t.render(tmp_path / "a.svg", lr=0.1)
+    with pytest.raises(RenderError, match="params= sets the update step"):
+        t.render(tmp_path / "a.svg", params=["x"])
     monkeypatch.setattr(page_mod, "MAX_NODES", 1)
     with pytest.raises(RenderError, match="too many for a step-through page"):
         t.render(tmp_path / "a.html")
@@ -206,10 +286,13 @@ def test_cli_writes_the_page(tmp_path):
 
     from gradtrace.cli import main
     out = tmp_path / "chain.html"
-    r = CliRunner().invoke(main, ["render", "seed_chain", "-o", str(out), "--lr", "0.25"])
+    r = CliRunner().invoke(main, ["render", "seed_chain", "-o", str(out), "--lr", "0.25",
+                                  "--params", "w3", "--data", "b3"])
     assert r.exit_code == 0, r.output
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and "η = 0.25" in text
+    last = page_mod.page_data(out)["steps"][-1]["lines"]
+    assert [ln.split(" ← ")[0] for ln in last if " ← " in ln] == ["w(L)"]
 
 
 @needs_dot
@@ -241,3 +324,38 @@ def test_gif_without_pillow_says_what_to_install(monkeypatch, tmp_path):
     with pytest.raises(RenderError, match=r"gradtrace\[gif\]"):
         t.render(tmp_path / "a.gif")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_torch_update_moves_the_parameters_and_restores_them():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)).double()
+    x = torch.randn(4, 2, dtype=torch.float64)
+    target = torch.randn(4, 1, dtype=torch.float64)
+
+    def loss_fn(model, inp, target):        # `inp` is not a data name: not a parameter either
+        return ((model(inp) - target) ** 2).mean()
+    t = gt.trace(loss_fn, model, x, target).backward()
+    kept = [p.detach().clone() for p in model.parameters()]
+    last = page_mod.steps_data(t, lr=0.1)["steps"][-1]
+    moved = {ln.split(" ← ")[0] for ln in last["lines"] if " ← " in ln}
+    assert moved == {"model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias"}
+    assert "held fixed: inp (not a parameter); target (data)" in last["lines"]
+    assert all(torch.equal(a, b) for a, b in zip(kept, model.parameters()))   # restored
+    with torch.no_grad():                  # the new loss, computed here by torch itself
+        moved_model = [p - 0.1 * torch.as_tensor(t.grads[n]) for n, p in
+                       zip(["model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias"],
+                           kept)]
+        h = torch.tanh(x @ moved_model[0].T + moved_model[1])
+        after = (((h @ moved_model[2].T + moved_model[3]) - target) ** 2).mean().item()
+    from gradtrace.notation import num
+    assert any(f"→ {num(after)}, down" in ln for ln in last["lines"]), last["lines"]
+
+
+@pytest.mark.parametrize("name, data", [
+    ("x", True), ("x1", True), ("y_true", True), ("X[0]", True), ("batch.inputs", True),
+    ("targets", True), ("w1", False), ("a_prev", False), ("box", False), ("xx", False)])
+def test_names_read_as_data(name, data):
+    from gradtrace.render.update import named_like_data
+    assert named_like_data(name) is data

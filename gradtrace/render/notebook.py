@@ -15,16 +15,34 @@ layout instead.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
+import itertools
 import re
+import secrets
 
 from ..errors import RenderError
 from .output import svg_text
 from .page import DEFAULT_LR, page_and_svg
 
+_DISPLAYS = itertools.count(1)
 FRAME_MAX_HEIGHT = 720      # px; taller diagrams are panned and zoomed inside the frame
 BAR_AND_MARGIN = 70
+
+
+SHRINK_LIMIT_PX = 2400     # wider than this, shrinking to a cell makes text illegible: scroll
+
+
+def natural_width(svg: str) -> float:
+    """The drawing's own width in CSS px (0 when it does not say)."""
+    m = re.search(r'<svg[^>]*\swidth="([\d.]+)(pt|px)?"', svg)
+    return float(m.group(1)) * (4 / 3 if m.group(2) in (None, "pt") else 1) if m else 0.0
+
+
+def scrolling(svg_or_img: str, width: float) -> str:
+    """Big drawings keep their size in a scrolling box instead of shrinking to the cell."""
+    if width <= SHRINK_LIMIT_PX:
+        return svg_or_img
+    return svg_or_img.replace("max-width:100%;height:auto", "max-width:none", 1)
 
 
 def fit_to_cell(svg: str) -> str:
@@ -42,7 +60,8 @@ class Diagram:
         return self.svg
 
     def _repr_html_(self) -> str:
-        return f'<div class="gradtrace" style="max-width:100%;overflow-x:auto">{self.svg}</div>'
+        return (f'<div class="gradtrace" style="max-width:100%;max-height:{FRAME_MAX_HEIGHT}px;'
+                f'overflow:auto">{scrolling(self.svg, natural_width(self.svg))}</div>')
 
     def __repr__(self) -> str:
         return f"<gradtrace Diagram, {len(self.svg):,} characters of SVG>"
@@ -62,17 +81,20 @@ class Stepper:
         return int(min(max(natural, 240), FRAME_MAX_HEIGHT) + BAR_AND_MARGIN)
 
     def _repr_html_(self) -> str:
-        uid = "gradtrace-" + hashlib.sha1(self.page.encode("utf-8")).hexdigest()[:12]
+        # one id per display: the same trace shown in two cells must not share it
+        uid = f"gradtrace-{next(_DISPLAYS)}-{secrets.token_hex(4)}"
         picture = base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
-        return (f'<div id="{uid}" class="gradtrace" style="max-width:100%">'
+        img = scrolling('style="max-width:100%;height:auto"', natural_width(self.svg))
+        return (f'<div id="{uid}" class="gradtrace" style="max-width:100%;overflow:auto;'
+                f'max-height:{FRAME_MAX_HEIGHT + BAR_AND_MARGIN}px">'
                 f'<img src="data:image/svg+xml;base64,{picture}" alt="gradtrace diagram" '
-                f'style="max-width:100%;height:auto">'
+                f'{img}>'
                 f'<iframe srcdoc="{html.escape(self.page, quote=True)}" title="gradtrace '
                 f'step-through" style="display:none;width:100%;height:{self.height()}px;'
                 f'border:1px solid #ccc"></iframe>'
                 f'<script>(function(){{var d=document.getElementById("{uid}");if(!d)return;'
-                f'd.querySelector("iframe").style.display="block";'
-                f'd.querySelector("img").remove();}})();</script></div>')
+                f'var f=d.querySelector("iframe"),i=d.querySelector("img");'
+                f'if(f)f.style.display="block";if(i)i.remove();}})();</script></div>')
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         return {"text/html": self._repr_html_(), "image/svg+xml": fit_to_cell(self.svg),
@@ -82,11 +104,12 @@ class Stepper:
         return f"<gradtrace step-through, {len(self.page):,} characters of HTML>"
 
 
-def show(trace, interactive: bool = True, lr: float = DEFAULT_LR, **options):
+def show(trace, interactive: bool = True, lr: float = DEFAULT_LR, params=None, data=None,
+         **options):
     """A displayable view of ``trace``: the step-through (default) or the static SVG."""
     if not interactive:
         return Diagram(svg_text(trace, **options))
-    return Stepper(*page_and_svg(trace, lr=lr, **options))
+    return Stepper(*page_and_svg(trace, lr=lr, params=params, data=data, **options))
 
 
 def mimebundle(trace) -> dict:

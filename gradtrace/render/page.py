@@ -11,12 +11,17 @@ from anywhere: the page works offline from ``file://``.
 from __future__ import annotations
 
 import html
+import inspect
 import json
 import re
 import xml.etree.ElementTree as ET
 from importlib import resources
 
+import numpy as np
+
 from ..errors import RenderError
+from ..graph import nodes_of
+from ..notation import num
 from . import whatif as what_if
 from .dot import _prepare
 from .labels import clean
@@ -29,13 +34,15 @@ MAX_NODES = 20_000      # past this a page is tens of megabytes: fold scopes fir
 DEFAULT_LR = 0.1
 
 
-def page(trace, lr: float = DEFAULT_LR, timeout: float | None = None, **options) -> str:
-    """The HTML text of the step-through page (render options as for ``render``)."""
-    return page_and_svg(trace, lr, timeout, **options)[0]
+def page(trace, lr: float = DEFAULT_LR, timeout: float | None = None, params=None,
+         data=None, **options) -> str:
+    """The HTML text of the step-through page (render options as for ``render``; ``lr``,
+    ``params`` and ``data`` shape its update step, see ``update``)."""
+    return page_and_svg(trace, lr, timeout, params, data, **options)[0]
 
 
-def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None,
-                 **options) -> tuple[str, str]:
+def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None, params=None,
+                 data=None, **options) -> tuple[str, str]:
     """The page and the plain SVG it was made from (the notebook's fallback picture)."""
     whatif = options.pop("whatif", None)
     options = {"legend": True, **options, "products": True, "element_ids": True}
@@ -46,30 +53,53 @@ def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None,
         raise RenderError(f"the graph has {len(view.nodes):,} boxes to draw, too many for a "
                           f"step-through page (at most {MAX_NODES:,}); fold calls with "
                           "--collapse-all or --depth 1, or render .svg instead")
-    data = _steps_data(painter.t, painter, lr)
+    steps = _steps_data(painter.t, painter, lr, params, data)
     drawn = svg_text(trace, timeout=timeout, **options)
     svg, marked = mark(drawn, painter, view)
     extra = ("", "")
     if whatif is not False:
         program = what_if.program(trace, painter, view, marked, lr)
         extra = what_if.section(program, _json_for_script(program))
-    return assemble(painter, svg, data, marked, extra), drawn
+    return assemble(painter, svg, steps, marked, extra, trace), drawn
 
 
-def _steps_data(trace, painter, lr: float) -> dict:
+def _steps_data(trace, painter, lr: float, params=None, data=None) -> dict:
     if not trace.has_grads:
         trace.backward()
-    return {"output": painter.out_name, "lr": lr,
-            "steps": [st.to_data() for st in story(trace, painter, lr=lr)]}
+    told = story(trace, painter, lr=lr, params=params, data=data)
+    return {"output": painter.out_name, "lr": lr, "steps": [st.to_data() for st in told],
+            "nodes": node_info(trace, painter)}
 
 
-def steps_data(trace, lr: float = DEFAULT_LR, **options) -> dict:
+INSPECT_LIMIT = 1000     # elements of a value or gradient the panel shows on a click
+
+
+def node_info(trace, painter) -> dict:
+    """Per drawn node: [name, shape, value, gradient] as text, the first 1,000 elements
+    (what a click on the node, or the find box, shows in the panel)."""
+    def text(x):
+        if x is None:
+            return None
+        a = np.ravel(np.asarray(x, dtype=float))
+        shown = ", ".join(num(e, 4) for e in a[:INSPECT_LIMIT])
+        more = f", … ({a.size - INSPECT_LIMIT:,} more)" if a.size > INSPECT_LIMIT else ""
+        return shown + more if np.ndim(x) else num(float(x), 6)
+    out = {}
+    for v, a in nodes_of(trace.graph).items():
+        if v not in painter.texts:
+            continue
+        shape = "×".join(map(str, np.shape(a["value"])))
+        out[str(v)] = [painter.texts[v], shape, text(a["value"]), text(a.get("grad"))]
+    return out
+
+
+def steps_data(trace, lr: float = DEFAULT_LR, params=None, data=None, **options) -> dict:
     """What the page's script plays, without drawing (the gallery check compares it)."""
     options = {**options, "products": True, "element_ids": True}
     if not trace.has_grads:
         trace.backward()
     painter = _prepare(trace, options)[2]
-    return _steps_data(painter.t, painter, lr)
+    return _steps_data(painter.t, painter, lr, params, data)
 
 
 def page_data(path) -> dict:
@@ -124,6 +154,14 @@ def _line(group, text: str):
     return None
 
 
+def _dark(colour: str) -> bool:
+    """Is a palette background dark (the print sheet inverts such a diagram)?"""
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
+        return False
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.299 * r + 0.587 * g + 0.114 * b < 128
+
+
 def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
@@ -141,8 +179,50 @@ def _json_for_script(data) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+HELP = ("→ / ← step · Home / End · space plays · + / − zoom · drag or Shift+arrows pan · "
+        "F fits (again: follow the step) · P presenter mode · link: #step=N")
+
+
+def caption(trace, out_name: str) -> str:
+    """The page's heading: the model's name and the first line of its docstring."""
+    fn = trace.function
+    name = getattr(fn, "__name__", None) or type(fn).__name__ if fn is not None else out_name
+    doc = (getattr(fn, "__doc__", None) or "").strip().split("\n\n")[0]
+    doc = " ".join(doc.split()) if inspect.isfunction(fn) or inspect.ismethod(fn) else ""
+    text = f"<b>{html.escape(clean(str(name)))}</b>"
+    return text + (f" — {html.escape(clean(doc))}" if doc and len(doc) < 300 else "")
+
+
+def legend(s: dict) -> str:
+    """What the page's fills, colours, outlines and marks mean (never colour alone)."""
+    def sw(fill, text="", colour=None, style="solid"):
+        col = f"color:{colour};" if colour else ""
+        return (f'<span class="sw" style="background:{fill};{col}border-style:{style}">'
+                f"{text}</span>")
+    rows = [
+        (sw(s["param"]), "an input with a gradient (in wrt)"),
+        (sw(s["data"], "", None, "solid; border-color:" + s["dim"]),
+         "an input without one (not in wrt)"),
+        (sw(s["op"]), "an operation, named after your variable"),
+        (sw(s["out"]), "the output: the cost the chain rule starts from"),
+        (sw(s["bg"], "0.42", s["value"]), "= … a value (forward pass)"),
+        (sw(s["bg"], "∂", s["grad"]), "∂C/∂… a gradient: how much the cost moves per unit"),
+        (sw(s["bg"], "", None, "solid; border-width:3px; border-color:" + s["highlight"]),
+         "thick outline: the step's node, its gradient complete"),
+        (sw(s["bg"], "", None, "dashed; border-width:2px; border-color:" + s["highlight"]),
+         "dashed outline: receives something this step (a contribution, a new value)"),
+        (sw(s["bg"], "…"), "a sum still growing (k of n paths)"),
+        (sw(s["bg"], "‖·‖"), "an array's norm (its range shown beside)"),
+        (sw(s["bg"], "←"), "on an edge: what flows back along it; in the update: "
+                           "w ← w − η·∂C/∂w"),
+    ]
+    items = "".join(f"<li>{a}<span>{b}</span></li>" for a, b in rows)
+    return (f'<details id="gt-legend" open><summary>Legend</summary><ul>{items}</ul>'
+            "</details>")
+
+
 def assemble(painter, svg: str, data: dict, marked: list[str],
-             extra: tuple[str, str] = ("", "")) -> str:
+             extra: tuple[str, str] = ("", ""), trace=None) -> str:
     """The page; ``extra`` is (a panel section, what runs it): the what-if."""
     s = painter.s
     js, css = script_and_styles()
@@ -150,17 +230,22 @@ def assemble(painter, svg: str, data: dict, marked: list[str],
     colours = (f"--bg:{s['bg']};--fg:{s['fg']};--dim:{s['dim']};--grad:{s['grad']};"
                f"--value:{s['value']};--hi:{s['highlight']}")
     title = html.escape(clean(f"gradtrace — {painter.out_name}"))
+    head = caption(trace, painter.out_name) if trace is not None else title
+    names = "".join(f'<option value="{html.escape(clean(d[0]), quote=True)}">'
+                    for d in data.get("nodes", {}).values())
+    dark = ' class="gt-dark"' if _dark(s["bg"]) else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>{css}</style></head>
-<body style="{colours}">
+<body style="{colours}"{dark}>
 <main id="gt">
 <div id="gt-view" tabindex="0" aria-label="diagram: drag to pan, wheel to zoom">{svg}</div>
-<aside id="gt-panel" aria-live="polite"><h1 id="gt-title"></h1><ol id="gt-lines"></ol>
-<p id="gt-help">→ / ← step · space play · drag pans · wheel zooms · F fits ·
-link: #step=N</p>{extra[0]}</aside>
+<aside id="gt-panel"><p id="gt-caption">{head}</p>
+<div aria-live="polite"><h1 id="gt-title"></h1><ol id="gt-lines"></ol>
+<p id="gt-off"></p></div><div id="gt-node" hidden></div>
+{extra[0]}<p id="gt-help">{HELP}</p>{legend(s)}</aside>
 </main>
 <nav id="gt-bar">
 <button id="gt-prev" type="button" aria-label="previous step">◀ Prev</button>
@@ -168,6 +253,11 @@ link: #step=N</p>{extra[0]}</aside>
 <button id="gt-next" type="button" aria-label="next step">Next ▶</button>
 <input id="gt-slider" type="range" min="0" max="{len(steps) - 1}" value="0" aria-label="step">
 <span id="gt-count"></span>
+<input id="gt-find" list="gt-names" placeholder="/ find a node" aria-label="find a node by name">
+<datalist id="gt-names">{names}</datalist>
+<select id="gt-speed" aria-label="play speed"><option value="1800">0.5×</option>
+<option value="900" selected>1×</option><option value="450">2×</option>
+<option value="200">4×</option></select>
 <button id="gt-fit" type="button" aria-label="fit to window">Fit</button>
 </nav>
 <script type="application/json" id="gt-data">{_json_for_script(data)}</script>

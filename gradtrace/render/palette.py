@@ -8,7 +8,7 @@ with terse on; ``style="3b1b", heat=True`` is the dark palette with heat edges.
 
 from __future__ import annotations
 
-_LIGHT = dict(bg="white", fg="#1b1b1b", dim="#8a8a8a", value="#1f4e79", grad="#a33a1e",
+_LIGHT = dict(bg="white", fg="#1b1b1b", dim="#6b6b6b", value="#1f4e79", grad="#a33a1e",
               edge="#6b6b6b", param="#e3eefa", data="#eef3e6", const="#f4f4f4", op="#ffffff",
               out="#fff1c9", border="#4a4a4a", font="Helvetica", cluster="#f7f7f2",
               faded="#d0d0d0", highlight="#e8590c",
