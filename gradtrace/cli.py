@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .errors import GradtraceError
 from .notation import ATOL, DIGITS, EPS, MAX_PATHS, RTOL, magnitude, num
-from .render.palette import STYLES
+from .render.options import DIGITS_RANGE, FORMAT_NAMES, LAYOUTS, RANKDIRS, STYLE_NAMES
 
 
 class InputError(click.ClickException):
@@ -113,11 +113,11 @@ def list_ops():
               help="Output file (default: FUNCTION.svg in the current folder); - writes to "
                    "standard output in --format (default svg).")
 @click.option("--format", "fmt",
-              type=click.Choice(["svg", "png", "pdf", "dot", "json", "html", "gif"]),
+              type=click.Choice(FORMAT_NAMES),
               help="Output format (default: from OUT's suffix, else svg). html: a page "
                    "that steps through the forward and backward pass; gif: the backward "
                    "pass animated (needs Pillow).")
-@click.option("--style", type=click.Choice(sorted(STYLES)), default="default", show_default=True)
+@click.option("--style", type=click.Choice(STYLE_NAMES), default="default", show_default=True)
 @input_options
 @click.option("--wrt", multiple=True, metavar="NAME",
               help="Inputs that get gradients (default: every floating input). Repeatable.")
@@ -127,13 +127,13 @@ def list_ops():
 @click.option("--collapse-all", is_flag=True, help="Fold every top-level scope.")
 @click.option("--depth", type=click.IntRange(0), default=None, metavar="N",
               help="Fold every call nested deeper than N levels (each call its own box).")
-@click.option("--rankdir", type=click.Choice(["auto", "LR", "TB", "RL", "BT"]), default="auto",
+@click.option("--rankdir", type=click.Choice(RANKDIRS), default="auto",
               show_default=True,
               help="Direction of flow; auto picks left-to-right or top-to-bottom, whichever "
                    "gives the squarer drawing.")
-@click.option("--layout", type=click.Choice(["auto", "dot", "fast"]), default="auto",
+@click.option("--layout", type=click.Choice(LAYOUTS), default="auto",
               show_default=True, help="fast: gradtrace's layered layout, for big graphs.")
-@click.option("--digits", type=click.IntRange(1, 17), default=DIGITS, show_default=True)
+@click.option("--digits", type=click.IntRange(*DIGITS_RANGE), default=DIGITS, show_default=True)
 @click.option("--no-values", is_flag=True, help="Hide node values.")
 @click.option("--no-grads", is_flag=True, help="Hide gradients.")
 @click.option("--no-locals", is_flag=True, help="Hide local derivatives on edges.")

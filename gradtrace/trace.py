@@ -32,6 +32,7 @@ from .notation import MAX_PATHS
 from .ops import FILES as _OP_FILES
 from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
 from .render.dot import to_dot
+from .render.drawing import Drawing, make_drawing
 from .render.files import render
 from .render.notebook import mimebundle, show
 from .snapshot import snapshot
@@ -230,6 +231,12 @@ class Trace:
 
     def explain(self, name: str, form: str = "recursive", max_paths: int = MAX_PATHS):
         return explain(self, name, form=form, max_paths=max_paths)
+
+    def drawing(self, **options) -> Drawing:
+        """The diagram for these rendering options, built once: its ``view`` (the boxes
+        and edges drawn), ``layout`` choice, ``painter`` and ``texts``; ``boxes()`` and
+        ``edges()`` say what each box and edge says."""
+        return make_drawing(self, **options)
 
     def to_dot(self, **options) -> str:
         return to_dot(self, **options)

@@ -69,25 +69,46 @@ def label_size(lines) -> tuple[float, float]:
     return max(len(t) for t, _ in lines) * CHAR_W[10] + 2 * PAD, LINE_H * len(lines) + PAD
 
 
-def scene(trace, view, painter, opts, rankdir: str | None) -> Scene:
-    sc = Scene(trace.graph, view, painter, list(view.nodes), list(view.edges), None,
-               painter.s)
-    node_w, node_h = [], []
+@dataclass
+class Measures:
+    """The sizes the layout needs, measured once per drawing: box i is view node i, edge
+    i runs from box src[i] to box dst[i] with a label of label_w[i] x label_h[i] (0: none)."""
+
+    src: list
+    dst: list
+    node_w: list
+    node_h: list
+    label_w: list
+    label_h: list
+
+    def sizes(self) -> tuple[list, list, list, list, list, list]:
+        """The arguments ``layout.place`` and ``layout.orientation`` take after ``n``."""
+        return self.src, self.dst, self.node_w, self.node_h, self.label_w, self.label_h
+
+
+def measure(graph, view, painter) -> Measures:
+    """Every box's and every edge label's size, from what the painter says in them."""
+    sc = Scene(graph, view, painter, list(view.nodes), list(view.edges), None, painter.style)
+    m = Measures([], [], [], [], [], [])
     for v in sc.nodes:
         rows = sc.rows(v)
-        node_w.append(max(text_width(row) for row in rows) + 2 * PAD + 4)
-        node_h.append(LINE_H * len(rows) + 2 * PAD)
+        m.node_w.append(max(text_width(row) for row in rows) + 2 * PAD + 4)
+        m.node_h.append(LINE_H * len(rows) + 2 * PAD)
     index = {v: i for i, v in enumerate(sc.nodes)}
-    src, dst, label_w, label_h = [], [], [], []
     for i, (u, v, _, _) in enumerate(sc.edges):
-        src.append(index[u])
-        dst.append(index[v])
+        m.src.append(index[u])
+        m.dst.append(index[v])
         lw, lh = label_size(sc.edge(i)[0])
-        label_w.append(lw)
-        label_h.append(lh)
-    sc.placement = layout.place(len(sc.nodes), src, dst, node_w, node_h, label_w, label_h,
-                                rankdir=rankdir)
-    sc.src, sc.dst = src, dst
+        m.label_w.append(lw)
+        m.label_h.append(lh)
+    return m
+
+
+def scene(graph, view, painter, measured: Measures, rankdir: str | None) -> Scene:
+    """Place every box and label of ``view``; ``rankdir`` None: the squarer orientation."""
+    sc = Scene(graph, view, painter, list(view.nodes), list(view.edges), None, painter.style)
+    sc.placement = layout.place(len(sc.nodes), *measured.sizes(), rankdir=rankdir)
+    sc.src, sc.dst = measured.src, measured.dst
     return sc
 
 
@@ -131,7 +152,7 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
     buf: list[str] = []
 
     def edge_id(i: int) -> str:
-        if not sc.painter.o.element_ids:
+        if not sc.painter.opts.element_ids:
             return ""
         u, v, k, _ = sc.edges[i]
         return f' id="e{u}_{v}_{k}"'
@@ -210,8 +231,9 @@ def _cls(size, bold) -> str:
 
 
 # ---------------------------------------------------------------- pinned DOT for neato -n2
-def dot_text(sc: Scene) -> str:
-    """The same drawing as DOT with fixed positions (y flipped: DOT's y grows upward)."""
+def dot_text(sc: Scene, dpi: int | None = None) -> str:
+    """The same drawing as DOT with fixed positions (y flipped: DOT's y grows upward), for
+    ``neato -n2``; ``dpi``: the bitmap resolution."""
     p = sc.placement
     s = sc.style
     top = p.height
@@ -221,6 +243,7 @@ def dot_text(sc: Scene) -> str:
         return f'pos="{x:.1f},{top - y:.1f}!", width={w / 72:.3f}, height={h / 72:.3f}'
     out = [
         "digraph gradtrace {",
+        *([f"  graph [dpi={dpi}];"] if dpi else []),
         f'  graph [bgcolor="{s["bg"]}", splines=false, outputorder=edgesfirst, '
         f'fontname="{s["font"]}"];',
         f'  node [shape=box, style="rounded,filled", fontname="{s["font"]}", fontsize=11, '

@@ -1,5 +1,6 @@
-"""Rendering options: every keyword ``render`` / ``to_dot`` / ``show`` accept, checked
-once, with the behaviours a style turns on (``palette.STYLES``)."""
+"""Rendering options: every keyword ``render`` / ``to_dot`` / ``show`` / ``drawing``
+accept, checked once where a drawing is made, with the behaviours a style turns on
+(``palette.STYLES``).  The choices are defined here once; the CLI's options use them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,15 @@ from dataclasses import dataclass, fields
 from ..errors import RenderError
 from ..notation import DIGITS
 from .palette import PALETTES, STYLES
+
+STYLE_NAMES = tuple(sorted(STYLES))
+RANKDIRS = ("auto", "LR", "TB", "RL", "BT")
+LAYOUTS = ("auto", "dot", "fast")
+DIGITS_RANGE = (1, 17)
+# output formats by file suffix (what ``format=`` and ``--format`` accept are the values)
+FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
+           ".json": "json", ".html": "html", ".htm": "html", ".gif": "gif"}
+FORMAT_NAMES = ("svg", "png", "pdf", "dot", "json", "html", "gif")
 
 
 @dataclass
@@ -34,25 +44,30 @@ class Options:
     def __post_init__(self):
         if self.style not in STYLES:
             raise RenderError(f"unknown style '{self.style}'; choose one of "
-                              f"{', '.join(sorted(STYLES))}")
+                              f"{', '.join(STYLE_NAMES)}")
         for behaviour in STYLES[self.style]:      # compact is terse, heat is heat
             setattr(self, behaviour, True)
-        if self.layout not in ("auto", "dot", "fast"):
-            raise RenderError(f"unknown layout '{self.layout}'; choose auto, dot or fast")
+        if self.layout not in LAYOUTS:
+            raise RenderError(f"unknown layout '{self.layout}'; choose {_either(LAYOUTS)}")
         if self.rankdir is None:
             self.rankdir = "auto"
-        if self.rankdir not in ("auto", "LR", "TB", "RL", "BT"):
-            raise RenderError(f"unknown rankdir '{self.rankdir}'; choose auto, LR, TB, RL or BT")
-        if not isinstance(self.digits, int) or not 1 <= self.digits <= 17:
-            raise RenderError("digits must be a whole number from 1 to 17")
-
+        if self.rankdir not in RANKDIRS:
+            raise RenderError(f"unknown rankdir '{self.rankdir}'; choose {_either(RANKDIRS)}")
+        low, high = DIGITS_RANGE
+        if not isinstance(self.digits, int) or not low <= self.digits <= high:
+            raise RenderError(f"digits must be a whole number from {low} to {high}")
 
     @property
     def palette(self) -> dict[str, str]:
         return PALETTES[self.style]
 
 
+def _either(choices) -> str:
+    return f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+
 def make_options(**options) -> Options:
+    """The options, checked: an unknown keyword or value is a RenderError naming it."""
     names = {f.name for f in fields(Options)}
     unknown = sorted(set(options) - names)
     if unknown:

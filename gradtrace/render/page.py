@@ -17,9 +17,9 @@ import xml.etree.ElementTree as ET
 from importlib import resources
 
 from ..errors import RenderError
-from .dot import _prepare
+from .drawing import Drawing, make_drawing
 from .labels import clean
-from .output import svg_text
+from .output import svg_of
 from .story import line_ids, story
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -30,35 +30,41 @@ DEFAULT_LR = 0.1
 
 def page(trace, lr: float = DEFAULT_LR, timeout: float | None = None, **options) -> str:
     """The HTML text of the step-through page (render options as for ``render``)."""
-    return page_and_svg(trace, lr, timeout, **options)[0]
+    return page_of(make_drawing(trace, "html", **options), lr, timeout)
 
 
 def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None,
                  **options) -> tuple[str, str]:
     """The page and the plain SVG it was made from (the notebook's fallback picture)."""
-    options = {**options, "products": True, "element_ids": True}
-    opts, view, painter, _ = _prepare(trace, options)
+    drawing = make_drawing(trace, "html", **options)
+    return _page(drawing, lr, timeout)
+
+
+def page_of(drawing: Drawing, lr: float = DEFAULT_LR, timeout: float | None = None) -> str:
+    """The page of a drawing made for it (``make_drawing(trace, "html", ...)``)."""
+    return _page(drawing, lr, timeout)[0]
+
+
+def _page(drawing: Drawing, lr: float, timeout: float | None) -> tuple[str, str]:
+    view, painter = drawing.view, drawing.painter
     if len(view.nodes) > MAX_NODES:
         raise RenderError(f"the graph has {len(view.nodes):,} boxes to draw, too many for a "
                           f"step-through page (at most {MAX_NODES:,}); fold calls with "
                           "--collapse-all or --depth 1, or render .svg instead")
-    data = _steps_data(trace, painter, lr)
-    drawn = svg_text(trace, timeout=timeout, **options)
+    data = _steps_data(drawing.trace, painter, lr)
+    drawn = svg_of(drawing, timeout)
     svg, marked = mark(drawn, painter, view)
     return assemble(painter, svg, data, marked), drawn
 
 
 def _steps_data(trace, painter, lr: float) -> dict:
-    if not trace.has_grads:
-        trace.backward()
     return {"output": painter.out_name, "lr": lr,
             "steps": [st.to_data() for st in story(trace, painter, lr=lr)]}
 
 
 def steps_data(trace, lr: float = DEFAULT_LR, **options) -> dict:
     """What the page's script plays, without drawing (the gallery check compares it)."""
-    options = {**options, "products": True, "element_ids": True}
-    return _steps_data(trace, _prepare(trace, options)[2], lr)
+    return _steps_data(trace, make_drawing(trace, "html", **options).painter, lr)
 
 
 def page_data(path) -> dict:
@@ -129,7 +135,7 @@ def _json_for_script(data) -> str:
 
 
 def assemble(painter, svg: str, data: dict, marked: list[str]) -> str:
-    s = painter.s
+    s = painter.style
     js, css = script_and_styles()
     steps = data["steps"]
     colours = (f"--bg:{s['bg']};--fg:{s['fg']};--dim:{s['dim']};--grad:{s['grad']};"
