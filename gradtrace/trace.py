@@ -36,7 +36,7 @@ from .render.drawing import Drawing, make_drawing
 from .render.files import render
 from .render.notebook import mimebundle, show
 from .snapshot import snapshot
-from .tape import KIND, REQ, Tape, from_graph, to_graph, write_gradients
+from .tape import REQ, Record, Tape, from_graph, to_graph, write_gradients
 from .traced import Traced
 from .usercode import located
 
@@ -53,7 +53,10 @@ class Trace:
 
     def __init__(self, recorded: Tape | nx.MultiDiGraph, output: int, inputs: dict[str, int],
                  wrt: list[str], name: str = "C", fn: Callable | None = None,
-                 named_args: dict[str, Any] | None = None):
+                 named_args: dict[str, Any] | None = None, formulas: bool = False,
+                 instances: bool = False):
+        """``formulas``: the graph's edges already carry their formula texts (a loaded
+        trace); ``instances``: scope labels still carry instance numbers to settle."""
         # a traced function arrives as a tape, a loaded trace as a graph; each makes the
         # other when it is first needed
         self._tape: Tape | None = recorded if isinstance(recorded, Tape) else None
@@ -64,11 +67,11 @@ class Trace:
         self.name = name
         self._fn = fn
         self._named_args = named_args
-        self._formulas_done = False
+        self._formulas_done = formulas
         self._seed = None
         self.runner: Callable | None = None    # a torch trace re-runs its function its own way
         self.checker: Callable | None = None   # ... and checks against torch's own backward
-        self._instances = False    # scope labels still carry instance numbers
+        self._instances = instances    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
 
     # ------------------------------------------------------------ the graph
@@ -167,7 +170,7 @@ class Trace:
         if note:
             warnings.warn(note, GradtraceWarning, stacklevel=2)
         tape = self.tape
-        if not tape.records[nid][REQ] or tape.grads is None:
+        if not tape.record(nid).req or tape.grads is None:
             raise TraceError(f"'{name}' has no gradient: it does not depend on any input in "
                              f"wrt ({', '.join(self.wrt)})")
         return tape.grads[nid]
@@ -361,15 +364,14 @@ def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn,
     records = rec.records
     if rec.names[out_id] is None:
         rec.set_name(out_id, fname if fname.isidentifier() else "C")
+    out = Record._make(records[out_id])
     chosen = [n for n in floating if records[input_ids[n]][REQ]]
-    if not records[out_id][REQ] and chosen and records[out_id][KIND] == "op":
+    if not out.req and chosen and out.kind == "op":
         warnings.warn(f"the output of {fname} does not depend on any input in wrt "
                       f"({', '.join(chosen)}), so every gradient is 0", GradtraceWarning,
                       stacklevel=level)
-    t = Trace(rec.tape, out_id, input_ids, chosen,
-              name=rec.names[out_id], fn=fn, named_args=named)
-    t._instances = rec.has_instances()
-    return t
+    return Trace(rec.tape, out_id, input_ids, chosen, name=rec.names[out_id], fn=fn,
+                 named_args=named, instances=rec.has_instances())
 
 
 def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
