@@ -33,7 +33,6 @@ class Recorder(Naming):
     """Builds one trace's tape while the user's function runs."""
 
     def __init__(self):
-        _snapshots.new_trace()
         self.tape = Tape()
         self.records = self.tape.records
         self.names = self.tape.names

@@ -32,7 +32,6 @@ from .ops.external import ROWS
 from .recorder import Recorder
 from .traced import Traced
 
-INTERNAL_FILES.add(__file__)
 TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 
 # torch name -> (op-table row, operands reversed?) for elementwise calls with known locals

@@ -19,12 +19,10 @@ from torch.nn.modules import module as _module
 from . import inputs as _inputs
 from .errors import GradtraceError, TraceError
 from .gradcheck import CheckReport, InputCheck
-from .naming import INTERNAL_FILES
 from .notation import ATOL, EPS
-from .recorder import ACTIVE, Recorder
+from .recorder import Recorder
+from .switchboard import tracing
 from .torchbridge import Bridge, NumpyGuard, uses_torch  # noqa: F401  (trace asks these)
-
-INTERNAL_FILES.add(__file__)
 
 
 @dataclass
@@ -45,6 +43,27 @@ def bind(fn, args, kwargs) -> dict:
 def record(fn, named: dict, wrt) -> Recorded:
     rec = Recorder()
     bridge = Bridge(rec)
+    with tracing(rec, numpy=False):
+        input_ids = _inputs_of(bridge, fn, named, wrt)
+        pre = _module.register_module_forward_pre_hook(bridge.enter_module)
+        post = _module.register_module_forward_hook(bridge.leave_module)
+        rec.entry = sys._getframe()
+        try:
+            with bridge:
+                result = _inputs.call(fn, named, named)
+        finally:
+            pre.remove()
+            post.remove()
+    for nid, name in bridge.fallback.items():
+        if rec.names[nid] is None:
+            rec.set_name(nid, name)
+    output = bridge.node_of(result) if isinstance(result, torch.Tensor) else None
+    return Recorded(rec, result, output, input_ids, bridge)
+
+
+def _inputs_of(bridge: Bridge, fn, named: dict, wrt) -> dict:
+    """Register the parameters of every module involved and the float tensors among the
+    arguments as inputs; returns input name -> node id."""
     in_wrt = _inputs.wanted(wrt)
     modules = ([("", fn)] if isinstance(fn, torch.nn.Module) else []) + \
         [(p, v) for p, v in _leaves(named) if isinstance(v, torch.nn.Module)]
@@ -67,24 +86,7 @@ def record(fn, named: dict, wrt) -> Recorded:
                              "traces numpy and torch separately, so convert it with "
                              "torch.as_tensor(...)")
     _inputs.check_wrt(wrt, list(input_ids))
-    token = ACTIVE.set(rec)
-    pre = _module.register_module_forward_pre_hook(bridge.enter_module)
-    post = _module.register_module_forward_hook(bridge.leave_module)
-    rec.entry = sys._getframe()
-    try:
-        with bridge:
-            result = _inputs.call(fn, named, named)
-    finally:
-        pre.remove()
-        post.remove()
-        rec.forget_frames()
-        rec.finish()
-        ACTIVE.reset(token)
-    for nid, name in bridge.fallback.items():
-        if rec.names[nid] is None:
-            rec.set_name(nid, name)
-    output = bridge.node_of(result) if isinstance(result, torch.Tensor) else None
-    return Recorded(rec, result, output, input_ids, bridge)
+    return input_ids
 
 
 def _leaves(named: dict) -> list[tuple[str, object]]:

@@ -7,7 +7,6 @@ from the tape when first asked for.  Nothing reaches back into the tracer.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import warnings
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from . import constructors, gcpause, inplace
+from . import gcpause
 from . import inputs as _inputs
 from .backward import backward as _backward
 from .errors import GradtraceError, GradtraceWarning, OutputError, TraceError
@@ -27,25 +26,19 @@ from .formulas import fill_formulas
 from .gradcheck import check_trace
 from .graph import nodes_of
 from .jsonio import dumps
-from .naming import INTERNAL_FILES, name_instances, version_names, versioned
+from .naming import name_instances, version_names, versioned
 from .notation import MAX_PATHS
-from .ops import FILES as _OP_FILES
-from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
+from .recorder import Recorder, note_nonfinite, warn_nonfinite
 from .render.dot import to_dot
 from .render.drawing import Drawing, make_drawing
 from .render.files import render
 from .render.notebook import mimebundle, show
 from .snapshot import snapshot
+from .switchboard import tracing
 from .tape import REQ, Record, Tape, from_graph, to_graph, write_gradients
 from .traced import Traced
 from .usercode import located
 
-INTERNAL_FILES.update(str(f) for f in {__file__, _inputs.__file__, constructors.__file__,
-                                        inplace.__file__,
-                                        *_OP_FILES})
-INTERNAL_FILES.update(str(m.__file__) for m in (sys.modules["gradtrace.dispatch"],
-                                           sys.modules["gradtrace.traced"],
-                                           sys.modules["gradtrace.recorder"]))
 
 class Trace:
     """One recorded forward pass: a tape, the ``networkx.MultiDiGraph`` made from it, and
@@ -284,7 +277,7 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     """
     named = _inputs.bind(fn, args, kwargs)
     fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
-    guard: contextlib.AbstractContextManager = contextlib.nullcontext()
+    guard = None
     if "torch" in sys.modules:       # torch is never imported here, only used if it was
         from . import torchrun
         if torchrun.uses_torch(fn, named):
@@ -304,16 +297,13 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         input_ids[path] = t._id
         return t
 
-    token = ACTIVE.set(rec)
-    constructors.enter()
-    paused = gcpause.pause()
     try:
-        traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
-        floating = list(input_ids)
-        _inputs.check_wrt(wrt, floating)
-        warn_nonfinite(rec)
-        rec.entry = sys._getframe()
-        with guard:
+        with tracing(rec, guard=guard):
+            traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
+            floating = list(input_ids)
+            _inputs.check_wrt(wrt, floating)
+            warn_nonfinite(rec)
+            rec.entry = sys._getframe()
             result = _inputs.call(fn, traced_args, named)
     except GradtraceError as e:
         located(e)
@@ -324,13 +314,6 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
             raise
         inner.__traceback__ = e.__traceback__
         raise located(inner) from None
-    finally:
-        rec.forget_frames()
-        rec.finish()
-        ACTIVE.reset(token)
-        constructors.leave()
-        if paused:
-            gcpause.resume()
     if type(result) is not Traced:
         result = _constant_output(rec, result, fname)
     return _finished(rec, result._id, input_ids, floating, fname, fn, named)
@@ -377,15 +360,11 @@ def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn,
 def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
     """A forward pass written with torch (see ``gradtrace.torchbridge``)."""
     named = torchrun.bind(fn, args, kwargs)
-    paused = gcpause.pause()
     try:
         r = torchrun.record(fn, named, wrt)
     except GradtraceError as e:
         located(e)
         raise
-    finally:
-        if paused:
-            gcpause.resume()
     if r.output is None:
         if type(r.result).__module__.startswith("torch") and hasattr(r.result, "detach"):
             r.result = torchrun.to_float_or_array(r.result)
