@@ -116,7 +116,8 @@ def backward(tape: Tape, output: int, seed=None) -> None:
                 c = g * local                        # the scalar fast path
                 if c != c and (g == 0.0 or local == 0.0):
                     c = 0.0
-            else:                                    # elementwise on arrays (_times inlined)
+            else:    # elementwise on arrays: _times inlined (16-vector sin chain, best of 7,
+                     # three runs: 7.7/15.1/26.6 µs per op inlined against 10.8/15.7/27.9)
                 if type(local) is _FLOAT and local == 1.0:
                     c = g
                 else:
