@@ -224,35 +224,44 @@ def _nodes(g, nodes_in, with_args: bool) -> None:
             raise Invalid(f"$.nodes[{i}].value", f"a value of the declared shape {shape}")
         if kind == "op" and type(val) is not float and val.dtype.kind != "f":
             raise Invalid(f"$.nodes[{i}].value", "a float value (an op computes floats)")
-        params = d.get("params")
-        if params is not None:
-            if type(params) is not dict:
-                raise Invalid(f"$.nodes[{i}].params", "an object or null")
-            try:
-                params = {k: decode_param(v) for k, v in params.items()}
-            except (ValueError, TypeError, KeyError, RecursionError) as e:
-                raise Invalid(f"$.nodes[{i}].params", f"op parameters ({e})") from None
         attrs = {"kind": kind, "op": op, "name": label, "value": val, "shape": shape,
-                 "scope": tuple(scope), "params": params,
+                 "scope": tuple(scope), "params": _params(d.get("params"), i),
                  "requires_grad": d.get("requires_grad")}
-        for key, kind_ in (("var", str), ("file", str), ("line", int)):
-            if key in d:
-                if type(d[key]) is not kind_:
-                    raise Invalid(f"$.nodes[{i}].{key}", f"a {kind_.__name__}")
-                attrs[key] = d[key]
-        if type(attrs["requires_grad"]) is not bool:
-            raise Invalid(f"$.nodes[{i}].requires_grad", "true or false")
-        if "grad" in d:
-            grad = d["grad"]
-            if type(grad) is not float:
-                grad = value(grad, f"$.nodes[{i}].grad")
-            if grad is None or _shape(grad) != shape:
-                raise Invalid(f"$.nodes[{i}].grad", f"a gradient of the node's shape {shape}")
-            attrs["grad"] = grad
+        _extras(d, i, attrs)
         writer.add_node(nid, attrs)
         if with_args:
             _args(writer, i, nid, d.get("args"))
         nodes_in[i] = None     # read: let the parsed record go, so its memory is reused
+
+
+def _params(params, i: int):
+    """A node's op parameters, decoded (None: the op takes none)."""
+    if params is None:
+        return None
+    if type(params) is not dict:
+        raise Invalid(f"$.nodes[{i}].params", "an object or null")
+    try:
+        return {k: decode_param(v) for k, v in params.items()}
+    except (ValueError, TypeError, KeyError, RecursionError) as e:
+        raise Invalid(f"$.nodes[{i}].params", f"op parameters ({e})") from None
+
+
+def _extras(d: dict, i: int, attrs: dict) -> None:
+    """The optional fields of node ``i`` (var, file, line, grad), checked, into ``attrs``."""
+    for key, kind_ in (("var", str), ("file", str), ("line", int)):
+        if key in d:
+            if type(d[key]) is not kind_:
+                raise Invalid(f"$.nodes[{i}].{key}", f"a {kind_.__name__}")
+            attrs[key] = d[key]
+    if type(attrs["requires_grad"]) is not bool:
+        raise Invalid(f"$.nodes[{i}].requires_grad", "true or false")
+    if "grad" in d:
+        grad, shape = d["grad"], attrs["shape"]
+        if type(grad) is not float:
+            grad = value(grad, f"$.nodes[{i}].grad")
+        if grad is None or _shape(grad) != shape:
+            raise Invalid(f"$.nodes[{i}].grad", f"a gradient of the node's shape {shape}")
+        attrs["grad"] = grad
 
 
 def _edges(g, edges_in) -> None:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from gradtrace.cli import main
 
+from .conftest import needs_dot
 from .svgread import read_svg
 
 MODEL = '''
@@ -45,7 +46,6 @@ def helper_not_function():
 NOT_CALLABLE = 3
 '''
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not installed")
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The drawing object: options checked once at the entry, and the view, painter and node
 texts built once per output (SVG, HTML, GIF), whatever the writer draws from them."""
 
-import shutil
 from collections import Counter
 
 import pytest
@@ -13,7 +12,7 @@ from gradtrace.render import options as options_mod
 from gradtrace.render import painter as painter_mod
 from gradtrace.render import view as view_mod
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not installed")
+from .conftest import needs_dot
 
 
 @pytest.fixture

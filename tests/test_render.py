@@ -12,10 +12,10 @@ import gradtrace as gt
 from gradtrace.notation import num, value_text
 from gradtrace.render.output import svg_text
 
+from .conftest import needs_dot
 from .svgread import all_text, overlapping, read_fast_svg, read_svg
 
-pytestmark = pytest.mark.skipif(
-    __import__("shutil").which("dot") is None, reason="Graphviz dot not installed")
+pytestmark = needs_dot
 
 
 def test_seed_chain_edges_carry_local_derivatives_and_nodes_gradients(chain):

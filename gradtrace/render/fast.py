@@ -131,6 +131,13 @@ class _Classes(dict):
         return name
 
 
+class _ClassTables:
+    """The three class tables one SVG hands out: text fill, edge stroke, box look."""
+
+    def __init__(self):
+        self.fill, self.stroke, self.box = _Classes("k"), _Classes("s"), _Classes("b")
+
+
 def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
     """Stream the SVG of ``sc`` through ``write(str)``.  Colours are CSS classes, so each
     element carries only its geometry and text; the style sheet comes at the end
@@ -139,24 +146,36 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
     s = sc.style
     margin = 8.0
     w, h = p.width + 2 * margin, p.height + 2 * margin
-    fill, stroke, box = _Classes("k"), _Classes("s"), _Classes("b")
+    classes = _ClassTables()
     write(f'<?xml version="1.0" encoding="UTF-8"?>\n'
           f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0f}pt" height="{h:.0f}pt" '
           f'viewBox="{-margin:.1f} {-margin:.1f} {w:.1f} {h:.1f}" '
           f'font-family="{_x(s["font"])}" font-size="11" class="gradtrace fast">\n'
           f'<rect x="{-margin:.1f}" y="{-margin:.1f}" width="{w:.1f}" height="{h:.1f}" '
           f'fill="{s["bg"]}"/>\n')
+    buf: list[str] = []
+    for piece in _svg_edges(sc, classes):
+        buf.append(piece)
+        if len(buf) >= chunk:
+            write("".join(buf))
+            buf.clear()
+    for piece in _svg_nodes(sc, classes):
+        buf.append(piece)
+        if len(buf) >= chunk:
+            write("".join(buf))
+            buf.clear()
+    buf.append(_svg_styles(s, classes))
+    write("".join(buf))
+
+
+def _svg_edges(sc: Scene, classes: _ClassTables):
+    """Each edge: a path, and its label box with text lines when it has one."""
+    p = sc.placement
+    fill, stroke = classes.fill, classes.stroke
     X, Y, W, H = p.x.tolist(), p.y.tolist(), p.w.tolist(), p.h.tolist()
     label_box = p.label_box.tolist()
     lr = p.rankdir == "LR"
-    buf: list[str] = []
-
-    def edge_id(i: int) -> str:
-        if not sc.painter.opts.element_ids:
-            return ""
-        u, v, k, _ = sc.edges[i]
-        return f' id="e{u}_{v}_{k}"'
-
+    ids = sc.painter.opts.element_ids
     for i in range(len(sc.edges)):
         lines, color, width = sc.edge(i)
         u, v = sc.src[i], sc.dst[i]
@@ -165,26 +184,32 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
         else:
             x1, y1, x4, y4 = X[u], Y[u] + H[u] / 2, X[v], Y[v] - H[v] / 2
         extra = f' stroke-width="{width:.2f}"' if width != 1.0 else ""
-        if lines:
-            k = label_box[i]
-            lx, ly, lw, lh = X[k], Y[k], W[k], H[k]
-            if lr:
-                x2, y2, x3, y3 = lx - lw / 2, ly, lx + lw / 2, ly
-            else:
-                x2, y2, x3, y3 = lx, ly - lh / 2, lx, ly + lh / 2
-            top = ly - lh / 2 + PAD / 2 + 10
-            texts = "".join(f'<text x="{lx:.1f}" y="{top + LINE_H * j:.1f}" '
-                            f'class="{fill[c]}">{_x(t)}</text>' for j, (t, c) in enumerate(lines))
-            buf.append(f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x2:.1f},{y2:.1f}'
-                       f'M{x3:.1f},{y3:.1f}L{x4:.1f},{y4:.1f}"{extra}/>'
-                       f'<g class="l" data-edge="{i}"{edge_id(i)}><rect x="{lx - lw / 2:.1f}" '
-                       f'y="{ly - lh / 2:.1f}" width="{lw:.1f}" height="{lh:.1f}"/>{texts}</g>\n')
+        if not lines:
+            yield (f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x4:.1f},'
+                   f'{y4:.1f}"{extra}/>\n')
+            continue
+        k = label_box[i]
+        lx, ly, lw, lh = X[k], Y[k], W[k], H[k]
+        if lr:
+            x2, y2, x3, y3 = lx - lw / 2, ly, lx + lw / 2, ly
         else:
-            buf.append(f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x4:.1f},'
-                       f'{y4:.1f}"{extra}/>\n')
-        if len(buf) >= chunk:
-            write("".join(buf))
-            buf.clear()
+            x2, y2, x3, y3 = lx, ly - lh / 2, lx, ly + lh / 2
+        top = ly - lh / 2 + PAD / 2 + 10
+        texts = "".join(f'<text x="{lx:.1f}" y="{top + LINE_H * j:.1f}" '
+                        f'class="{fill[c]}">{_x(t)}</text>' for j, (t, c) in enumerate(lines))
+        eu, ev, ek, _ = sc.edges[i]
+        edge_id = f' id="e{eu}_{ev}_{ek}"' if ids else ""
+        yield (f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x2:.1f},{y2:.1f}'
+               f'M{x3:.1f},{y3:.1f}L{x4:.1f},{y4:.1f}"{extra}/>'
+               f'<g class="l" data-edge="{i}"{edge_id}><rect x="{lx - lw / 2:.1f}" '
+               f'y="{ly - lh / 2:.1f}" width="{lw:.1f}" height="{lh:.1f}"/>{texts}</g>\n')
+
+
+def _svg_nodes(sc: Scene, classes: _ClassTables):
+    """Each box: its rectangle, its rows of text, and a tooltip with the source line."""
+    p = sc.placement
+    fill, box = classes.fill, classes.box
+    X, Y, W, H = p.x.tolist(), p.y.tolist(), p.w.tolist(), p.h.tolist()
     for i, v in enumerate(sc.nodes):
         x, y, bw, bh = X[i], Y[i], W[i], H[i]
         f, b, per = sc.look(v)
@@ -198,12 +223,14 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
                 for t, c, size, bold in row) + "</text>"
             for k, row in enumerate(rows))
         title = rows[0][0][0] if isinstance(v, str) else sc.painter.where(v)
-        buf.append(f'<g class="n" id="{nid}"><title>{_x(title)}</title>'
-                   f'<rect x="{x - bw / 2:.1f}" y="{y - bh / 2:.1f}" width="{bw:.1f}" '
-                   f'height="{bh:.1f}" rx="4" class="{box[(f, b)]}{thick}"/>{texts}</g>\n')
-        if len(buf) >= chunk:
-            write("".join(buf))
-            buf.clear()
+        yield (f'<g class="n" id="{nid}"><title>{_x(title)}</title>'
+               f'<rect x="{x - bw / 2:.1f}" y="{y - bh / 2:.1f}" width="{bw:.1f}" '
+               f'height="{bh:.1f}" rx="4" class="{box[(f, b)]}{thick}"/>{texts}</g>\n')
+
+
+def _svg_styles(s: dict, classes: _ClassTables) -> str:
+    """The style sheet and arrow markers for every class handed out, and the end."""
+    fill, stroke, box = classes.fill, classes.stroke, classes.box
     css = [f".e{{fill:none}}.l text{{font-size:10px;text-anchor:middle}}"
            f".l rect{{fill:{s['bg']};fill-opacity:.85}}.n text{{text-anchor:middle}}"
            f".t{{font-weight:bold}}.m{{font-size:10px}}.p{{stroke-width:2.5}}"]
@@ -214,8 +241,7 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
                       f'markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
                       f'<path d="M0,0L10,5L0,10z" fill="{c}"/></marker>'
                       for c, k in sorted(stroke.items()))
-    buf.append(f'<defs>{markers}</defs>\n<style>{"".join(css)}</style>\n</svg>\n')
-    write("".join(buf))
+    return f'<defs>{markers}</defs>\n<style>{"".join(css)}</style>\n</svg>\n'
 
 
 def _point(size) -> str:
