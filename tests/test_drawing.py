@@ -88,6 +88,9 @@ def test_the_drawing_says_what_it_draws():
     into_z = [lines for (u, v, _), lines in labels.items() if v == z]
     assert sorted(into_z) == [["∂z/∂(w·a_prev) = 1", "← −0.226"], ["∂z/∂b = 1", "← −0.226"]]
     assert d.rankdir in ("LR", "TB")
+    legend = dict(d.legend())
+    assert legend["gradient"] == "#fcd34d" and legend["value"] == "#58c4dd"   # 3b1b's colours
+    assert legend["gradient"] in t.to_dot(style="3b1b")
     folded = gt.trace(_chain).drawing(layout="fast")
     assert folded.layout == "fast" and folded.rankdir == folded.scene.placement.rankdir
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
@@ -46,6 +46,7 @@ class Primitive:
     prec: int                       # binding strength for parenthesising
     formulas: tuple                 # per argument: template, or fn(operands, params, shapes)
     array: Callable                 # forward on numpy values: array(*vals, **params)
+    _: KW_ONLY                      # the rest by name: which derivative a row states is read
     scalar: Callable | None = None  # forward on Python floats (fast path)
     # The local derivatives, stated once: ``local`` when one rule serves floats and arrays
     # alike (it fills both of the next two); ``darray`` alone when floats may use it too

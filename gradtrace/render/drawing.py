@@ -31,7 +31,8 @@ class Drawing:
     Fields: ``trace``; ``options`` (checked ``Options``); ``view`` (``View``: the boxes
     and edges drawn, collapsed calls as one box each); ``layout`` ("dot": Graphviz lays
     it out, "fast": gradtrace's layered layout, for big graphs or ones dot would stall
-    on); ``painter`` (texts, colours, label rows); ``texts`` (each node's display name).
+    on); ``painter`` (texts, colours, label rows); ``texts`` (each node's display name);
+    ``legend()`` (what the colours say); ``boxes()`` and ``edges()`` (what each says).
     Measured sizes, the fast placement and the orientation are worked out when first
     needed, once.
     """
@@ -106,6 +107,13 @@ class Drawing:
         for an edge into or out of a collapsed call)."""
         return {(u, v, k): [t for t, _ in self.painter.edge_look(u, v, e)[0]]
                 if e is not None else [] for u, v, k, e in self.view.edges}
+
+    def legend(self) -> list[tuple[str, str]]:
+        """What the colours say: (meaning, colour) for the box fills and the text lines."""
+        s = self.painter.style
+        return [("input that gets a gradient", s["param"]), ("input without one", s["data"]),
+                ("op", s["op"]), ("the output", s["out"]), ("constant", s["const"]),
+                ("value", s["value"]), ("gradient", s["grad"])]
 
     def __repr__(self) -> str:
         return (f"<gradtrace Drawing: {len(self.view.nodes)} boxes, {len(self.view.edges)} "
