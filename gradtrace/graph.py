@@ -50,16 +50,9 @@ class GraphWriter:
     the layout ``add_node`` / ``add_edge`` make (a test checks it) at a fraction of
     their cost."""
 
-    __slots__ = ("node", "succ", "pred")
-
     def __init__(self, g):
         self.node, self.succ, self.pred = g._node, g._succ, g._pred
-
-    def add_node(self, v: int, attrs: dict) -> None:
-        """Node ``v`` (every argument of it must already be added)."""
-        self.node[v] = attrs
-        self.succ[v] = {}
-        self.pred[v] = {}
+        self.add_node = _node_adder(self.node, self.succ, self.pred)
 
     def add_arg(self, u: int, v: int, k: int, attrs: dict) -> bool:
         """The edge "u is argument k of v"; False (nothing written) if v already has an
@@ -71,6 +64,28 @@ class GraphWriter:
             return False
         keyed[k] = attrs
         return True
+
+
+def _node_adder(node: dict, succ: dict, pred: dict):
+    """``add_node(v, attrs, args=(), locs=None, contribs=None)``: node ``v`` (its
+    arguments already added) and an edge from each of ``args`` by position, with that
+    position's local derivative (``locs``; None: a VJP edge) and, once backward has run,
+    its contribution (``contribs``).  A closure, one call per node: the first read of a
+    million-node graph pays no call per edge and no attribute lookups."""
+    def add_node(v: int, attrs: dict, args=(), locs=None, contribs=None) -> None:
+        node[v] = attrs
+        succ[v] = {}
+        mine: dict[int, dict] = {}
+        pred[v] = mine
+        for k, u in enumerate(args):
+            e = {"local": locs[k] if locs is not None else None, "formula": None}
+            if contribs is not None:
+                e["contribution"] = contribs[k]
+            keyed = mine.get(u)
+            if keyed is None:
+                keyed = mine[u] = succ[u][v] = {}
+            keyed[k] = e
+    return add_node
 
 
 def nodes_of(g) -> dict[int, NodeAttrs]:

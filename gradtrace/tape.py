@@ -85,8 +85,7 @@ def to_graph(tape: Tape) -> nx.MultiDiGraph:
     million nodes ``add_edge`` costs more than the rest).
     """
     g = nx.MultiDiGraph()
-    writer = GraphWriter(g)
-    add_node, add_arg = writer.add_node, writer.add_arg
+    add_node = GraphWriter(g).add_node
     names, sites, grads, contribs = tape.names, tape.sites, tape.grads, tape.contribs
     for v, (kind, prim, value, args, locs, req, scope, params) in enumerate(tape.records):
         attrs: dict[str, Any] = {
@@ -98,13 +97,7 @@ def to_graph(tape: Tape) -> nx.MultiDiGraph:
         site = sites[v] if v < len(sites) else None
         if site is not None:
             attrs["file"], attrs["line"] = site
-        add_node(v, attrs)
-        cs = contribs[v] if contribs is not None else None
-        for k, u in enumerate(args):
-            e = {"local": locs[k] if locs is not None else None, "formula": None}
-            if cs is not None:
-                e["contribution"] = cs[k]
-            add_arg(u, v, k, e)
+        add_node(v, attrs, args, locs, contribs[v] if contribs is not None else None)
     return g
 
 
