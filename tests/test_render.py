@@ -160,6 +160,10 @@ def test_missing_dot_draws_svg_and_html_itself_and_says_so(chain, tmp_path, monk
                            "Graphviz.*apt-get install graphviz.*or write .svg"):
             t.render(tmp_path / f"c{suffix}")
         assert not (tmp_path / f"c{suffix}").exists()
+    if __import__("importlib").util.find_spec("PIL") is not None:
+        with pytest.raises(gt.RenderError, match="writing GIF needs Graphviz.*write .html"):
+            t.render(tmp_path / "c.gif")
+        assert not (tmp_path / "c.gif").exists()
     with pytest.raises(gt.RenderError, match="layout='dot' needs Graphviz"):
         t.render(tmp_path / "d.svg", layout="dot")
     with pytest.warns(gt.GradtraceWarning, match="not installed"):
