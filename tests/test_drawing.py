@@ -117,3 +117,19 @@ def test_cli_choices_come_from_the_option_definitions():
 
 def test_view_module_is_what_the_drawing_uses():
     assert drawing_mod.build_view is view_mod.build_view
+
+
+@needs_dot
+def test_dot_too_slow_under_auto_draws_with_the_fast_layout_once(builds, tmp_path,
+                                                               monkeypatch):
+    from gradtrace.render import output
+    monkeypatch.setattr(output, "AUTO_BUDGET", 1e-4)
+    t = gt.trace(_chain).backward()
+    _ = t.graph
+    for suffix in (".svg", ".png"):
+        builds.clear()
+        with pytest.warns(gt.GradtraceWarning, match="fast layout"):
+            path = t.render(tmp_path / f"c{suffix}")
+        assert dict(builds) == ONCE and path.stat().st_size > 0
+    assert 'class="gradtrace fast"' in (tmp_path / "c.svg").read_text()
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"

@@ -9,7 +9,6 @@ boxes and edges a diagram draws, with their texts.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import cached_property
 
 from .. import gcpause
@@ -86,10 +85,6 @@ class Drawing:
     @property
     def rankdir(self) -> str:
         return self.shape[0]
-
-    def with_options(self, **changes) -> Drawing:
-        """The same diagram with some options changed (everything is rebuilt)."""
-        return Drawing(self.trace, replace(self.options, **changes))
 
     # ------------------------------------------------------------ reading it back
     def boxes(self) -> dict:

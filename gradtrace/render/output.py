@@ -249,13 +249,11 @@ def write_drawing(drawing: Drawing, path: Path, fmt: str,
     if fmt == "dot":
         write_atomic(path, dot_text(drawing).encode("utf-8"))
         return path
-    if fmt == "svg" and draws_own_svg(drawing):
+    data = None if fmt == "svg" and draws_own_svg(drawing) else _drawn(drawing, fmt, timeout)
+    if data is None:     # gradtrace draws the SVG (its own choice, no dot, or dot too slow)
         with gcpause.paused():     # millions of small objects, none of them cyclic garbage
             write_streamed(path, lambda write: write_svg(drawing.scene, write))
         return path
-    data = _drawn(drawing, fmt, timeout)
-    if data is None:                  # dot ran out of time: gradtrace draws the SVG
-        return write_drawing(drawing, path, "svg")
     write_atomic(path, data)
     return path
 
