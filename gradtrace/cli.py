@@ -7,6 +7,7 @@ Exit status: 0 success, 1 a gradient check failed (or the gallery is stale),
 from __future__ import annotations
 
 import sys
+import warnings
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import GradtraceError
+from .errors import GradtraceError, GradtraceWarning
 from .notation import ATOL, DIGITS, EPS, MAX_PATHS, RTOL, magnitude, num
 from .render.options import DIGITS_RANGE, FORMAT_NAMES, LAYOUTS, RANKDIRS, STYLE_NAMES
 
@@ -27,9 +28,11 @@ class InputError(click.ClickException):
 
 @contextmanager
 def reported(what: str = ""):
-    """Turn gradtrace errors and exceptions from the user's code into one-line errors."""
+    """Turn gradtrace errors and exceptions from the user's code into one-line errors,
+    and gradtrace's warnings into one-line notes."""
     try:
-        yield
+        with notes():
+            yield
     except click.ClickException:
         raise
     except GradtraceError as e:
@@ -42,6 +45,22 @@ def reported(what: str = ""):
     except Exception as e:  # the user's own function raised
         raise InputError(f"running {what} raised {type(e).__name__}{where_in_user_code(e)}: "
                          f"{e}") from None
+
+
+@contextmanager
+def notes():
+    """GradtraceWarnings print as ``note: …`` on stderr (not with a file and line of click's
+    or gradtrace's code); other warnings as Python shows them."""
+    with warnings.catch_warnings():          # restores showwarning afterwards
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, GradtraceWarning):
+                click.echo(f"note: {message}", err=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+        warnings.showwarning = show
+        yield
 
 
 def where_in_user_code(e: BaseException) -> str:
