@@ -105,9 +105,7 @@ class Recorder(Naming):
            dunder: bool = False) -> Traced:
         """Compute ``prim`` on the arguments' values and record it."""
         if self.finished:
-            raise TraceError(
-                "this traced value belongs to a trace that has finished; "
-                "do all the computation inside the traced function")
+            raise _finished_error()
         vals: tuple
         if len(args) == 1:
             a0 = args[0]
@@ -255,6 +253,11 @@ def _all_floats(vals) -> bool:
         if type(v) is not _FLOAT:
             return False
     return True
+
+
+def _finished_error() -> TraceError:
+    return TraceError("this traced value belongs to a trace that has finished; do all the "
+                      "computation inside the traced function")
 
 
 def _forward_error(prim, vals, e) -> TraceError:
