@@ -7,6 +7,7 @@ Exit status: 0 success, 1 a gradient check failed (or the gallery is stale),
 from __future__ import annotations
 
 import sys
+import warnings
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,9 +15,9 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import GradtraceError
+from .errors import GradtraceError, GradtraceWarning
 from .notation import ATOL, DIGITS, EPS, MAX_PATHS, RTOL, magnitude, num
-from .render.palette import STYLES
+from .render.options import DIGITS_RANGE, FORMAT_NAMES, LAYOUTS, RANKDIRS, STYLE_NAMES, VIEWS
 
 
 class InputError(click.ClickException):
@@ -27,9 +28,11 @@ class InputError(click.ClickException):
 
 @contextmanager
 def reported(what: str = ""):
-    """Turn gradtrace errors and exceptions from the user's code into one-line errors."""
+    """Turn gradtrace errors and exceptions from the user's code into one-line errors,
+    and gradtrace's warnings into one-line notes."""
     try:
-        yield
+        with notes():
+            yield
     except click.ClickException:
         raise
     except GradtraceError as e:
@@ -42,6 +45,22 @@ def reported(what: str = ""):
     except Exception as e:  # the user's own function raised
         raise InputError(f"running {what} raised {type(e).__name__}{where_in_user_code(e)}: "
                          f"{e}") from None
+
+
+@contextmanager
+def notes():
+    """GradtraceWarnings print as ``note: …`` on stderr (not with a file and line of click's
+    or gradtrace's code); other warnings as Python shows them."""
+    with warnings.catch_warnings():          # restores showwarning afterwards
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, GradtraceWarning):
+                click.echo(f"note: {message}", err=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+        warnings.showwarning = show
+        yield
 
 
 def where_in_user_code(e: BaseException) -> str:
@@ -113,12 +132,12 @@ def list_ops():
               help="Output file (default: FUNCTION.svg in the current folder); - writes to "
                    "standard output in --format (default svg).")
 @click.option("--format", "fmt",
-              type=click.Choice(["svg", "png", "pdf", "dot", "json", "html", "gif"]),
+              type=click.Choice(FORMAT_NAMES),
               help="Output format (default: from OUT's suffix, else svg). html: a page "
                    "that steps through the forward and backward pass; gif: the backward "
                    "pass animated (needs Pillow).")
-@click.option("--style", type=click.Choice(sorted(STYLES)), default="default", show_default=True)
-@click.option("--view", type=click.Choice(["lesson", "ops"]), default="lesson", show_default=True,
+@click.option("--style", type=click.Choice(STYLE_NAMES), default="default", show_default=True)
+@click.option("--view", type=click.Choice(VIEWS), default="lesson", show_default=True,
               help="lesson: one box per value your code names, unnamed steps folded into "
                    "the edges; ops: one box per operation.")
 @input_options
@@ -130,13 +149,13 @@ def list_ops():
 @click.option("--collapse-all", is_flag=True, help="Fold every top-level scope.")
 @click.option("--depth", type=click.IntRange(0), default=None, metavar="N",
               help="Fold every call nested deeper than N levels (each call its own box).")
-@click.option("--rankdir", type=click.Choice(["auto", "LR", "TB", "RL", "BT"]), default="auto",
+@click.option("--rankdir", type=click.Choice(RANKDIRS), default="auto",
               show_default=True,
               help="Direction of flow; auto picks left-to-right or top-to-bottom, whichever "
                    "gives the squarer drawing.")
-@click.option("--layout", type=click.Choice(["auto", "dot", "fast"]), default="auto",
+@click.option("--layout", type=click.Choice(LAYOUTS), default="auto",
               show_default=True, help="fast: gradtrace's layered layout, for big graphs.")
-@click.option("--digits", type=click.IntRange(1, 17), default=DIGITS, show_default=True)
+@click.option("--digits", type=click.IntRange(*DIGITS_RANGE), default=DIGITS, show_default=True)
 @click.option("--no-values", is_flag=True, help="Hide node values.")
 @click.option("--no-grads", is_flag=True, help="Hide gradients.")
 @click.option("--no-locals", is_flag=True, help="Hide local derivatives on edges.")
@@ -211,7 +230,7 @@ def render(target, output, fmt, style, view, sets, inputs_file, wrt, highlight, 
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="OUT.svg",
               help="Also draw the graph with NODE's paths highlighted.")
-@click.option("--view", type=click.Choice(["lesson", "ops"]), default="lesson", show_default=True,
+@click.option("--view", type=click.Choice(VIEWS), default="lesson", show_default=True,
               help="The view --render draws.")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Seconds Graphviz may take for --render (0 or inf: no limit).")

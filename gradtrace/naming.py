@@ -11,13 +11,26 @@ caller's variable.
 from __future__ import annotations
 
 import dis
+import os
 import sys
 from types import FrameType
 
 RETURN = object()  # the op's value is returned, ask the caller
 
-# Frames in these files are gradtrace's own; naming looks past them to user code.
-INTERNAL_FILES: set[str] = {__file__}
+# Frames in these files are gradtrace's own; naming looks past them to user code: every
+# module of the package but the built-in example models (whose variables name nodes).
+# (torchbridge adds torch's own files as it meets them: a cache of library frames.)
+USER_CODE = ("examples.py", "torch_examples.py")
+
+
+def _package_files() -> set[str]:
+    root = os.path.dirname(os.path.abspath(__file__))
+    return {os.path.join(folder, name) for folder, _, names in os.walk(root)
+            for name in names if name.endswith(".py")
+            and not (folder == root and name in USER_CODE)}
+
+
+INTERNAL_FILES: set[str] = _package_files()
 
 _STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF", "STORE_ATTR",
               "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"}

@@ -19,12 +19,10 @@ from torch.nn.modules import module as _module
 from . import inputs as _inputs
 from .errors import GradtraceError, TraceError
 from .gradcheck import CheckReport, InputCheck
-from .naming import INTERNAL_FILES
 from .notation import ATOL, EPS
-from .recorder import ACTIVE, Recorder
+from .recorder import Recorder
+from .switchboard import tracing
 from .torchbridge import Bridge, NumpyGuard, uses_torch  # noqa: F401  (trace asks these)
-
-INTERNAL_FILES.add(__file__)
 
 
 @dataclass
@@ -46,9 +44,36 @@ def bind(fn, args, kwargs) -> dict:
 def record(fn, named: dict, wrt) -> Recorded:
     rec = Recorder()
     bridge = Bridge(rec)
+    with tracing(rec, numpy=False):
+        input_ids = _inputs_of(bridge, fn, named, wrt)
+        pre = _module.register_module_forward_pre_hook(bridge.enter_module)
+        post = _module.register_module_forward_hook(bridge.leave_module)
+        rec.entry = sys._getframe()
+        try:
+            with bridge:
+                result = _inputs.call(fn, named, named)
+        finally:
+            pre.remove()
+            post.remove()
+    for nid, name in bridge.fallback.items():
+        if rec.names[nid] is None:
+            rec.set_name(nid, name)
+    output = bridge.node_of(result) if isinstance(result, torch.Tensor) else None
+    return Recorded(rec, result, output, input_ids, bridge, _parameter_names(fn, named))
+
+
+def _parameter_names(fn, named: dict) -> frozenset:
+    """The input names that are modules' nn.Parameters (what a descent step moves)."""
+    return frozenset(own + path for prefix, m in _modules_of(fn, named)
+                     for own in [f"{prefix}." if prefix else ""]
+                     for path, _ in m.named_parameters())
+
+
+def _inputs_of(bridge: Bridge, fn, named: dict, wrt) -> dict:
+    """Register the parameters of every module involved and the float tensors among the
+    arguments as inputs; returns input name -> node id."""
     in_wrt = _inputs.wanted(wrt)
-    modules = ([("", fn)] if isinstance(fn, torch.nn.Module) else []) + \
-        [(p, v) for p, v in _leaves(named) if isinstance(v, torch.nn.Module)]
+    modules = _modules_of(fn, named)
     input_ids: dict[str, int] = {}
     for prefix, m in modules:
         own = f"{prefix}." if prefix else ""     # a module passed as an argument: model.0.weight
@@ -68,27 +93,7 @@ def record(fn, named: dict, wrt) -> Recorded:
                              "traces numpy and torch separately, so convert it with "
                              "torch.as_tensor(...)")
     _inputs.check_wrt(wrt, list(input_ids))
-    token = ACTIVE.set(rec)
-    pre = _module.register_module_forward_pre_hook(bridge.enter_module)
-    post = _module.register_module_forward_hook(bridge.leave_module)
-    rec.entry = sys._getframe()
-    try:
-        with bridge:
-            result = _inputs.call(fn, named, named)
-    finally:
-        pre.remove()
-        post.remove()
-        rec.forget_frames()
-        rec.finish()
-        ACTIVE.reset(token)
-    for nid, name in bridge.fallback.items():
-        if rec.names[nid] is None:
-            rec.set_name(nid, name)
-    output = bridge.node_of(result) if isinstance(result, torch.Tensor) else None
-    params = frozenset(own + path for prefix, m in modules
-                       for own in [f"{prefix}." if prefix else ""]
-                       for path, _ in m.named_parameters())
-    return Recorded(rec, result, output, input_ids, bridge, params)
+    return input_ids
 
 
 def _leaves(named: dict) -> list[tuple[str, object]]:
@@ -134,9 +139,13 @@ def _replaced(path, x, replace):
 
 
 def _modules(trace) -> list:
-    fn = trace.function
+    return _modules_of(trace.function, trace.arguments)
+
+
+def _modules_of(fn, named: dict) -> list:
+    """(argument path, module) for the traced module and every module argument."""
     return ([("", fn)] if isinstance(fn, torch.nn.Module) else []) + \
-        [(p, v) for p, v in _leaves(trace.arguments) if isinstance(v, torch.nn.Module)]
+        [(p, v) for p, v in _leaves(named) if isinstance(v, torch.nn.Module)]
 
 
 def rerun(trace, replace: dict):

@@ -7,7 +7,6 @@ from the tape when first asked for.  Nothing reaches back into the tracer.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import warnings
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from . import constructors, gcpause, inplace
+from . import gcpause
 from . import inputs as _inputs
 from .backward import backward as _backward
 from .errors import GradtraceError, GradtraceWarning, OutputError, TraceError
@@ -27,24 +26,19 @@ from .formulas import fill_formulas
 from .gradcheck import check_trace
 from .graph import nodes_of
 from .jsonio import dumps
-from .naming import INTERNAL_FILES, name_instances, version_names, versioned
+from .naming import name_instances, version_names, versioned
 from .notation import MAX_PATHS
-from .ops import FILES as _OP_FILES
-from .recorder import ACTIVE, Recorder, note_nonfinite, warn_nonfinite
+from .recorder import Recorder, note_nonfinite, warn_nonfinite
 from .render.dot import to_dot
+from .render.drawing import Drawing, make_drawing
 from .render.files import render
 from .render.notebook import mimebundle, show
 from .snapshot import snapshot
-from .tape import KIND, REQ, Tape, from_graph, to_graph, write_gradients
+from .switchboard import tracing
+from .tape import REQ, Record, Tape, from_graph, to_graph, write_gradients
 from .traced import Traced
 from .usercode import located
 
-INTERNAL_FILES.update(str(f) for f in {__file__, _inputs.__file__, constructors.__file__,
-                                        inplace.__file__,
-                                        *_OP_FILES})
-INTERNAL_FILES.update(str(m.__file__) for m in (sys.modules["gradtrace.dispatch"],
-                                           sys.modules["gradtrace.traced"],
-                                           sys.modules["gradtrace.recorder"]))
 
 class Trace:
     """One recorded forward pass: a tape, the ``networkx.MultiDiGraph`` made from it, and
@@ -52,7 +46,10 @@ class Trace:
 
     def __init__(self, recorded: Tape | nx.MultiDiGraph, output: int, inputs: dict[str, int],
                  wrt: list[str], name: str = "C", fn: Callable | None = None,
-                 named_args: dict[str, Any] | None = None):
+                 named_args: dict[str, Any] | None = None, formulas: bool = False,
+                 instances: bool = False):
+        """``formulas``: the graph's edges already carry their formula texts (a loaded
+        trace); ``instances``: scope labels still carry instance numbers to settle."""
         # a traced function arrives as a tape, a loaded trace as a graph; each makes the
         # other when it is first needed
         self._tape: Tape | None = recorded if isinstance(recorded, Tape) else None
@@ -63,12 +60,12 @@ class Trace:
         self.name = name
         self._fn = fn
         self._named_args = named_args
-        self._formulas_done = False
+        self._formulas_done = formulas
         self._seed = None
         self.runner: Callable | None = None    # a torch trace re-runs its function its own way
         self.checker: Callable | None = None   # ... and checks against torch's own backward
         self.torch_parameters: frozenset | None = None   # its modules' nn.Parameters
-        self._instances = False    # scope labels still carry instance numbers
+        self._instances = instances    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
 
     # ------------------------------------------------------------ the graph
@@ -167,7 +164,7 @@ class Trace:
         if note:
             warnings.warn(note, GradtraceWarning, stacklevel=2)
         tape = self.tape
-        if not tape.records[nid][REQ] or tape.grads is None:
+        if not tape.record(nid).req or tape.grads is None:
             raise TraceError(f"'{name}' has no gradient: it does not depend on any input in "
                              f"wrt ({', '.join(self.wrt)})")
         return tape.grads[nid]
@@ -232,6 +229,12 @@ class Trace:
     def explain(self, name: str, form: str = "recursive", max_paths: int = MAX_PATHS):
         return explain(self, name, form=form, max_paths=max_paths)
 
+    def drawing(self, **options) -> Drawing:
+        """The diagram for these rendering options, built once: its ``view`` (the boxes
+        and edges drawn), ``layout`` choice, ``painter`` and ``texts``; ``boxes()`` and
+        ``edges()`` say what each box and edge says."""
+        return make_drawing(self, **options)
+
     def to_dot(self, **options) -> str:
         return to_dot(self, **options)
 
@@ -275,7 +278,7 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
     """
     named = _inputs.bind(fn, args, kwargs)
     fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
-    guard: contextlib.AbstractContextManager = contextlib.nullcontext()
+    guard = None
     if "torch" in sys.modules:       # torch is never imported here, only used if it was
         from . import torchrun
         if torchrun.uses_torch(fn, named):
@@ -295,16 +298,13 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
         input_ids[path] = t._id
         return t
 
-    token = ACTIVE.set(rec)
-    constructors.enter()
-    paused = gcpause.pause()
     try:
-        traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
-        floating = list(input_ids)
-        _inputs.check_wrt(wrt, floating)
-        warn_nonfinite(rec)
-        rec.entry = sys._getframe()
-        with guard:
+        with tracing(rec, guard=guard):
+            traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
+            floating = list(input_ids)
+            _inputs.check_wrt(wrt, floating)
+            warn_nonfinite(rec)
+            rec.entry = sys._getframe()
             result = _inputs.call(fn, traced_args, named)
     except GradtraceError as e:
         located(e)
@@ -315,13 +315,6 @@ def trace(fn: Callable, *args, wrt=None, **kwargs) -> Trace:
             raise
         inner.__traceback__ = e.__traceback__
         raise located(inner) from None
-    finally:
-        rec.forget_frames()
-        rec.finish()
-        ACTIVE.reset(token)
-        constructors.leave()
-        if paused:
-            gcpause.resume()
     if type(result) is not Traced:
         result = _constant_output(rec, result, fname)
     return _finished(rec, result._id, input_ids, floating, fname, fn, named)
@@ -355,29 +348,24 @@ def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn,
     records = rec.records
     if rec.names[out_id] is None:
         rec.set_name(out_id, fname if fname.isidentifier() else "C")
+    out = Record._make(records[out_id])
     chosen = [n for n in floating if records[input_ids[n]][REQ]]
-    if not records[out_id][REQ] and chosen and records[out_id][KIND] == "op":
+    if not out.req and chosen and out.kind == "op":
         warnings.warn(f"the output of {fname} does not depend on any input in wrt "
                       f"({', '.join(chosen)}), so every gradient is 0", GradtraceWarning,
                       stacklevel=level)
-    t = Trace(rec.tape, out_id, input_ids, chosen,
-              name=rec.names[out_id], fn=fn, named_args=named)
-    t._instances = rec.has_instances()
-    return t
+    return Trace(rec.tape, out_id, input_ids, chosen, name=rec.names[out_id], fn=fn,
+                 named_args=named, instances=rec.has_instances())
 
 
 def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str) -> Trace:
     """A forward pass written with torch (see ``gradtrace.torchbridge``)."""
     named = torchrun.bind(fn, args, kwargs)
-    paused = gcpause.pause()
     try:
         r = torchrun.record(fn, named, wrt)
     except GradtraceError as e:
         located(e)
         raise
-    finally:
-        if paused:
-            gcpause.resume()
     if r.output is None:
         if type(r.result).__module__.startswith("torch") and hasattr(r.result, "detach"):
             r.result = torchrun.to_float_or_array(r.result)

@@ -18,9 +18,9 @@ from importlib import resources
 
 from ..errors import RenderError
 from . import whatif as what_if
-from .dot import _prepare
+from .drawing import Drawing, make_drawing
 from .labels import clean
-from .output import svg_text
+from .output import svg_of
 from .story import line_ids, story
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -31,45 +31,46 @@ DEFAULT_LR = 0.1
 
 def page(trace, lr: float = DEFAULT_LR, timeout: float | None = None, **options) -> str:
     """The HTML text of the step-through page (render options as for ``render``)."""
-    return page_and_svg(trace, lr, timeout, **options)[0]
+    return page_of(make_drawing(trace, "html", **options), lr, timeout)
 
 
 def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None,
                  **options) -> tuple[str, str]:
     """The page and the plain SVG it was made from (the notebook's fallback picture)."""
-    whatif = options.pop("whatif", None)
-    options = {"legend": True, **options, "products": True, "element_ids": True}
-    if not trace.has_grads:       # before the view is made: it shows the gradients
-        trace.backward()
-    opts, view, painter, _ = _prepare(trace, options)
+    drawing = make_drawing(trace, "html", **options)
+    return _page(drawing, lr, timeout)
+
+
+def page_of(drawing: Drawing, lr: float = DEFAULT_LR, timeout: float | None = None) -> str:
+    """The page of a drawing made for it (``make_drawing(trace, "html", ...)``)."""
+    return _page(drawing, lr, timeout)[0]
+
+
+def _page(drawing: Drawing, lr: float, timeout: float | None) -> tuple[str, str]:
+    view, painter = drawing.view, drawing.painter
     if len(view.nodes) > MAX_NODES:
         raise RenderError(f"the graph has {len(view.nodes):,} boxes to draw, too many for a "
                           f"step-through page (at most {MAX_NODES:,}); fold calls with "
                           "--collapse-all or --depth 1, or render .svg instead")
-    data = _steps_data(painter.t, painter, lr)
-    drawn = svg_text(trace, timeout=timeout, **options)
+    data = _steps_data(drawing.trace, painter, lr)
+    drawn = svg_of(drawing, timeout)
     svg, marked = mark(drawn, painter, view)
     extra = ("", "")
-    if whatif is not False:
-        program = what_if.program(trace, painter, view, marked, lr)
+    if drawing.options.whatif is not False:
+        program = what_if.program(drawing.recorded, painter, view, marked, lr)
         extra = what_if.section(program, _json_for_script(program))
     return assemble(painter, svg, data, marked, extra), drawn
 
 
 def _steps_data(trace, painter, lr: float) -> dict:
-    if not trace.has_grads:
-        trace.backward()
     return {"output": painter.out_name, "lr": lr,
             "steps": [st.to_data() for st in story(trace, painter, lr=lr)]}
 
 
 def steps_data(trace, lr: float = DEFAULT_LR, **options) -> dict:
     """What the page's script plays, without drawing (the gallery check compares it)."""
-    options = {**options, "products": True, "element_ids": True}
-    if not trace.has_grads:
-        trace.backward()
-    painter = _prepare(trace, options)[2]
-    return _steps_data(painter.t, painter, lr)
+    drawing = make_drawing(trace, "html", **options)
+    return _steps_data(drawing.trace, drawing.painter, lr)
 
 
 def page_data(path) -> dict:
@@ -142,7 +143,7 @@ def _json_for_script(data) -> str:
 def assemble(painter, svg: str, data: dict, marked: list[str],
              extra: tuple[str, str] = ("", "")) -> str:
     """The page; ``extra`` is (a panel section, what runs it): the what-if."""
-    s = painter.s
+    s = painter.style
     js, css = script_and_styles()
     steps = data["steps"]
     colours = (f"--bg:{s['bg']};--fg:{s['fg']};--dim:{s['dim']};--grad:{s['grad']};"

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import GradtraceError
 from ..explain import recursive_steps
-from ..formulas import expression, node_texts
+from ..formulas import expression
 from ..graph import argument_ids, nodes_of, preds_of, succs_of
 from ..notation import num, partial, signed_term, value_text
 from ..ops import PRIMITIVES
@@ -48,10 +48,10 @@ class Step:
 
 def line_ids(painter, v: int) -> list[str | None]:
     """The step-through id of each row of node ``v``'s box (None: the name row)."""
-    a = nodes_of(painter.g)[v]
+    a = nodes_of(painter.graph)[v]
     if a["kind"] == "const":
         return [None]
-    return [None] + ([f"v{v}"] if painter.o.values else []) + \
+    return [None] + ([f"v{v}"] if painter.opts.values else []) + \
         ([f"g{v}"] if painter.has_grads and "grad" in a else [])
 
 
@@ -61,8 +61,8 @@ def story(trace, painter, lr: float = 0.1) -> list[Step]:
         trace.backward()
     g = trace.graph
     texts = painter.texts
-    steps = [_inputs_step(trace, texts, painter.o.digits)]
-    steps += _forward_steps(trace, node_texts(g), painter.o.digits)
+    steps = [_inputs_step(trace, texts, painter.opts.digits)]
+    steps += _forward_steps(trace, painter.ranked, painter.opts.digits)
     steps += _backward_steps(trace, painter, texts)
     steps.append(_update_step(trace, texts, painter, lr))
     shown = {i for s in steps for i in s.show}
@@ -107,7 +107,7 @@ def _forward_steps(trace, ranked, d) -> list[Step]:
 def _backward_steps(trace, painter, texts) -> list[Step]:
     g = trace.graph
     nodes, pred = nodes_of(g), preds_of(g)
-    d = painter.o.digits
+    d = painter.opts.digits
     out = trace.output
     with_grad = {v for v, a in nodes.items() if "grad" in a}
     explained = {s["id"]: s for s in recursive_steps(trace, with_grad, texts)}
@@ -147,7 +147,7 @@ def _backward_steps(trace, painter, texts) -> list[Step]:
 
 
 def _compact(painter) -> bool:
-    return painter.o.terse
+    return painter.opts.terse
 
 
 def _product(g, u, v, k, texts, out_name, d) -> str:
@@ -163,12 +163,12 @@ def _product(g, u, v, k, texts, out_name, d) -> str:
 
 def _running_sum(painter, u, arrived, texts, out_name) -> str:
     """A gradient line while its terms arrive: the final text once every path is in."""
-    g = painter.g
+    g = painter.graph
     terms = [(w, k) for w, keyed in sorted(succs_of(g)[u].items()) for k in sorted(keyed)
              if keyed[k].get("contribution") is not None]
     if len(arrived) == len(terms):
         return painter.grad_text(u, _compact(painter))
-    d = painter.o.digits
+    d = painter.opts.digits
     label = "∇" if _compact(painter) else partial(out_name, texts[u])
     got = set(arrived)
     if len(terms) > MAX_TERMS:
@@ -198,7 +198,7 @@ def update(trace, lr: float) -> tuple[dict, float | None, str]:
 
 def _update_step(trace, texts, painter, lr) -> Step:
     g = trace.graph
-    d = painter.o.digits
+    d = painter.opts.digits
     prefix = "" if _compact(painter) else "= "
     new, cost, why = update(trace, lr)
     out_name = texts[trace.output]

@@ -72,7 +72,7 @@ def _program(trace, painter, view, marked, lr) -> dict:
     return {"nodes": nodes, "values": values, "forms": forms, "localShapes": local_shapes,
             "output": out, "seed": None if trace.seed is None else encode(trace.seed),
             "outputName": painter.out_name, "value": encode(tape.records[out][VALUE]),
-            "digits": painter.o.digits, "lines": lines, "inputs": _inputs(trace, painter),
+            "digits": painter.opts.digits, "lines": lines, "inputs": _inputs(trace, painter),
             "descend": [trace.inputs[n] for n in update_targets(trace)], "lr": lr,
             "guards": _guards(trace)}
 
@@ -149,7 +149,7 @@ def templates(trace, painter, marked: list[str]) -> dict:
         else:
             u, v, k = (int(x) for x in rest.split("_"))
             t = local_template(painter, kind, u, v, k)
-        if fill(t, tape, painter.o.digits) != drawn_text(painter, line_id):
+        if fill(t, tape, painter.opts.digits) != drawn_text(painter, line_id):
             raise Off(f"internal: the line {line_id} ('{drawn_text(painter, line_id)}') is "
                       "drawn in a way the what-if does not know")
         out[line_id] = t

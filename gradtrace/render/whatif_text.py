@@ -25,12 +25,12 @@ def _is_float(x) -> bool:
 
 def value_template(painter, v: int) -> list:
     slot = ["v", v, "t"]
-    return [slot] if painter.o.terse else ["= ", slot]
+    return [slot] if painter.opts.terse else ["= ", slot]
 
 
 def grad_template(painter, v: int) -> list:
-    g = painter.g
-    if painter.o.terse:
+    g = painter.graph
+    if painter.opts.terse:
         return ["∇ ", ["g", v, "t"]]
     label = partial(painter.out_name, painter.texts[v])
     terms = [(w, k, e["contribution"]) for w, keyed in sorted(succs_of(g)[v].items())
@@ -56,12 +56,12 @@ def grad_template(painter, v: int) -> list:
 
 def local_template(painter, kind: str, u: int, v: int, k: int) -> list:
     """The local-derivative line (kind ``l``) or the contribution line (``c``) of an edge."""
-    e = painter.g.pred[v][u][k]
+    e = painter.graph.pred[v][u][k]
     local = e.get("local")
     if kind == "c":
-        grad = nodes_of(painter.g)[v].get("grad")
+        grad = nodes_of(painter.graph)[v].get("grad")
         if _is_float(grad) and _is_float(local) and (
-                painter.path_nodes is not None or painter.o.products):
+                painter.path_nodes is not None or painter.opts.products):
             return [["g", v, "n"], " · ", ["l", v, k, "s"], " = ", ["c", v, k, "n"]]
         return ["← ", ["c", v, k, "t"]]
     head = partial(painter.texts[v], painter.texts[u])
@@ -69,7 +69,7 @@ def local_template(painter, kind: str, u: int, v: int, k: int) -> list:
     if local is None:
         return [painter.local_text(u, v, e)]
     if _is_float(local):
-        rhs = num(local, painter.o.digits)
+        rhs = num(local, painter.opts.digits)
         if formula == rhs:
             return [painter.local_text(u, v, e)]      # a constant: it never moves
         return [f"{head} = ", ["l", v, k, "n"]] if formula == "" else \
@@ -88,5 +88,5 @@ def drawn_text(painter, line_id: str) -> str:
         ids = line_ids(painter, v)
         return painter.node_rows(v)[ids.index(line_id)][0][0]
     u, v, k = (int(x) for x in rest.split("_"))
-    lines = painter.edge_look(u, v, painter.g.pred[v][u][k])[0]
+    lines = painter.edge_look(u, v, painter.graph.pred[v][u][k])[0]
     return lines[0 if kind == "l" else 1][0]
