@@ -16,7 +16,7 @@ import numpy as np
 from .errors import BackwardError
 from .graph import argument_ids, nodes_of, preds_of
 from .ops import PRIMITIVES
-from .tape import VALUE, Tape
+from .tape import REQ, VALUE, Tape
 
 _FLOAT = float
 _NDARRAY = np.ndarray
@@ -89,6 +89,7 @@ def backward(tape: Tape, output: int, seed=None) -> None:
     """Fill ``tape.grads`` for every node that needs one and ``tape.contribs`` on the
     argument positions of every op among them."""
     records = tape.records
+    req_at, value_at = REQ, VALUE        # (locals: read per edge)
     n = len(records)
     grads: list[Any] = [None] * n
     contribs: list[Any] = [None] * n
@@ -111,21 +112,21 @@ def backward(tape: Tape, output: int, seed=None) -> None:
         k = 0
         for u in args:
             urec = records[u]
-            if not urec[5]:                          # REQ
+            if not urec[req_at]:
                 cs.append(None)
                 k += 1
                 continue
-            uval = urec[2]                           # VALUE
+            uval = urec[value_at]
             local = locs[k] if locs is not None else None
             if local is None:                        # a VJP
                 if argvals is None:                  # (once per node: n-ary stack is linear)
-                    argvals = [np.asarray(records[a][2]) for a in args]
+                    argvals = [np.asarray(records[a][value_at]) for a in args]
                 c = contribution(prim, k, None, g, out, argvals, params, uval)
             elif type(local) is _FLOAT and type(g) is _FLOAT and type(uval) is _FLOAT:
                 c = g * local                        # the scalar fast path
                 if c != c and g == 0.0 and prim.guard:
                     c = 0.0
-            else:                                    # elementwise on arrays (_times inlined)
+            else:    # elementwise on arrays, _times inlined (16-sin chain: 7.7 vs 10.8 µs/op)
                 if type(local) is _FLOAT and local == 1.0:
                     c = g
                 else:

@@ -8,53 +8,15 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from contextlib import contextmanager, nullcontext, redirect_stdout
+from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import GradtraceError
+from .clireport import reported
 from .notation import ATOL, DIGITS, EPS, MAX_PATHS, RTOL, magnitude, num
-from .render.palette import STYLES
-
-
-class InputError(click.ClickException):
-    """An error in what the user asked for: one line on stderr, exit status 2."""
-
-    exit_code = 2
-
-
-@contextmanager
-def reported(what: str = ""):
-    """Turn gradtrace errors and exceptions from the user's code into one-line errors."""
-    try:
-        yield
-    except click.ClickException:
-        raise
-    except GradtraceError as e:
-        raise InputError(str(e)) from None
-    except SystemExit as e:
-        raise InputError(f"running {what} called sys.exit({e.code!r}); a traced function must "
-                         "return its result") from None
-    except KeyboardInterrupt:
-        raise InputError(f"running {what} raised KeyboardInterrupt") from None
-    except Exception as e:  # the user's own function raised
-        raise InputError(f"running {what} raised {type(e).__name__}{where_in_user_code(e)}: "
-                         f"{e}") from None
-
-
-def where_in_user_code(e: BaseException) -> str:
-    """' at model.py:12' for the innermost frame of the traceback outside gradtrace."""
-    import traceback
-    own = str(Path(__file__).resolve().parent)
-    frames = [f for f in traceback.extract_tb(e.__traceback__)
-              if not str(Path(f.filename).resolve()).startswith(own)
-              and "site-packages" not in f.filename and not f.filename.startswith("<frozen")]
-    if not frames:
-        return ""
-    f = frames[-1]
-    return f" at {Path(f.filename).name}:{f.lineno}"
+from .render.options import DIGITS_RANGE, FORMAT_NAMES, LAYOUTS, RANKDIRS, STYLE_NAMES, VIEWS
 
 
 def quiet_option(f):
@@ -119,12 +81,12 @@ def list_ops():
               help="Output file (default: FUNCTION.svg in the current folder); - writes to "
                    "standard output in --format (default svg).")
 @click.option("--format", "fmt",
-              type=click.Choice(["svg", "png", "pdf", "dot", "json", "html", "gif"]),
+              type=click.Choice(FORMAT_NAMES),
               help="Output format (default: from OUT's suffix, else svg). html: a page "
                    "that steps through the forward and backward pass; gif: the backward "
                    "pass animated (needs Pillow).")
-@click.option("--style", type=click.Choice(sorted(STYLES)), default="default", show_default=True)
-@click.option("--view", type=click.Choice(["lesson", "ops"]), default="lesson", show_default=True,
+@click.option("--style", type=click.Choice(STYLE_NAMES), default="default", show_default=True)
+@click.option("--view", type=click.Choice(VIEWS), default="lesson", show_default=True,
               help="lesson: one box per value your code names, unnamed steps folded into "
                    "the edges; ops: one box per operation.")
 @input_options
@@ -137,13 +99,13 @@ def list_ops():
 @click.option("--collapse-all", is_flag=True, help="Fold every top-level scope.")
 @click.option("--depth", type=click.IntRange(0), default=None, metavar="N",
               help="Fold every call nested deeper than N levels (each call its own box).")
-@click.option("--rankdir", type=click.Choice(["auto", "LR", "TB", "RL", "BT"]), default="auto",
+@click.option("--rankdir", type=click.Choice(RANKDIRS), default="auto",
               show_default=True,
               help="Direction of flow; auto picks left-to-right or top-to-bottom, whichever "
                    "gives the squarer drawing.")
-@click.option("--layout", type=click.Choice(["auto", "dot", "fast"]), default="auto",
+@click.option("--layout", type=click.Choice(LAYOUTS), default="auto",
               show_default=True, help="fast: gradtrace's layered layout, for big graphs.")
-@click.option("--digits", type=click.IntRange(1, 17), default=DIGITS, show_default=True)
+@click.option("--digits", type=click.IntRange(*DIGITS_RANGE), default=DIGITS, show_default=True)
 @click.option("--no-values", is_flag=True, help="Hide node values.")
 @click.option("--no-grads", is_flag=True, help="Hide gradients.")
 @click.option("--no-locals", is_flag=True, help="Hide local derivatives on edges.")
@@ -233,7 +195,7 @@ def render(target, output, fmt, style, view, sets, inputs_file, pick, wrt, highl
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @click.option("--render", "render_to", type=click.Path(dir_okay=False), metavar="OUT.svg",
               help="Also draw the graph with NODE's paths highlighted.")
-@click.option("--view", type=click.Choice(["lesson", "ops"]), default="lesson", show_default=True,
+@click.option("--view", type=click.Choice(VIEWS), default="lesson", show_default=True,
               help="The view --render draws.")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Seconds Graphviz may take for --render (0 or inf: no limit).")

@@ -4,6 +4,11 @@ Every error a user can cause is a ``GradtraceError`` whose message says what was
 wrong and what to do, so the CLI can print it as one line instead of a traceback.
 """
 
+import os
+import sys
+import warnings
+from types import FrameType
+
 
 class GradtraceError(Exception):
     """Base class: a problem with the user's function, inputs or request."""
@@ -36,3 +41,14 @@ class RenderError(GradtraceError):
 
 class GradtraceWarning(UserWarning):
     """Something suspicious but allowed, such as NaN or inf among the inputs."""
+
+
+def warn_user(message: str) -> None:
+    """A GradtraceWarning pointing at the first line outside gradtrace (however deep in the
+    package it was raised), so the note names the user's call."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, GradtraceWarning, stacklevel=level + 1)

@@ -115,7 +115,7 @@ def ufunc_out(ufunc, fname: str, method: str, inputs, kwargs):
 def rebind(t, new) -> None:
     """The handle ``t`` now stands for the node ``new``; its live views are re-read."""
     old = t._id
-    t._id, t.value, t._needs = new._id, new.value, new._needs
+    t._stand_for(new)
     rec = t._rec
     views = rec.views.pop(old, None)
     if views:

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import gcpause
 from .errors import GradtraceError
+from .graph import GraphWriter, nodes_of, preds_of
 from .jsonio import FORMAT, VERSION, decode_param
 from .ops import PRIMITIVES
 from .trace import Trace
@@ -171,27 +172,25 @@ def build(data):
             _edges(g, _field(data, "edges", list, "$"))
             _arity_and_params(g)
         output = _field(data, "output", int, "$")
-        if output not in g._node:
+        if output not in nodes_of(g):
             raise Invalid("$.output", f"the id of a node, not {output}")
         inputs = _field(data, "inputs", dict, "$")
         for k, v in inputs.items():
-            if type(v) is not int or v not in g._node or g._node[v]["kind"] != "input":
+            if type(v) is not int or v not in nodes_of(g) or nodes_of(g)[v]["kind"] != "input":
                 raise Invalid(f"$.inputs.{k}", "the id of an input node")
         wrt = _field(data, "wrt", list, "$")
         if any(type(w) is not str or w not in inputs for w in wrt):
             raise Invalid("$.wrt", "names of inputs")
         for k, v in inputs.items():
-            if g._node[v]["requires_grad"] != (k in wrt):
+            if nodes_of(g)[v]["requires_grad"] != (k in wrt):
                 raise Invalid(f"$.inputs.{k}", "an input that requires a gradient exactly when "
                                                "it is in wrt")
         name = _field(data, "name", str, "$")
-    t = Trace(g, output, inputs, wrt, name=name)
-    t._formulas_done = True
-    return t
+    return Trace(g, output, inputs, wrt, name=name, formulas=True)
 
 
 def _nodes(g, nodes_in, with_args: bool) -> None:
-    node, succ, pred = g._node, g._succ, g._pred
+    writer = GraphWriter(g)
     for i, d in enumerate(nodes_in):
         if type(d) is not dict:
             raise Invalid(f"$.nodes[{i}]", "an object")
@@ -223,37 +222,30 @@ def _nodes(g, nodes_in, with_args: bool) -> None:
             raise Invalid(f"$.nodes[{i}].value", f"a value of the declared shape {shape}")
         if kind == "op" and type(val) is not float and val.dtype.kind != "f":
             raise Invalid(f"$.nodes[{i}].value", "a float value (an op computes floats)")
-        params = d.get("params")
-        if params is not None:
-            if type(params) is not dict:
-                raise Invalid(f"$.nodes[{i}].params", "an object or null")
-            try:
-                params = {k: decode_param(v) for k, v in params.items()}
-            except (ValueError, TypeError, KeyError, RecursionError) as e:
-                raise Invalid(f"$.nodes[{i}].params", f"op parameters ({e})") from None
         attrs = {"kind": kind, "op": op, "name": label, "value": val, "shape": shape,
-                 "scope": tuple(scope), "params": params,
+                 "scope": tuple(scope), "params": _params(d.get("params"), i),
                  "requires_grad": d.get("requires_grad")}
-        _where_made(d, i, attrs)
-        if type(attrs["requires_grad"]) is not bool:
-            raise Invalid(f"$.nodes[{i}].requires_grad", "true or false")
-        if "grad" in d:
-            grad = d["grad"]
-            if type(grad) is not float:
-                grad = value(grad, f"$.nodes[{i}].grad")
-            if grad is None or _shape(grad) != shape:
-                raise Invalid(f"$.nodes[{i}].grad", f"a gradient of the node's shape {shape}")
-            attrs["grad"] = grad
-        node[nid] = attrs
-        succ[nid] = {}
-        pred[nid] = {}
+        _extras(d, i, attrs)
+        writer.add_node(nid, attrs)
         if with_args:
-            _args(g, i, nid, d.get("args"))
+            _args(writer, i, nid, d.get("args"))
         nodes_in[i] = None     # read: let the parsed record go, so its memory is reused
 
 
-def _where_made(d: dict, i: int, attrs: dict) -> None:
-    """The optional ``var``, ``file`` and ``line`` of node ``i`` (file and line together)."""
+def _params(params, i: int):
+    """A node's op parameters, decoded (None: the op takes none)."""
+    if params is None:
+        return None
+    if type(params) is not dict:
+        raise Invalid(f"$.nodes[{i}].params", "an object or null")
+    try:
+        return {k: decode_param(v) for k, v in params.items()}
+    except (ValueError, TypeError, KeyError, RecursionError) as e:
+        raise Invalid(f"$.nodes[{i}].params", f"op parameters ({e})") from None
+
+
+def _extras(d: dict, i: int, attrs: dict) -> None:
+    """The optional fields of node ``i`` (var, file, line, grad), checked, into ``attrs``."""
     for key, kind_ in (("var", str), ("file", str), ("line", int)):
         if key in d:
             if type(d[key]) is not kind_:
@@ -261,11 +253,21 @@ def _where_made(d: dict, i: int, attrs: dict) -> None:
             attrs[key] = d[key]
     if ("file" in attrs) != ("line" in attrs):
         raise Invalid(f"$.nodes[{i}]", "both file and line, or neither")
+    if type(attrs["requires_grad"]) is not bool:
+        raise Invalid(f"$.nodes[{i}].requires_grad", "true or false")
+    if "grad" in d:
+        grad, shape = d["grad"], attrs["shape"]
+        if type(grad) is not float:
+            grad = value(grad, f"$.nodes[{i}].grad")
+        if grad is None or _shape(grad) != shape:
+            raise Invalid(f"$.nodes[{i}].grad", f"a gradient of the node's shape {shape}")
+        attrs["grad"] = grad
 
 
 def _edges(g, edges_in) -> None:
     """Version 1: a separate list of {source, target, key, local, formula, contribution}."""
-    node, succ, pred = g._node, g._succ, g._pred
+    writer = GraphWriter(g)
+    node = writer.node
     for j, d in enumerate(edges_in):
         if type(d) is not dict:
             raise Invalid(f"$.edges[{j}]", "an object")
@@ -304,18 +306,14 @@ def _edges(g, edges_in) -> None:
                 raise Invalid(f"$.edges[{j}].contribution",
                               f"the source's shape {node[u]['shape']}")
             attrs["contribution"] = c
-        keyed = succ[u].get(v)
-        if keyed is None:
-            keyed = succ[u][v] = pred[v][u] = {}
-        elif k in keyed:
+        if not writer.add_arg(u, v, k, attrs):
             raise Invalid(f"$.edges[{j}].key", f"a new argument position of node {v}, not {k}")
-        keyed[k] = attrs
 
 
-def _args(g, i: int, v: int, args) -> None:
+def _args(writer: GraphWriter, i: int, v: int, args) -> None:
     """Version 2: an op node's "args" are [source, local, formula(, contribution)] by position.
     Sources come before their op, so this runs as each node is read."""
-    node, succ, pred = g._node, g._succ, g._pred
+    node = writer.node
     target = node[v]
     if target["kind"] != "op":
         if args is not None:
@@ -351,16 +349,13 @@ def _args(g, i: int, v: int, args) -> None:
                 raise Invalid(f"$.nodes[{i}].args[{k}][3]", "a contribution of the source's "
                                                             f"shape {node[u]['shape']}")
             attrs["contribution"] = c
-        keyed = succ[u].get(v)
-        if keyed is None:
-            keyed = succ[u][v] = pred[v][u] = {}
-        keyed[k] = attrs
+        writer.add_arg(u, v, k, attrs)
     _check_op(node, v, target, [a[0] for a in args])
 
 
 def _arity_and_params(g) -> None:
     """Version 1: each op has its arguments at positions 0..n-1, each used once."""
-    node, pred = g._node, g._pred
+    node, pred = nodes_of(g), preds_of(g)
     for v, attrs in node.items():
         if attrs["kind"] != "op":
             continue
@@ -372,7 +367,7 @@ def _arity_and_params(g) -> None:
         _check_op(node, v, attrs, [by_pos[k] for k in range(n)])
 
 
-def _check_op(node, v: int, attrs: dict, arg_ids: list) -> None:
+def _check_op(node, v: int, attrs, arg_ids: list) -> None:
     """The op takes this many arguments, and its value can be recomputed from them and its
     params: params of the wrong type, axes out of range or shapes that do not fit are caught
     now, not in backward."""

@@ -35,9 +35,20 @@ from .versions import (  # noqa: F401  (the names every stage asks naming for)
     versioned,
 )
 
-# Frames in these files are gradtrace's own or a library's (torch's nn.Module code);
-# naming looks past them to user code.
-INTERNAL_FILES: set[str] = {__file__}
+# Frames in these files are gradtrace's own; naming looks past them to user code: every
+# module of the package but the built-in example models (whose variables name nodes).
+# (torchbridge adds torch's own files as it meets them: a cache of library frames.)
+USER_CODE = ("examples.py", "torch_examples.py")
+
+
+def _package_files() -> set[str]:
+    root = os.path.dirname(os.path.abspath(__file__))
+    return {os.path.join(folder, name) for folder, _, names in os.walk(root)
+            for name in names if name.endswith(".py")
+            and not (folder == root and name in USER_CODE)}
+
+
+INTERNAL_FILES: set[str] = _package_files()
 OWN_DIR = os.path.dirname(__file__) + os.sep
 
 _NOT_NAMES = {"forward", "__call__", "_"}   # a module's output is named by its path instead

@@ -1,13 +1,13 @@
-"""Tracing a PyTorch forward pass into the same graph the numpy tracer builds.
+"""Tracing a PyTorch forward pass onto the same tape the numpy tracer records.
 
 Imported only when ``gt.trace`` is given torch tensors or an ``nn.Module``, so
 ``import gradtrace`` never imports torch.  A ``TorchFunctionMode`` sees every torch
 call the user's code makes (functions, tensor methods, operators, indexing); a call
 that touches a traced tensor becomes one node.  Each call runs once, on fresh
 detached leaves standing in for its traced arguments, so its output carries a
-one-call autograd graph: the chain-rule pass (gradtrace's own, over the networkx
-graph) gets each edge's vector-Jacobian product from ``torch.autograd.grad`` on that
-call.  Elementwise calls whose derivative the op table knows (``tanh``, ``+``,
+one-call autograd graph: the chain-rule pass (gradtrace's own, over the tape) gets
+each edge's vector-Jacobian product from ``torch.autograd.grad`` on that call.
+Elementwise calls whose derivative the op table knows (``tanh``, ``+``,
 ``*``, ``**`` ...) are recorded as those rows instead, with local derivatives and
 formula text, exactly as in a numpy trace.  Module calls are scopes named by their
 path (``layers.0``); parameters are inputs named by theirs (``layers.0.weight``).
@@ -31,13 +31,13 @@ from . import torchinplace as _inplace
 from .errors import TraceError
 from .naming import DISPATCH_FILES, INTERNAL_FILES
 from .ops import PRIMITIVES
+from .ops.core import local_derivatives
 from .ops.external import ROWS
 from .recorder import Recorder
 from .torchcall import TorchCall, call_name, to_numpy
 from .torchnames import name_parts
 from .traced import Traced
 
-INTERNAL_FILES.add(__file__)
 TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 DISPATCH_FILES.add(os.path.join(TORCH_DIR, "overrides.py"))
 
@@ -234,17 +234,7 @@ class Bridge(TorchFunctionMode):
                        **{k: v for k, v in kwargs.items() if k != "inplace"})
         value = to_numpy(out, copy=False)
         needs = any(self.rec.requires_grad(i) for i in ids)
-        locs = None
-        if needs:
-            with np.errstate(all="ignore"):
-                if type(value) is float and all(type(v) is float for v in vals) and \
-                        prim.dscalar is not None:
-                    locs = prim.dscalar(value, *vals, **(params or {}))
-                elif prim.darray is not None:
-                    locs = prim.darray(np.asarray(value), *[np.asarray(v) for v in vals],
-                                       **(params or {}))
-                    if type(value) is float:
-                        locs = tuple(float(x) for x in locs)
+        locs = local_derivatives(prim, value, vals, params) if needs else None
         nid = self.rec.external(prim.name, ids, value, locs, params, needs, self.scope())
         self.nodes[id(out)] = (out, nid)
         self.versions[id(out)] = out._version

@@ -25,10 +25,7 @@ import torch
 from torch.nn.modules import module as _module
 
 from .errors import BackwardError, TraceError
-from .naming import INTERNAL_FILES
 from .torchinplace import describe
-
-INTERNAL_FILES.add(__file__)
 
 
 class HookHandle:
@@ -109,6 +106,9 @@ def refuse_function(fn) -> None:
                          "see them: trace the plain Python function instead")
 
 
+_CHECKPOINT = "_checkpoint_without_reentrant_generator"   # torch.utils.checkpoint's set-up
+
+
 @contextmanager
 def patched(bridge):
     """While recording: ``Function.apply`` records one node per custom Function, and
@@ -121,15 +121,15 @@ def patched(bridge):
         return bridge.function_apply(cls, plain_apply, args, kwargs)
     function.apply = classmethod(apply)  # type: ignore[method-assign,assignment]
     checkpoint = sys.modules.get("torch.utils.checkpoint")
-    generator = getattr(checkpoint, "_checkpoint_without_reentrant_generator", None)
+    generator = getattr(checkpoint, _CHECKPOINT, None)
     if generator is not None:
-        checkpoint._checkpoint_without_reentrant_generator = _runs_plainly  # type: ignore
+        setattr(checkpoint, _CHECKPOINT, _runs_plainly)     # torch's own module, restored below
     try:
         yield
     finally:
         function.apply = original  # type: ignore[method-assign]
         if generator is not None:
-            checkpoint._checkpoint_without_reentrant_generator = generator  # type: ignore
+            setattr(checkpoint, _CHECKPOINT, generator)
 
 
 def _runs_plainly(*args, **kwargs):

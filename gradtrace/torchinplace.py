@@ -22,11 +22,8 @@ import os
 import torch
 
 from .errors import TraceError
-from .naming import INTERNAL_FILES
 from .tape import ARGS, KIND, VALUE
 from .torchcall import to_numpy
-
-INTERNAL_FILES.add(__file__)
 
 # methods that end in "_" but change no values: the tensor itself, no new version
 NO_VALUE_CHANGE = {"requires_grad_", "retain_grad", "share_memory_"}

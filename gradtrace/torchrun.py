@@ -21,14 +21,12 @@ from . import torchguards as _guards
 from . import torchinplace as _inplace
 from .errors import GradtraceError, TraceError
 from .gradcheck import CheckReport, InputCheck
-from .naming import INTERNAL_FILES
 from .notation import ATOL, EPS
-from .recorder import ACTIVE, Recorder
+from .recorder import Recorder
 from .rerun import recorded_inputs
+from .switchboard import tracing
 from .torchbridge import Bridge, NumpyGuard, uses_torch  # noqa: F401  (trace asks these)
 from .torchreach import reach
-
-INTERNAL_FILES.add(__file__)
 
 
 @dataclass
@@ -96,32 +94,18 @@ def record(fn, named: dict, wrt) -> Recorded:
     rec = Recorder()
     bridge = Bridge(rec)
     in_wrt = _inputs.wanted(wrt)
-    found = reach(fn, named)
-    input_ids = _register_inputs(bridge, found, named, in_wrt, rec)
-    _inputs.check_wrt(wrt, list(input_ids))
-    _guards.refuse_function(fn)
-    for _, m in found.modules:
-        for path, sub in m.named_modules():
-            _guards.refuse_module(sub, bridge.module_paths.get(id(sub), path))
-    bridge.wanted = in_wrt
-    constants, args = _marked_numbers(named)
-    constants |= found.opaque
-    token = ACTIVE.set(rec)
-    pre = _module.register_module_forward_pre_hook(bridge.enter_module)
-    post = _module.register_module_forward_hook(bridge.leave_module)
-    rec.entry = sys._getframe()
-    flagged = _flag_inputs(named, in_wrt)
-    try:
-        with bridge, _guards.patched(bridge):
-            result = _inputs.call(fn, args, named)
-    finally:
-        for t in flagged:
-            t.requires_grad_(False)
-        pre.remove()
-        post.remove()
-        rec.forget_frames()
-        rec.finish()
-        ACTIVE.reset(token)
+    with tracing(rec, numpy=False):
+        found = reach(fn, named)
+        input_ids = _register_inputs(bridge, found, named, in_wrt, rec)
+        _inputs.check_wrt(wrt, list(input_ids))
+        _guards.refuse_function(fn)
+        for _, m in found.modules:
+            for path, sub in m.named_modules():
+                _guards.refuse_module(sub, bridge.module_paths.get(id(sub), path))
+        bridge.wanted = in_wrt
+        constants, args = _marked_numbers(named)
+        constants |= found.opaque
+        result = _called(bridge, fn, args, named, in_wrt)
     for nid, name in bridge.fallback.items():
         if rec.names[nid] is None:
             rec.set_name(nid, name)
@@ -135,6 +119,23 @@ def record(fn, named: dict, wrt) -> Recorded:
                            for path, _ in m.named_parameters())
     return Recorded(rec, result, None, input_ids, bridge, params=found.params,
                     constants=constants, parameters=parameters)
+
+
+def _called(bridge: Bridge, fn, args: dict, named: dict, in_wrt):
+    """The user's function run with the module hooks and torch guards on (inside
+    ``tracing``); the inputs flagged to require grad for the call are reset after it."""
+    pre = _module.register_module_forward_pre_hook(bridge.enter_module)
+    post = _module.register_module_forward_hook(bridge.leave_module)
+    bridge.rec.entry = sys._getframe(1)
+    flagged = _flag_inputs(named, in_wrt)
+    try:
+        with bridge, _guards.patched(bridge):
+            return _inputs.call(fn, args, named)
+    finally:
+        for t in flagged:
+            t.requires_grad_(False)
+        pre.remove()
+        post.remove()
 
 
 def _register_inputs(bridge: Bridge, found, named: dict, in_wrt, rec: Recorder) -> dict:
@@ -310,11 +311,6 @@ def _replaced(path, x, replace):
     if path in replace and isinstance(x, torch.Tensor):
         return torch.as_tensor(np.asarray(replace[path]), dtype=x.dtype)
     return x
-
-
-def parameter_names(trace) -> list[str]:
-    """The inputs that are ``nn.Parameter``s of the modules the function was given."""
-    return [n for n in trace.inputs if n in (trace.torch_parameters or ())]
 
 
 @contextmanager

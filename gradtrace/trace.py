@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import pickle
-import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from . import constructors, gcpause, inplace
+from . import gcpause
 from . import inputs as _inputs
 from .backward import backward as _backward
 from .errors import GradtraceError, GradtraceWarning, TraceError
@@ -28,21 +27,15 @@ from .formulas import fill_formulas
 from .gradcheck import check_options, check_trace
 from .graph import nodes_of
 from .jsonio import dumps
-from .naming import INTERNAL_FILES, name_instances, version_names, versioned
+from .naming import name_instances, version_names, versioned
 from .notation import MAX_PATHS
-from .ops import FILES as _OP_FILES
 from .render.dot import to_dot
+from .render.drawing import Drawing, make_drawing
 from .render.files import render
 from .render.notebook import mimebundle, show
 from .rerun import kept
-from .tape import REQ, Tape, from_graph, to_graph, write_gradients
+from .tape import Tape, from_graph, to_graph, write_gradients
 
-INTERNAL_FILES.update(str(f) for f in {__file__, _inputs.__file__, constructors.__file__,
-                                        inplace.__file__,
-                                        *_OP_FILES})
-INTERNAL_FILES.update(str(m.__file__) for m in (sys.modules["gradtrace.dispatch"],
-                                           sys.modules["gradtrace.traced"],
-                                           sys.modules["gradtrace.recorder"]))
 
 class Trace:
     """One recorded forward pass: a tape, the ``networkx.MultiDiGraph`` made from it, and
@@ -50,7 +43,10 @@ class Trace:
 
     def __init__(self, recorded: Tape | nx.MultiDiGraph, output: int, inputs: dict[str, int],
                  wrt: list[str], name: str = "C", fn: Callable | None = None,
-                 named_args: dict[str, Any] | None = None):
+                 named_args: dict[str, Any] | None = None, formulas: bool = False,
+                 instances: bool = False):
+        """``formulas``: the graph's edges already carry their formula texts (a loaded
+        trace); ``instances``: scope labels still carry instance numbers to settle."""
         # a traced function arrives as a tape, a loaded trace as a graph; each makes the
         # other when it is first needed
         self._tape: Tape | None = recorded if isinstance(recorded, Tape) else None
@@ -61,15 +57,16 @@ class Trace:
         self.name = name
         self._fn = fn
         self._named_args = named_args
-        self._formulas_done = False
+        self._formulas_done = formulas
         self._seed = None
         self.runner: Callable | None = None    # a torch trace re-runs its function its own way
         self.checker: Callable | None = None   # ... and checks against torch's own backward
+        self.mover: Callable | None = None     # ... and moves its inputs in place for a re-trace
         self.torch_parameters: frozenset | None = None   # its modules' nn.Parameters
         self.select: Callable | None = None    # output=: the part of the result re-runs use
         self.before_backward: Callable | None = None   # a torch trace checks its tensors
         self.user_grad: Callable | None = None   # (name, numpy grad) -> what t.grads gives
-        self._instances = False    # scope labels still carry instance numbers
+        self._instances = instances    # scope labels still carry instance numbers
         self._named = False        # display names versioned (h₁, h₂ ...)
         self.constants: dict[str, str] = {}   # inputs that stay constants -> why (said once)
         self.torch_params: dict[str, Any] = {}  # torch tensors updated in place by name
@@ -177,7 +174,7 @@ class Trace:
         if note:
             warnings.warn(note, GradtraceWarning, stacklevel=2)
         tape = self.tape
-        if not tape.records[nid][REQ] or tape.grads is None:
+        if not tape.record(nid).req or tape.grads is None:
             raise TraceError(f"'{name}' has no gradient: it does not depend on any input in "
                              f"wrt ({', '.join(self.wrt)})")
         if self.user_grad is not None:
@@ -252,6 +249,12 @@ class Trace:
     def explain(self, name: str, form: str = "recursive", max_paths: int = MAX_PATHS):
         return explain(self, name, form=form, max_paths=max_paths)
 
+    def drawing(self, **options) -> Drawing:
+        """The diagram for these rendering options, built once: its ``view`` (the boxes
+        and edges drawn), ``layout`` choice, ``painter`` and ``texts``; ``boxes()`` and
+        ``edges()`` say what each box and edge says."""
+        return make_drawing(self, **options)
+
     def to_dot(self, **options) -> str:
         return to_dot(self, **options)
 
@@ -290,17 +293,15 @@ class Trace:
         """A torch trace's inputs that are ``nn.Parameter``s (None for other traces)."""
         if self.runner is None:
             return None
-        from . import torchrun
-        return torchrun.parameter_names(self)
+        return [n for n in self.inputs if n in (self.torch_parameters or ())]
 
     def traced_again(self, moved: dict) -> Trace:
         """The function traced again with the inputs named in ``moved`` replaced (the
         step-through's update step redraws the forward pass from it)."""
         if self._fn is None or self.tracer is None:
             raise TraceError("this trace has no function to re-run (it was loaded from JSON)")
-        if self.runner is not None:
-            from . import torchrun
-            with torchrun.moved(self, moved) as args:
+        if self.mover is not None:       # torch: parameters written into the modules
+            with self.mover(self, moved) as args:
                 return _traced_with(self, args)
         args = {k: _inputs.rebuild(v, k, lambda p, x: moved.get(p, x))
                 for k, v in self.arguments.items()}

@@ -41,6 +41,11 @@ class Traced:
         self._rec = rec
         self._needs = needs
 
+    def _stand_for(self, other: Traced) -> None:
+        """This handle now means ``other``'s node (an array written in place is a new
+        version; ``inplace.rebind`` re-points the user's handle to it)."""
+        self._id, self.value, self._needs = other._id, other.value, other._needs
+
     # ---- arithmetic (the recorder turns plain numbers into constant nodes)
     def __add__(self, o):
         return self._rec.binary(ADD, self, o)

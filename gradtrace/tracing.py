@@ -10,13 +10,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import constructors, gcpause, outputs
 from . import inputs as _inputs
+from . import outputs
 from .apicheck import check_call, nesting
 from .errors import GradtraceError, GradtraceWarning, OutputError, TraceError
-from .naming import INTERNAL_FILES
 from .recorder import (
-    ACTIVE,
     Recorder,
     note_nonfinite,
     subclass_refusal,
@@ -24,18 +22,21 @@ from .recorder import (
     warn_nonfinite,
 )
 from .snapshot import snapshot
-from .tape import KIND, REQ
+from .switchboard import tracing
+from .tape import REQ, Record
 from .trace import Trace
 from .traced import Traced
 from .usercode import located
-
-INTERNAL_FILES.add(__file__)
 
 
 def _numeric_result(result) -> bool:
     if isinstance(result, (bool, int, float, np.number, np.bool_)):
         return True
     return isinstance(result, np.ndarray) and result.dtype.kind in "biuf"
+
+
+def _traced_scalar(v) -> bool:
+    return type(v) is Traced and type(v.value) is float
 
 
 def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
@@ -49,7 +50,7 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     check_call(fn, wrt)
     named = _inputs.bind(fn, args, kwargs)
     fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
-    guard: contextlib.AbstractContextManager = contextlib.nullcontext()
+    guard: contextlib.AbstractContextManager | None = None
     if "torch" in sys.modules:       # torch is never imported here, only used if it was
         from . import torchrun
         with nesting():
@@ -74,17 +75,14 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
         input_ids[path] = t._id
         return t
 
-    token = ACTIVE.set(rec)
-    constructors.enter()
-    paused = gcpause.pause()
     try:
-        with nesting():
-            traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
-        floating = list(input_ids)
-        _inputs.check_wrt(wrt, floating)
-        warn_nonfinite(rec)
-        rec.entry = sys._getframe()
-        with guard:
+        with tracing(rec, guard=guard):
+            with nesting():
+                traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
+            floating = list(input_ids)
+            _inputs.check_wrt(wrt, floating)
+            warn_nonfinite(rec)
+            rec.entry = sys._getframe()
             result = _inputs.call(fn, traced_args, named)
     except GradtraceError as e:
         located(e)
@@ -95,20 +93,11 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
             raise
         inner.__traceback__ = e.__traceback__
         raise located(inner) from None
-    finally:
-        rec.forget_frames()
-        rec.finish()
-        ACTIVE.reset(token)
-        constructors.leave()
-        if paused:
-            gcpause.resume()
-    result, select = outputs.choose(
-        result, output, fname, lambda v: type(v) is Traced and type(v.value) is float)
+    result, select = outputs.choose(result, output, fname, _traced_scalar)
     if type(result) is not Traced:
         result = _constant_output(rec, result, fname)
     t = _finished(rec, result._id, input_ids, floating, fname, fn, named)
-    t.select = select
-    t.constants = constants
+    t.select, t.constants = select, constants
     return _made(t, wrt)
 
 
@@ -162,29 +151,24 @@ def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn,
     if rec.names[out_id] is None:
         rec.set_name(out_id, fname if fname.isidentifier() else "C")
     warn_dropped(rec, level)
+    out = Record._make(records[out_id])
     chosen = [n for n in floating if records[input_ids[n]][REQ]]
-    if not records[out_id][REQ] and chosen and records[out_id][KIND] == "op":
+    if not out.req and chosen and out.kind == "op":
         warnings.warn(f"the output of {fname} does not depend on any input in wrt "
                       f"({', '.join(chosen)}), so every gradient is 0", GradtraceWarning,
                       stacklevel=level)
-    t = Trace(rec.tape, out_id, input_ids, chosen,
-              name=rec.names[out_id], fn=fn, named_args=named)
-    t._instances = rec.has_instances()
-    return t
+    return Trace(rec.tape, out_id, input_ids, chosen, name=rec.names[out_id], fn=fn,
+                 named_args=named, instances=rec.has_instances())
 
 
 def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str, output=None) -> Trace:
     """A forward pass written with torch (see ``gradtrace.torchbridge``)."""
     named = torchrun.bind(fn, args, kwargs)
-    paused = gcpause.pause()
     try:
         r = torchrun.record(fn, named, wrt)
     except GradtraceError as e:
         located(e)
         raise
-    finally:
-        if paused:
-            gcpause.resume()
     r.result, select = outputs.choose(r.result, output, fname, r.is_scalar)
     unseen = type(r.result).__module__.startswith("torch") and hasattr(r.result, "detach") \
         and not r.is_traced(r.result)
@@ -202,6 +186,7 @@ def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str, output=None) -> Tr
     t = _finished(r.rec, out_id, r.inputs, list(r.inputs), fname, fn, named, 4)
     t.runner = torchrun.rerun
     t.checker = torchrun.check
+    t.mover = torchrun.moved
     t.torch_parameters = r.parameters       # what a descent step moves (gradtrace.params)
     t.select = select
     torchrun.attach(t, r)

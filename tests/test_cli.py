@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from gradtrace.cli import main
 
+from .conftest import needs_dot
 from .svgread import read_svg
 
 MODEL = '''
@@ -45,7 +46,6 @@ def helper_not_function():
 NOT_CALLABLE = 3
 '''
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not installed")
 
 
 @pytest.fixture
@@ -224,3 +224,14 @@ def test_installed_script_and_module(model, tmp_path, launcher):
     assert bad.stderr.strip().startswith("Error:") and "np.fft.fft" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert not (tmp_path / "f.svg").exists()
+
+
+def test_without_graphviz_svg_is_drawn_with_a_one_line_note(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    r = run("render", "seed_chain", "-o", tmp_path / "c.svg")
+    assert r.exit_code == 0, r.output
+    assert "note: Graphviz is not installed" in r.output and "Warning" not in r.output
+    assert (tmp_path / "c.svg").read_text().startswith("<?xml")
+    r = run("render", "seed_chain", "-o", tmp_path / "c.png")
+    assert r.exit_code == 2 and "writing PNG needs Graphviz" in r.output
+    assert not (tmp_path / "c.png").exists()

@@ -13,10 +13,10 @@ from gradtrace.notation import num, value_text
 from gradtrace.render.lesson import for_view
 from gradtrace.render.output import svg_text
 
+from .conftest import needs_dot
 from .svgread import all_text, overlapping, read_fast_svg, read_svg
 
-pytestmark = pytest.mark.skipif(
-    __import__("shutil").which("dot") is None, reason="Graphviz dot not installed")
+pytestmark = needs_dot
 
 
 def test_seed_chain_edges_carry_local_derivatives_and_nodes_gradients(chain):
@@ -142,18 +142,33 @@ def test_render_formats_and_atomic_writes(chain, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_missing_dot_writes_source_and_advice(chain, tmp_path, monkeypatch):
+def test_missing_dot_draws_svg_and_html_itself_and_says_so(chain, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     t = gt.trace(chain).backward()
-    with pytest.raises(gt.RenderError, match="apt-get install graphviz") as info:
-        t.render(tmp_path / "c.svg")
-    assert (tmp_path / "c.dot").exists() and not (tmp_path / "c.svg").exists()
-    assert "c.dot" in str(info.value)
-    assert "text/plain" in t._repr_mimebundle_()
-    (tmp_path / "d.dot").write_text("mine")       # a file the user did not name survives
-    with pytest.raises(gt.RenderError, match=r"d\.1\.dot"):
-        t.render(tmp_path / "d.svg")
-    assert (tmp_path / "d.dot").read_text() == "mine" and (tmp_path / "d.1.dot").exists()
+    for suffix in (".svg", ".html"):
+        with pytest.warns(gt.GradtraceWarning, match="Graphviz is not installed.*apt-get") \
+                as said:
+            t.render(tmp_path / f"c{suffix}")
+        assert said[0].filename == __file__          # the note names the user's call
+    nodes, _ = read_fast_svg((tmp_path / "c.svg").read_text())
+    assert {"z1", "a", "w3"} <= {texts[0].split()[0] for _, texts in nodes.values()}
+    assert 'id="gt-data"' in (tmp_path / "c.html").read_text()
+    assert (tmp_path / "c.dot").exists() is False
+    t.render(tmp_path / "c.dot")                    # DOT needs no Graphviz
+    assert (tmp_path / "c.dot").read_text() == t.to_dot()
+    for suffix in (".png", ".pdf"):
+        with pytest.raises(gt.RenderError, match=f"writing {suffix[1:].upper()} needs "
+                           "Graphviz.*apt-get install graphviz.*or write .svg"):
+            t.render(tmp_path / f"c{suffix}")
+        assert not (tmp_path / f"c{suffix}").exists()
+    if __import__("importlib").util.find_spec("PIL") is not None:
+        with pytest.raises(gt.RenderError, match="writing GIF needs Graphviz.*write .html"):
+            t.render(tmp_path / "c.gif")
+        assert not (tmp_path / "c.gif").exists()
+    with pytest.raises(gt.RenderError, match="layout='dot' needs Graphviz"):
+        t.render(tmp_path / "d.svg", layout="dot")
+    with pytest.warns(gt.GradtraceWarning, match="not installed"):
+        assert "text/html" in t._repr_mimebundle_()
 
 
 def test_timeout_stops_with_advice(tmp_path):

@@ -138,3 +138,19 @@ def test_every_gradient_is_a_writable_array():
     mine = t.grads["x"].copy()      # the trace hands out read-only views; a copy is yours
     mine[0, 0] = 99.0
     assert t.grads["x"][0, 0] != 99.0
+
+
+
+def test_records_read_by_name_in_the_order_the_recorder_writes():
+    from gradtrace.tape import Record
+    t = gt.trace(model, **ARGS_).backward()
+    tape = t.tape
+    assert (KIND, OP, VALUE, ARGS, LOCS, REQ, SCOPE, PARAMS) == tuple(range(8))
+    for v in range(len(tape)):
+        r = tape.record(v)
+        assert isinstance(r, Record) and tuple(r) == tape.records[v]
+        assert r.kind in ("input", "const", "op") and isinstance(r.req, bool)
+        assert isinstance(r.args, tuple) and all(u < v for u in r.args)
+        assert (r.prim is None) == (r.kind != "op") and isinstance(r.scope, tuple)
+        assert r.locs is None or len(r.locs) == len(r.args)
+        assert type(r.value) is float or isinstance(r.value, np.ndarray)

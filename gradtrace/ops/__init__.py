@@ -2,7 +2,7 @@
 
 Rows live by family (``elementwise``, ``reductions``, ``shape``, ``linalg``,
 ``constants``); each names the numpy callables and ``Traced`` methods it answers,
-and ``gradtrace.traced`` derives its dispatch from ``ROWS``.  Adding ``np.arctan``
+and ``gradtrace.dispatch`` derives its dispatch from ``ROWS``.  Adding ``np.arctan``
 is one ``unary(...)`` row here plus one line in the per-op gradient test list.
 """
 
@@ -51,12 +51,8 @@ from .reductions import LOGSUMEXP, SOFTMAX
 from .shape import CAST, GETITEM, RESHAPE, TRANSPOSE, getitem_params, is_basic_index
 from .writes import SETITEM
 
-FILES = {m.__file__ for m in (constants, elementwise, external, linalg, piecewise, reductions,
-                             selection, shape, writes)} | {
-    __file__, __import__(f"{__name__}.core", fromlist=["x"]).__file__}
-
 __all__ = ["CALL", "INFIX", "POSTFIX", "PREFIX", "NO_VALUE", "ROWS", "PRIMITIVES", "Composite",
            "Constant", "Primitive", "scalar_fallback", "ABS", "ADD", "DIV",
            "FLOOR_DIVIDE", "MAXIMUM", "MINIMUM", "MOD", "MUL", "NEG", "POW", "POW_CONST", "RELU",
            "SIGMOID", "SUB", "TANH", "MATMUL", "LOGSUMEXP", "SOFTMAX", "CAST", "GETITEM",
-           "RESHAPE", "TRANSPOSE", "SETITEM", "getitem_params", "is_basic_index", "FILES"]
+           "RESHAPE", "TRANSPOSE", "SETITEM", "getitem_params", "is_basic_index"]

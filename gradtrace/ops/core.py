@@ -14,7 +14,7 @@ A row is one of:
   float (``argmax``, ``isclose``); it runs on the plain values and its result is
   a constant, never an error.
 
-The dispatch tables in ``gradtrace.traced`` are derived from these rows, so adding
+The dispatch tables in ``gradtrace.dispatch`` are derived from these rows, so adding
 an op is adding a row.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
@@ -69,7 +69,13 @@ class Primitive:
     prec: int                       # binding strength for parenthesising
     formulas: tuple                 # per argument: template, or fn(operands, params, shapes)
     array: Callable                 # forward on numpy values: array(*vals, **params)
+    _: KW_ONLY                      # the rest by name: which derivative a row states is read
     scalar: Callable | None = None  # forward on Python floats (fast path)
+    # The local derivatives, stated once: ``local`` when one rule serves floats and arrays
+    # alike (it fills both of the next two); ``darray`` alone when floats may use it too
+    # (the unary/binary helpers derive ``dscalar``); ``dscalar`` beside it only where
+    # floats have a faster form (math.cos on a float: 0.09 µs, float(np.cos(x)): 0.33 µs)
+    local: Callable | None = None   # local(out, *vals): floats and arrays
     dscalar: Callable | None = None  # local derivatives on floats: dscalar(out, *vals)
     darray: Callable | None = None  # local derivatives on arrays: darray(out, *vals, **params)
     vjp: Callable | None = None     # vjp(k, g, out, vals, params) -> contribution to arg k
@@ -80,6 +86,14 @@ class Primitive:
     bind: Callable | None = None    # bind(*args, **kwargs) -> (tensor args, params or None)
     view: bool = False              # numpy's result is a view of argument 0 (it sees writes)
     js: JS | None = None            # the same op in JavaScript (the page's what-if)
+
+    def __post_init__(self):
+        if self.local is not None:
+            if self.dscalar is not None or self.darray is not None:
+                raise ValueError(f"op {self.name!r}: local= states the derivative for floats "
+                                 "and arrays; give dscalar=/darray= instead, not both")
+            object.__setattr__(self, "dscalar", self.local)
+            object.__setattr__(self, "darray", self.local)
 
     def __reduce__(self):
         """Pickled by name (its callables are lambdas): a tape or graph pickles."""
@@ -149,6 +163,21 @@ def scalar_fallback(prim: Primitive, vals, params):
     with np.errstate(all="ignore"):
         out = prim.array(*[np.float64(v) for v in vals], **(params or {}))
     return float(out)
+
+
+def local_derivatives(prim: Primitive, out, vals, params) -> tuple | None:
+    """The local derivatives of one call of ``prim`` from its row: floats through
+    ``dscalar``, arrays through ``darray`` (floats again for a float result), inf/nan
+    quietly; None when the row has none (a VJP op).  For callers off the hot path (torch
+    calls); ``Recorder.op`` and ``Recorder.binary`` inline the same steps for speed."""
+    with np.errstate(all="ignore"):
+        if type(out) is float and all(type(v) is float for v in vals) and \
+                prim.dscalar is not None:
+            return tuple(prim.dscalar(out, *vals, **(params or {})))
+        if prim.darray is None:
+            return None
+        locs = prim.darray(np.asarray(out), *[np.asarray(v) for v in vals], **(params or {}))
+        return tuple(float(x) for x in locs) if type(out) is float else tuple(locs)
 
 
 def normalize_axes(axis, ndim: int, fname: str):

@@ -75,29 +75,25 @@ ADD = register(Primitive(
     "add", 2, "{0} + {1}", INFIX, 50, ("1", "1"),
     js=JS("x + y", ("1", "1")),
     array=np.add, scalar=lambda x, y: x + y,
-    dscalar=lambda out, x, y: (1.0, 1.0),
-    darray=lambda out, x, y: (1.0, 1.0), symbol="+", numpy=(np.add,)))
+    local=lambda out, x, y: (1.0, 1.0), symbol="+", numpy=(np.add,)))
 
 SUB = register(Primitive(
     "sub", 2, "{0} − {1}", INFIX, 50, ("1", "−1"),
     js=JS("x - y", ("1", "-1")),
     array=np.subtract, scalar=lambda x, y: x - y,
-    dscalar=lambda out, x, y: (1.0, -1.0),
-    darray=lambda out, x, y: (1.0, -1.0), symbol="−", numpy=(np.subtract,)))
+    local=lambda out, x, y: (1.0, -1.0), symbol="−", numpy=(np.subtract,)))
 
 MUL = register(Primitive(
     "mul", 2, "{0}·{1}", INFIX, 60, ("{1}", "{0}"),
     js=JS("x * y", ("y", "x")),
     array=np.multiply, scalar=lambda x, y: x * y,
-    dscalar=lambda out, x, y: (y, x),
-    darray=lambda out, x, y: (y, x), symbol="×", numpy=(np.multiply,)))
+    local=lambda out, x, y: (y, x), symbol="×", numpy=(np.multiply,)))
 
 DIV = register(Primitive(
     "div", 2, "{0}/{1}", INFIX, 60, ("1/{1}", "−{0}/{1}²"),
     js=JS("x / y", ("1 / y", "-o / y")),
     array=np.true_divide, scalar=lambda x, y: x / y,
-    dscalar=lambda out, x, y: (1.0 / y, -out / y),
-    darray=lambda out, x, y: (1.0 / y, -out / y), symbol="÷", guard=True,
+    local=lambda out, x, y: (1.0 / y, -out / y), symbol="÷", guard=True,
     numpy=(np.true_divide,)))
 
 
@@ -147,8 +143,7 @@ NEG = register(Primitive(
     "neg", 1, "−{0}", PREFIX, 70, ("−1",),
     js=JS("-x", ("-1",)),
     array=np.negative, scalar=lambda x: -x,
-    dscalar=lambda out, x: (-1.0,), darray=lambda out, x: (-1.0,), symbol="−",
-    numpy=(np.negative,)))
+    local=lambda out, x: (-1.0,), symbol="−", numpy=(np.negative,)))
 
 
 def _mod_dy(out, x, y):
@@ -167,36 +162,32 @@ EXP = register(Primitive(
     "exp", 1, "exp({0})", CALL, 90, ("exp({0})",),
     js=JS("Math.exp(x)", ("o",)),
     array=np.exp, scalar=math.exp,
-    dscalar=lambda out, x: (out,), darray=lambda out, x: (out,), symbol="exp",
-    numpy=(np.exp,)))
+    local=lambda out, x: (out,), symbol="exp", numpy=(np.exp,)))
 
 LOG = register(Primitive(
     "log", 1, "ln({0})", CALL, 90, ("1/{0}",),
     js=JS("Math.log(x)", ("1 / x",)),
     array=np.log, scalar=math.log,
-    dscalar=lambda out, x: (1.0 / x,), darray=lambda out, x: (1.0 / x,), symbol="ln", guard=True,
-    numpy=(np.log,)))
+    local=lambda out, x: (1.0 / x,), symbol="ln", guard=True, numpy=(np.log,)))
 
 LOG1P = register(Primitive(
     "log1p", 1, "ln(1 + {0})", CALL, 90, ("1/(1 + {0})",),
     js=JS("Math.log1p(x)", ("1 / (1 + x)",)),
     array=np.log1p, scalar=math.log1p,
-    dscalar=lambda out, x: (1.0 / (1.0 + x),), darray=lambda out, x: (1.0 / (1.0 + x),),
-    symbol="log1p", guard=True, numpy=(np.log1p,)))
+    local=lambda out, x: (1.0 / (1.0 + x),), symbol="log1p", guard=True,
+    numpy=(np.log1p,)))
 
 EXPM1 = register(Primitive(
     "expm1", 1, "exp({0}) − 1", CALL, 90, ("exp({0})",),
     js=JS("Math.expm1(x)", ("o + 1",)),
     array=np.expm1, scalar=math.expm1,
-    dscalar=lambda out, x: (out + 1.0,), darray=lambda out, x: (out + 1.0,), symbol="expm1",
-    numpy=(np.expm1,)))
+    local=lambda out, x: (out + 1.0,), symbol="expm1", numpy=(np.expm1,)))
 
 SQRT = register(Primitive(
     "sqrt", 1, "√{0}", CALL, 90, ("1/(2√{0})",),
     js=JS("Math.sqrt(x)", ("0.5 / o",)),
     array=np.sqrt, scalar=math.sqrt,
-    dscalar=lambda out, x: (0.5 / out,), darray=lambda out, x: (0.5 / out,), symbol="√",
-    guard=True, numpy=(np.sqrt,)))
+    local=lambda out, x: (0.5 / out,), symbol="√", guard=True, numpy=(np.sqrt,)))
 
 EXP2 = unary("exp2", np.exp2, "2^{0}", "2^{0}·ln 2", lambda out, x: (out * _LN2,),
              scalar=lambda x: float(np.exp2(x)),

@@ -9,72 +9,36 @@ from __future__ import annotations
 
 from ..graph import nodes_of
 from . import fast as fast_draw
-from . import layout
+from .drawing import Drawing, make_drawing
 from .labels import esc
 from .legend import legend_dot
-from .lesson import LessonTrace, for_view
-from .options import make_options
-from .painter import Painter
-from .view import build_view
+from .lesson import LessonTrace
 
 MAX_ORDERED_FAN_OUT = 3     # the lesson view pins argument order up to this many uses of a value
 
 
-def _prepare(trace, options: dict, frame=None):
-    opts = make_options(**options)
-    trace = for_view(trace, opts.view)      # painter.t: the trace as this view draws it
-    view = build_view(trace.graph, opts.collapse, opts.depth)
-    fast = opts.layout == "fast" or (opts.layout == "auto" and (
-        len(view.nodes) > opts.fast_threshold or dot_would_stall(view)))
-    painter = Painter(trace, opts)
-    painter.frame = frame
-    return opts, view, painter, fast
-
-
-def dot_would_stall(view) -> bool:
-    """Predict dot's cost from the graph's shape.  dot is slow when labelled edges span
-    many ranks: a weight or constant shared by every step of a loop (an unrolled RNN)
-    sends one long edge per step.  The measure is the summed rank span of the edges
-    against the node count (a chain of 50 shared steps took dot 80 s; it scores 25x)."""
-    index = {v: i for i, v in enumerate(view.nodes)}
-    src = [index[u] for u, _, _, _ in view.edges]
-    dst = [index[v] for _, v, _, _ in view.edges]
-    layer = layout.layers_of(len(view.nodes), src, dst)
-    span = sum(abs(layer[v] - layer[u]) for u, v in zip(src, dst))
-    return span > 6 * len(view.nodes) + 200
-
-
-def fast_scene(trace, **options):
-    """The fast layout's scene when these options use it (else None: Graphviz lays out)."""
-    opts, view, painter, fast = _prepare(trace, options)
-    return fast_draw.scene(painter.t, view, painter, opts, _fixed(opts)) if fast else None
-
-
-def _fixed(opts) -> str | None:
-    """The orientation asked for, or None to let the layout choose."""
-    return None if opts.rankdir == "auto" else opts.rankdir
-
-
 def to_dot(trace, frame=None, **options) -> str:
-    """The diagram as DOT text (deterministic); ``frame``: one moment of the step-through,
-    drawn with the same geometry as every other (hidden lines keep their place)."""
-    opts, view, painter, fast = _prepare(trace, options, frame)
-    trace = painter.t
-    graph = trace.graph
-    if fast:
-        return fast_draw.dot_text(fast_draw.scene(trace, view, painter, opts, _fixed(opts)))
-    s = painter.s
-    rankdir = _fixed(opts)
+    """The diagram of ``trace`` as DOT text (see ``dot_text``)."""
+    return dot_text(make_drawing(trace, **options), frame)
+
+
+def dot_text(drawing: Drawing, frame=None, dpi: int | None = None) -> str:
+    """The drawing as DOT text (deterministic); ``frame``: one moment of the animation,
+    drawn with the same geometry as every other (hidden lines keep their place);
+    ``dpi``: the bitmap resolution Graphviz draws at."""
+    if drawing.fast:
+        return fast_draw.dot_text(drawing.scene, dpi)
+    painter, view = drawing.painter, drawing.view
+    s = painter.style
+    rankdir, width, height = drawing.shape
     stagger = {}
     ordered = _ordered(painter, view)
-    if rankdir is None:   # dot's drawing will have about the shape of the fast layout's
-        placed = fast_draw.scene(trace, view, painter, opts, None).placement
-        rankdir = placed.rankdir
-        if max(placed.width, placed.height) > 2 * min(placed.width, placed.height) and \
-                not ordered:
-            stagger = _staggered_leaves(view)
+    if drawing.options.rankdir == "auto" and max(width, height) > 2 * min(width, height) \
+            and not ordered:
+        stagger = _staggered_leaves(view)
     lines = [
         "digraph gradtrace {",
+        *([f"  graph [dpi={dpi}];"] if dpi else []),
         f'  graph [rankdir={rankdir}, bgcolor="{s["bg"]}", fontname="{s["font"]}", '
         f'fontcolor="{s["fg"]}", nodesep=0.25, ranksep=0.45, newrank=true'
         f'{", ordering=in" if ordered else ""}];',
@@ -88,19 +52,20 @@ def to_dot(trace, frame=None, **options) -> str:
             scope, members = view.groups[v]
             node_lines[v] = f"  {v} [{painter.group_attrs(v, scope, members)}];"
         else:
-            node_lines[v] = f"  n{v} [{painter.node_attrs(v)}];"
-    if opts.clusters:
-        lines.extend(_clustered(graph, view, node_lines, painter))
+            node_lines[v] = f"  n{v} [{painter.node_attrs(v, frame)}];"
+    if drawing.options.clusters:
+        lines.extend(_clustered(drawing.trace.graph, view, node_lines, painter))
     else:
         lines.extend(node_lines[v] for v in view.nodes)
     for u, v, k, e in view.edges:
         su = u if isinstance(u, str) else f"n{u}"
         sv = v if isinstance(v, str) else f"n{v}"
-        attrs = painter.edge_attrs(u, v, e, k) if e is not None else f'color="{s["edge"]}"'
+        attrs = painter.edge_attrs(u, v, e, k, frame) if e is not None \
+            else f'color="{s["edge"]}"'
         if u in stagger:
             attrs += f", minlen={stagger[u]}"
         lines.append(f"  {su} -> {sv} [{attrs}];")
-    if opts.legend:
+    if drawing.options.legend:
         lines.append(legend_dot(painter))
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -113,7 +78,7 @@ def _ordered(painter, view) -> bool:
     the ordered edges through each other's labels).  Collapsed calls have no argument
     order to keep, and a value shared by many steps (a loop's weight) is better placed
     freely: pinned orders would run its edges through the steps' labels."""
-    if not isinstance(painter.t, LessonTrace) or view.groups:
+    if not isinstance(painter.trace, LessonTrace) or view.groups:
         return False
     uses: dict = {}
     for u, v, _, _ in view.edges:
@@ -131,7 +96,7 @@ def _staggered_leaves(view, levels: int = 3) -> dict:
 
 def _clustered(graph, view, node_lines, painter) -> list[str]:
     """Nodes nested in one cluster per scope (functions and gt.scope blocks)."""
-    s = painter.s
+    s = painter.style
     tree: dict[tuple, list] = {(): []}
     for v in view.nodes:
         scope = () if isinstance(v, str) else nodes_of(graph)[v]["scope"]
@@ -161,7 +126,3 @@ def _clustered(graph, view, node_lines, painter) -> list[str]:
                 out.append(f"{pad}}}")
     emit((), 2)
     return out
-
-
-def uses_fast_layout(dot_text: str) -> bool:
-    return "splines=false, outputorder=edgesfirst" in dot_text.split("\n", 2)[1]

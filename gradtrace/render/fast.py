@@ -70,25 +70,46 @@ def label_size(lines) -> tuple[float, float]:
     return max(len(t) for t, _ in lines) * CHAR_W[10] + 2 * PAD, LINE_H * len(lines) + PAD
 
 
-def scene(trace, view, painter, opts, rankdir: str | None) -> Scene:
-    sc = Scene(trace.graph, view, painter, list(view.nodes), list(view.edges), None,
-               painter.s)
-    node_w, node_h = [], []
+@dataclass
+class Measures:
+    """The sizes the layout needs, measured once per drawing: box i is view node i, edge
+    i runs from box src[i] to box dst[i] with a label of label_w[i] x label_h[i] (0: none)."""
+
+    src: list
+    dst: list
+    node_w: list
+    node_h: list
+    label_w: list
+    label_h: list
+
+    def sizes(self) -> tuple[list, list, list, list, list, list]:
+        """The arguments ``layout.place`` and ``layout.orientation`` take after ``n``."""
+        return self.src, self.dst, self.node_w, self.node_h, self.label_w, self.label_h
+
+
+def measure(graph, view, painter) -> Measures:
+    """Every box's and every edge label's size, from what the painter says in them."""
+    sc = Scene(graph, view, painter, list(view.nodes), list(view.edges), None, painter.style)
+    m = Measures([], [], [], [], [], [])
     for v in sc.nodes:
         rows = sc.rows(v)
-        node_w.append(max(text_width(row) for row in rows) + 2 * PAD + 4)
-        node_h.append(LINE_H * len(rows) + 2 * PAD)
+        m.node_w.append(max(text_width(row) for row in rows) + 2 * PAD + 4)
+        m.node_h.append(LINE_H * len(rows) + 2 * PAD)
     index = {v: i for i, v in enumerate(sc.nodes)}
-    src, dst, label_w, label_h = [], [], [], []
     for i, (u, v, _, _) in enumerate(sc.edges):
-        src.append(index[u])
-        dst.append(index[v])
+        m.src.append(index[u])
+        m.dst.append(index[v])
         lw, lh = label_size(sc.edge(i)[0])
-        label_w.append(lw)
-        label_h.append(lh)
-    sc.placement = layout.place(len(sc.nodes), src, dst, node_w, node_h, label_w, label_h,
-                                rankdir=rankdir)
-    sc.src, sc.dst = src, dst
+        m.label_w.append(lw)
+        m.label_h.append(lh)
+    return m
+
+
+def scene(graph, view, painter, measured: Measures, rankdir: str | None) -> Scene:
+    """Place every box and label of ``view``; ``rankdir`` None: the squarer orientation."""
+    sc = Scene(graph, view, painter, list(view.nodes), list(view.edges), None, painter.style)
+    sc.placement = layout.place(len(sc.nodes), *measured.sizes(), rankdir=rankdir)
+    sc.src, sc.dst = measured.src, measured.dst
     return sc
 
 
@@ -111,6 +132,13 @@ class _Classes(dict):
         return name
 
 
+class _ClassTables:
+    """The three class tables one SVG hands out: text fill, edge stroke, box look."""
+
+    def __init__(self):
+        self.fill, self.stroke, self.box = _Classes("k"), _Classes("s"), _Classes("b")
+
+
 def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
     """Stream the SVG of ``sc`` through ``write(str)``.  Colours are CSS classes, so each
     element carries only its geometry and text; the style sheet comes at the end
@@ -118,28 +146,42 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
     p = sc.placement
     s = sc.style
     margin = 8.0
-    key = legend_rows(sc.painter) if sc.painter.o.legend else []
+    key = legend_rows(sc.painter) if sc.painter.opts.legend else []
     key_w = max((len(t) for t, _, _ in key), default=0) * CHAR_W[10] + 30
     w = max(p.width, key_w) + 2 * margin
     h = p.height + 2 * margin + (LINE_H * len(key) + 2 * PAD + 8 if key else 0)
-    fill, stroke, box = _Classes("k"), _Classes("s"), _Classes("b")
+    classes = _ClassTables()
     write(f'<?xml version="1.0" encoding="UTF-8"?>\n'
           f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0f}pt" height="{h:.0f}pt" '
           f'viewBox="{-margin:.1f} {-margin:.1f} {w:.1f} {h:.1f}" '
           f'font-family="{_x(s["font"])}" font-size="11" class="gradtrace fast">\n'
           f'<rect x="{-margin:.1f}" y="{-margin:.1f}" width="{w:.1f}" height="{h:.1f}" '
           f'fill="{s["bg"]}"/>\n')
+    buf: list[str] = []
+    for piece in _svg_edges(sc, classes):
+        buf.append(piece)
+        if len(buf) >= chunk:
+            write("".join(buf))
+            buf.clear()
+    for piece in _svg_nodes(sc, classes):
+        buf.append(piece)
+        if len(buf) >= chunk:
+            write("".join(buf))
+            buf.clear()
+    if key:
+        buf.append(_legend_svg(key, p.height + 8, classes.fill, s))
+    buf.append(_svg_styles(s, classes))
+    write("".join(buf))
+
+
+def _svg_edges(sc: Scene, classes: _ClassTables):
+    """Each edge: a path, and its label box with text lines when it has one."""
+    p = sc.placement
+    fill, stroke = classes.fill, classes.stroke
     X, Y, W, H = p.x.tolist(), p.y.tolist(), p.w.tolist(), p.h.tolist()
     label_box = p.label_box.tolist()
     lr = p.rankdir == "LR"
-    buf: list[str] = []
-
-    def edge_id(i: int) -> str:
-        if not sc.painter.o.element_ids:
-            return ""
-        u, v, k, _ = sc.edges[i]
-        return f' id="e{u}_{v}_{k}"'
-
+    ids = sc.painter.opts.element_ids
     for i in range(len(sc.edges)):
         lines, color, width = sc.edge(i)
         u, v = sc.src[i], sc.dst[i]
@@ -148,26 +190,32 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
         else:
             x1, y1, x4, y4 = X[u], Y[u] + H[u] / 2, X[v], Y[v] - H[v] / 2
         extra = f' stroke-width="{width:.2f}"' if width != 1.0 else ""
-        if lines:
-            k = label_box[i]
-            lx, ly, lw, lh = X[k], Y[k], W[k], H[k]
-            if lr:
-                x2, y2, x3, y3 = lx - lw / 2, ly, lx + lw / 2, ly
-            else:
-                x2, y2, x3, y3 = lx, ly - lh / 2, lx, ly + lh / 2
-            top = ly - lh / 2 + PAD / 2 + 10
-            texts = "".join(f'<text x="{lx:.1f}" y="{top + LINE_H * j:.1f}" '
-                            f'class="{fill[c]}">{_x(t)}</text>' for j, (t, c) in enumerate(lines))
-            buf.append(f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x2:.1f},{y2:.1f}'
-                       f'M{x3:.1f},{y3:.1f}L{x4:.1f},{y4:.1f}"{extra}/>'
-                       f'<g class="l" data-edge="{i}"{edge_id(i)}><rect x="{lx - lw / 2:.1f}" '
-                       f'y="{ly - lh / 2:.1f}" width="{lw:.1f}" height="{lh:.1f}"/>{texts}</g>\n')
+        if not lines:
+            yield (f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x4:.1f},'
+                   f'{y4:.1f}"{extra}/>\n')
+            continue
+        k = label_box[i]
+        lx, ly, lw, lh = X[k], Y[k], W[k], H[k]
+        if lr:
+            x2, y2, x3, y3 = lx - lw / 2, ly, lx + lw / 2, ly
         else:
-            buf.append(f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x4:.1f},'
-                       f'{y4:.1f}"{extra}/>\n')
-        if len(buf) >= chunk:
-            write("".join(buf))
-            buf.clear()
+            x2, y2, x3, y3 = lx, ly - lh / 2, lx, ly + lh / 2
+        top = ly - lh / 2 + PAD / 2 + 10
+        texts = "".join(f'<text x="{lx:.1f}" y="{top + LINE_H * j:.1f}" '
+                        f'class="{fill[c]}">{_x(t)}</text>' for j, (t, c) in enumerate(lines))
+        eu, ev, ek, _ = sc.edges[i]
+        edge_id = f' id="e{eu}_{ev}_{ek}"' if ids else ""
+        yield (f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x2:.1f},{y2:.1f}'
+               f'M{x3:.1f},{y3:.1f}L{x4:.1f},{y4:.1f}"{extra}/>'
+               f'<g class="l" data-edge="{i}"{edge_id}><rect x="{lx - lw / 2:.1f}" '
+               f'y="{ly - lh / 2:.1f}" width="{lw:.1f}" height="{lh:.1f}"/>{texts}</g>\n')
+
+
+def _svg_nodes(sc: Scene, classes: _ClassTables):
+    """Each box: its rectangle, its rows of text, and a tooltip with the source line."""
+    p = sc.placement
+    fill, box = classes.fill, classes.box
+    X, Y, W, H = p.x.tolist(), p.y.tolist(), p.w.tolist(), p.h.tolist()
     for i, v in enumerate(sc.nodes):
         x, y, bw, bh = X[i], Y[i], W[i], H[i]
         f, b, per = sc.look(v)
@@ -181,14 +229,14 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
                 for t, c, size, bold in row) + "</text>"
             for k, row in enumerate(rows))
         title = rows[0][0][0] if isinstance(v, str) else sc.painter.hover(v)
-        buf.append(f'<g class="n" id="{nid}"><title>{_x(title)}</title>'
-                   f'<rect x="{x - bw / 2:.1f}" y="{y - bh / 2:.1f}" width="{bw:.1f}" '
-                   f'height="{bh:.1f}" rx="4" class="{box[(f, b)]}{thick}"/>{texts}</g>\n')
-        if len(buf) >= chunk:
-            write("".join(buf))
-            buf.clear()
-    if key:
-        buf.append(_legend_svg(key, p.height + 8, fill, s))
+        yield (f'<g class="n" id="{nid}"><title>{_x(title)}</title>'
+               f'<rect x="{x - bw / 2:.1f}" y="{y - bh / 2:.1f}" width="{bw:.1f}" '
+               f'height="{bh:.1f}" rx="4" class="{box[(f, b)]}{thick}"/>{texts}</g>\n')
+
+
+def _svg_styles(s: dict, classes: _ClassTables) -> str:
+    """The style sheet and arrow markers for every class handed out, and the end."""
+    fill, stroke, box = classes.fill, classes.stroke, classes.box
     css = [f".e{{fill:none}}.l text{{font-size:10px;text-anchor:middle}}"
            f".l rect{{fill:{s['bg']};fill-opacity:.85}}.n text{{text-anchor:middle}}"
            f".t{{font-weight:bold}}.m{{font-size:10px}}.p{{stroke-width:2.5}}"]
@@ -199,8 +247,7 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
                       f'markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
                       f'<path d="M0,0L10,5L0,10z" fill="{c}"/></marker>'
                       for c, k in sorted(stroke.items()))
-    buf.append(f'<defs>{markers}</defs>\n<style>{"".join(css)}</style>\n</svg>\n')
-    write("".join(buf))
+    return f'<defs>{markers}</defs>\n<style>{"".join(css)}</style>\n</svg>\n'
 
 
 def _legend_svg(key, top: float, fill, s) -> str:
@@ -232,8 +279,9 @@ def _cls(size, bold) -> str:
 
 
 # ---------------------------------------------------------------- pinned DOT for neato -n2
-def dot_text(sc: Scene) -> str:
-    """The same drawing as DOT with fixed positions (y flipped: DOT's y grows upward)."""
+def dot_text(sc: Scene, dpi: int | None = None) -> str:
+    """The same drawing as DOT with fixed positions (y flipped: DOT's y grows upward), for
+    ``neato -n2``; ``dpi``: the bitmap resolution."""
     p = sc.placement
     s = sc.style
     top = p.height
@@ -243,6 +291,7 @@ def dot_text(sc: Scene) -> str:
         return f'pos="{x:.1f},{top - y:.1f}!", width={w / 72:.3f}, height={h / 72:.3f}'
     out = [
         "digraph gradtrace {",
+        *([f"  graph [dpi={dpi}];"] if dpi else []),
         f'  graph [bgcolor="{s["bg"]}", splines=false, outputorder=edgesfirst, '
         f'fontname="{s["font"]}"];',
         f'  node [shape=box, style="rounded,filled", fontname="{s["font"]}", fontsize=11, '

@@ -14,8 +14,9 @@ import io
 from pathlib import Path
 
 from ..errors import RenderError
-from .dot import _prepare, to_dot
-from .output import run_graphviz, write_atomic
+from .dot import dot_text
+from .drawing import Drawing
+from .output import DEFAULT_TIMEOUT, graphviz_program, run_graphviz, write_atomic
 from .story import line_ids, story
 
 DPI = 80     # 10 pt edge labels come out 11 px high; the seed chain's frames are 716 px wide
@@ -51,7 +52,7 @@ def frames(trace, painter, steps) -> list[Frame]:
     shown: set[str] = set()
     said: dict[str, str] = {}
     out = []
-    hi = painter.s["highlight"]
+    hi = painter.style["highlight"]
     for s in steps:
         if s.kind == "update":
             break
@@ -60,7 +61,7 @@ def frames(trace, painter, steps) -> list[Frame]:
         if s.kind != "backward" and s is not _last_forward(steps):
             continue
         final = {i for i in shown if i[0] != "g" or i not in said or
-                 said[i] == painter.grad_text(int(i[1:]), painter.o.terse)}
+                 said[i] == painter.grad_text(int(i[1:]), painter.opts.terse)}
         out.append(Frame(final, set(s.now) | set(s.also), hi, painter))
     return out
 
@@ -69,25 +70,23 @@ def _last_forward(steps):
     return [s for s in steps if s.kind in ("inputs", "forward")][-1]
 
 
-def write_gif(trace, path, timeout: float | None = None, **options) -> Path:
-    """Write the animation of ``trace``'s backward pass to ``path``."""
+def write_gif(drawing: Drawing, path, timeout: float | None = None) -> Path:
+    """Write the animation of the drawing's backward pass to ``path`` (a drawing made
+    for it: ``make_drawing(trace, "gif", ...)``)."""
     try:
         from PIL import Image
     except ImportError:
         raise RenderError("writing a GIF needs Pillow: pip install 'gradtrace[gif]'") from None
-    options = {**options, "products": True}
-    if not trace.has_grads:
-        trace.backward()
-    _, view, painter, fast = _prepare(trace, options)
-    if fast:
-        raise RenderError(f"the graph has {len(view.nodes):,} boxes: too big to animate "
-                          "legibly; fold calls (--collapse-all, --depth 1) or write .html")
+    if drawing.fast:
+        raise RenderError(f"the graph has {len(drawing.view.nodes):,} boxes: too big to "
+                          "animate legibly; fold calls (--collapse-all, --depth 1) or write "
+                          ".html")
+    graphviz_program("dot", "writing GIF", "write .html, the step-through page")
+    trace, painter = drawing.trace, drawing.painter
     images = []
-    for frame in frames(painter.t, painter, story(painter.t, painter)):
-        dot = to_dot(trace, frame=frame, **options).replace(
-            "digraph gradtrace {\n", f"digraph gradtrace {{\n  graph [dpi={DPI}];\n", 1)
-        png = run_graphviz(dot, "png", timeout) if timeout is not None else \
-            run_graphviz(dot, "png")
+    for frame in frames(trace, painter, story(trace, painter)):
+        png = run_graphviz(dot_text(drawing, frame, dpi=DPI), "png",
+                           DEFAULT_TIMEOUT if timeout is None else timeout, purpose="gif")
         images.append(Image.open(io.BytesIO(png)).convert("RGB"))
     sizes = {im.size for im in images}
     if len(sizes) != 1:

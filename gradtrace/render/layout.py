@@ -74,6 +74,36 @@ def place(n: int, src, dst, node_w, node_h, label_w, label_h,
           rankdir: str | None = None, sweeps: int = SWEEPS) -> Placement:
     """Lay out nodes 0..n-1 and edges src[e] -> dst[e].  ``label_w[e]`` > 0 gives edge e a
     label box of that size.  ``rankdir`` None chooses LR or TB, whichever is squarer."""
+    col, w, h, label_box, a, b = _columns(n, src, dst, node_w, node_h, label_w, label_h)
+    count = len(col)
+    pos = _ranks(col, np.arange(count, dtype=float), np.arange(count))
+    for sweep in range(sweeps):
+        frm, to = (a, b) if sweep % 2 == 0 else (b, a)    # downward: look at predecessors
+        total = np.bincount(to, weights=pos[frm], minlength=count)
+        seen = np.bincount(to, minlength=count)
+        key = np.where(seen > 0, total / np.maximum(seen, 1), pos)
+        pos = _ranks(col, key, pos)
+    if rankdir is None:
+        rankdir = _squarer(col, w, h)
+    across = 1 if rankdir in ("LR", "RL") else 0
+    return _coordinates(col, pos, w, h, across, label_box)
+
+
+def orientation(n: int, src, dst, node_w, node_h, label_w,
+                label_h) -> tuple[str, float, float]:
+    """(rankdir, width, height) that ``place`` would choose, without placing anything:
+    the squarer of LR and TB depends only on the columns and the box sizes, not on the
+    order within a column (what dot's drawing is oriented by, at a fraction of the cost)."""
+    col, w, h, _, _, _ = _columns(n, src, dst, node_w, node_h, label_w, label_h)
+    rankdir = _squarer(col, w, h)
+    length, wide = _extent(col, w, h, 1 if rankdir == "LR" else 0)
+    return (rankdir, length, wide) if rankdir == "LR" else (rankdir, wide, length)
+
+
+def _columns(n: int, src, dst, node_w, node_h, label_w, label_h):
+    """Every box's column (nodes on even columns by layer, each label just before its
+    target's), the box sizes, each edge's label box, and the edges the sweeps follow
+    (a labelled edge runs source -> label -> target)."""
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
     label_w = np.asarray(label_w, dtype=float)
@@ -87,20 +117,9 @@ def place(n: int, src, dst, node_w, node_h, label_w, label_h,
     col = np.concatenate([col_node, col_node[dst[labelled]] - 1])
     w = np.concatenate([np.asarray(node_w, dtype=float), label_w[labelled]])
     h = np.concatenate([np.asarray(node_h, dtype=float), np.asarray(label_h, float)[labelled]])
-    # the graph the sweeps see: a labelled edge runs source -> label -> target
     a = np.concatenate([src[plain], src[labelled], label_box[labelled]])
     b = np.concatenate([dst[plain], label_box[labelled], dst[labelled]])
-    pos = _ranks(col, np.arange(count, dtype=float), np.arange(count))
-    for sweep in range(sweeps):
-        frm, to = (a, b) if sweep % 2 == 0 else (b, a)    # downward: look at predecessors
-        total = np.bincount(to, weights=pos[frm], minlength=count)
-        seen = np.bincount(to, minlength=count)
-        key = np.where(seen > 0, total / np.maximum(seen, 1), pos)
-        pos = _ranks(col, key, pos)
-    if rankdir is None:
-        rankdir = _squarer(col, pos, w, h)
-    across = 1 if rankdir in ("LR", "RL") else 0
-    return _coordinates(col, pos, w, h, across, label_box)
+    return col, w, h, label_box, a, b
 
 
 def _ranks(col, key, tie) -> np.ndarray:
@@ -132,7 +151,7 @@ def _extent(col, w, h, across: int) -> tuple[float, float]:
     return max(length, 0.0), widest
 
 
-def _squarer(col, pos, w, h) -> str:
+def _squarer(col, w, h) -> str:
     def off(length, wide):
         return abs(math.log(max(length, 1.0) / max(wide, 1.0)))
     return "LR" if off(*_extent(col, w, h, 1)) <= off(*_extent(col, w, h, 0)) else "TB"

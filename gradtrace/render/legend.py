@@ -13,7 +13,7 @@ from .labels import esc
 
 def legend_rows(painter) -> list[tuple[str, str, str | None]]:
     """(text, text colour, swatch fill or None) for each line of the legend."""
-    s, g = painter.s, painter.g
+    s, g = painter.style, painter.graph
     nodes = nodes_of(g).values()
     edges = [e for _, _, e in g.edges(data=True)]
     rows: list[tuple[str, str, str | None]] = [("Legend", s["fg"], None)]
@@ -23,12 +23,12 @@ def legend_rows(painter) -> list[tuple[str, str, str | None]]:
         rows.append(("data: an input without a gradient", s["fg"], s["data"]))
     rows.append(("a value computed from them", s["fg"], s["op"]))
     rows.append(("the output, where backward starts", s["fg"], s["out"]))
-    if painter.o.values:
+    if painter.opts.values:
         rows.append(("= 0.42  the value, from the forward pass", s["value"], None))
     if painter.has_grads:
         rows.append((f"{partial(painter.out_name, 'v')} = …  the gradient, from the backward "
                      "pass; several terms: the sum over paths", s["grad"], None))
-    if painter.o.locals and not painter.o.terse:
+    if painter.opts.locals and not painter.opts.terse:
         rows.append(("∂v/∂u = … on an edge: its sensitivity (local derivative)", s["fg"], None))
         if painter.has_grads:
             rows.append(("← …  what flowed back along the edge", s["grad"], None))
@@ -37,7 +37,7 @@ def legend_rows(painter) -> list[tuple[str, str, str | None]]:
     if any(e.get("local") is None for e in edges):
         rows.append(("(VJP): an array op, its chain rule a vector-Jacobian product", s["dim"],
                      None))
-    if getattr(painter.t, "base", None) is not None:
+    if getattr(painter.trace, "base", None) is not None:
         rows.append(("unnamed steps are folded into the edges (view='ops' shows them)",
                      s["dim"], None))
     if painter.heat is not None:
@@ -51,11 +51,11 @@ def legend_dot(painter) -> str:
     """The legend as one DOT node (an HTML-like table)."""
     cells = []
     for text, colour, swatch in legend_rows(painter):
-        mark = (f'<TD BGCOLOR="{swatch}" BORDER="1" COLOR="{painter.s["border"]}" '
+        mark = (f'<TD BGCOLOR="{swatch}" BORDER="1" COLOR="{painter.style["border"]}" '
                 f'WIDTH="14" HEIGHT="10"></TD>'
                 if swatch else '<TD WIDTH="14"></TD>')
         cells.append(f'<TR>{mark}<TD ALIGN="LEFT"><FONT COLOR="{colour}" POINT-SIZE="10">'
                      f'{esc(text)}</FONT></TD></TR>')
-    return (f'  legend [shape=box, style="rounded", color="{painter.s["dim"]}", '
+    return (f'  legend [shape=box, style="rounded", color="{painter.style["dim"]}", '
             f'label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">'
             f'{"".join(cells)}</TABLE>>];')

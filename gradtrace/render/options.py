@@ -1,5 +1,6 @@
-"""Rendering options: every keyword ``render`` / ``to_dot`` / ``show`` accept, checked
-once, with the behaviours a style turns on (``palette.STYLES``)."""
+"""Rendering options: every keyword ``render`` / ``to_dot`` / ``show`` / ``drawing``
+accept, checked once where a drawing is made, with the behaviours a style turns on
+(``palette.STYLES``).  The choices are defined here once; the CLI's options use them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ from dataclasses import dataclass, fields
 
 from ..errors import RenderError
 from ..notation import DIGITS
-from .lesson import VIEWS
+from .lesson import VIEWS as VIEWS  # the CLI offers these
 from .palette import PALETTES, STYLES
+
+STYLE_NAMES = tuple(sorted(STYLES))
+RANKDIRS = ("auto", "LR", "TB", "RL", "BT")
+LAYOUTS = ("auto", "dot", "fast")
+DIGITS_RANGE = (1, 17)
+# output formats by file suffix (what ``format=`` and ``--format`` accept are the values)
+FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
+           ".json": "json", ".html": "html", ".htm": "html", ".gif": "gif"}
+FORMAT_NAMES = ("svg", "png", "pdf", "dot", "json", "html", "gif")
 
 
 @dataclass
@@ -33,25 +43,30 @@ class Options:
     heat: bool = False              # edge colour and width follow |contribution|
     view: str = "lesson"            # lesson: one box per named value; ops: one per operation
     legend: bool = False            # say what fills, colours, ←, ‖·‖ and VJP mean
+    whatif: bool | None = None      # the page's live what-if (None: on; False leaves it out)
 
     def __post_init__(self):
         self._check_types()
         if self.style not in STYLES:
             raise RenderError(f"unknown style '{self.style}'; choose one of "
-                              f"{', '.join(sorted(STYLES))}")
+                              f"{', '.join(STYLE_NAMES)}")
         for behaviour in STYLES[self.style]:      # compact is terse, heat is heat
             setattr(self, behaviour, True)
-        if self.layout not in ("auto", "dot", "fast"):
-            raise RenderError(f"unknown layout '{self.layout}'; choose auto, dot or fast")
+        if self.layout not in LAYOUTS:
+            raise RenderError(f"unknown layout '{self.layout}'; choose {_either(LAYOUTS)}")
         if self.view not in VIEWS:
             raise RenderError(f"unknown view '{self.view}'; choose lesson (one box per value "
                               "your code names) or ops (one box per operation)")
+        if self.whatif is not None and not isinstance(self.whatif, bool):
+            raise RenderError(f"whatif must be True or False, not {self.whatif!r}")
         if self.rankdir is None:
             self.rankdir = "auto"
-        if self.rankdir not in ("auto", "LR", "TB", "RL", "BT"):
-            raise RenderError(f"unknown rankdir '{self.rankdir}'; choose auto, LR, TB, RL or BT")
-        if not _whole(self.digits) or not 1 <= self.digits <= 17:
-            raise RenderError(f"digits must be a whole number from 1 to 17, not {self.digits!r}")
+        if self.rankdir not in RANKDIRS:
+            raise RenderError(f"unknown rankdir '{self.rankdir}'; choose {_either(RANKDIRS)}")
+        low, high = DIGITS_RANGE
+        if not _whole(self.digits) or not low <= self.digits <= high:
+            raise RenderError(f"digits must be a whole number from {low} to {high}, "
+                              f"not {self.digits!r}")
 
     def _check_types(self) -> None:
         """Options of the wrong type are named here, not met as a TypeError deep inside."""
@@ -83,7 +98,12 @@ def _whole(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def _either(choices) -> str:
+    return f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+
 def make_options(**options) -> Options:
+    """The options, checked: an unknown keyword or value is a RenderError naming it."""
     names = {f.name for f in fields(Options)}
     unknown = sorted(set(options) - names)
     if unknown:

@@ -15,19 +15,19 @@ import stat
 import subprocess
 import tempfile
 import threading
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 import graphviz
 
 from .. import gcpause
-from ..errors import GradtraceWarning, RenderError
-from .dot import fast_scene, to_dot, uses_fast_layout
+from ..errors import RenderError, warn_user
+from .dot import dot_text
+from .drawing import Drawing, make_drawing
+from .fast import dot_text as pinned_dot_text
 from .fast import write_svg
+from .options import FORMAT_NAMES, FORMATS
 
-FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
-           ".json": "json", ".html": "html", ".htm": "html", ".gif": "gif"}
 DEFAULT_TIMEOUT = 120.0
 AUTO_BUDGET = 10.0    # layout="auto" gives dot this long, then draws with the fast layout
 INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: "
@@ -36,6 +36,10 @@ INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz;
 
 class GraphvizTimeout(RenderError):
     """Graphviz did not finish within its time limit."""
+
+
+class GraphvizMissing(RenderError):
+    """Graphviz's programs are not installed (not on PATH)."""
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -123,9 +127,9 @@ def format_for(path: Path, format: str | None) -> str:
         fmt = format.lower().lstrip(".")
         if fmt == "gv":
             fmt = "dot"
-        if fmt not in set(FORMATS.values()):
-            raise RenderError(f"unknown format '{format}'; choose one of svg, png, pdf, dot, "
-                              "json, html, gif")
+        if fmt not in FORMAT_NAMES:
+            raise RenderError(f"unknown format '{format}'; choose one of "
+                              f"{', '.join(FORMAT_NAMES)}")
         return fmt
     found = FORMATS.get(Path(path).suffix.lower())
     if found is None:
@@ -134,11 +138,20 @@ def format_for(path: Path, format: str | None) -> str:
     return found
 
 
-def graphviz_program(engine: str) -> str:
+def graphviz_program(engine: str, needs: str = "this",
+                     instead: str = "write .svg, .html or .dot, which gradtrace makes without "
+                                    "it") -> str:
+    """The path of Graphviz's ``engine``; if it is absent, a GraphvizMissing saying what
+    ``needs`` it, how to install it, and what to do ``instead``."""
     exe = shutil.which(engine)
     if exe is None:
-        raise RenderError(f"Graphviz's `{engine}` program was not found on PATH; {INSTALL_HINT}")
+        raise GraphvizMissing(f"{needs} needs Graphviz's `{engine}` program, which was not "
+                              f"found on PATH; {INSTALL_HINT}; or {instead}")
     return exe
+
+
+def has_dot() -> bool:
+    return shutil.which("dot") is not None
 
 
 def memory_limit_mb() -> int:
@@ -188,24 +201,27 @@ def no_limit(timeout) -> float | None:
     return float(timeout)
 
 
-def run_graphviz(dot_text: str, fmt: str, timeout: float | None = DEFAULT_TIMEOUT,
-                 memory_mb: int | None = None) -> bytes:
-    """Lay out and draw ``dot_text`` (pinned-position DOT goes through ``neato -n2``), in a
-    child capped at ``memory_mb`` MiB that cannot outlive gradtrace."""
+def run_graphviz(text: str, fmt: str, timeout: float | None = DEFAULT_TIMEOUT,
+                 memory_mb: int | None = None, pinned: bool = False,
+                 purpose: str = "") -> bytes:
+    """Lay out and draw the DOT ``text`` (``pinned``: positions are given, so ``neato -n2``
+    only draws), in a child capped at ``memory_mb`` MiB that cannot outlive gradtrace;
+    ``purpose``: the output format a missing Graphviz is named for."""
     if fmt not in graphviz.FORMATS:
         raise RenderError(f"Graphviz cannot write format '{fmt}'")
     limit = no_limit(timeout)
     memory_mb = memory_mb or memory_limit_mb()
-    fast = uses_fast_layout(dot_text)
-    cmd = [graphviz_program("neato"), "-n2"] if fast else [graphviz_program("dot")]
+    needs = f"writing {(purpose or fmt).upper()}"
+    cmd = [graphviz_program("neato", needs), "-n2"] if pinned else \
+        [graphviz_program("dot", needs)]
     cmd.append(f"-T{fmt}")
-    nodes = max(dot_text.count("label=<") - dot_text.count("->"), 0)
+    nodes = max(text.count("label=<") - text.count("->"), 0)
     # its own process group: a `dot` that is a wrapper script dies with its children
     with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, preexec_fn=_limited(memory_mb),
                           start_new_session=True) as proc:
         try:
-            out, err = proc.communicate(dot_text.encode("utf-8"), timeout=limit)
+            out, err = proc.communicate(text.encode("utf-8"), timeout=limit)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             proc.communicate()
@@ -266,16 +282,6 @@ def _failure(program: str, code: int, stderr: str, memory_mb: int, nodes: int) -
     return f"Graphviz failed ({program}): {lines[0] if lines else 'exit status ' + str(code)}"
 
 
-def free_name(path: Path) -> Path:
-    """``path``, or ``name.1.dot``, ``name.2.dot`` ... if it exists: a file the user did not
-    name is never overwritten."""
-    candidate, n = path, 0
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}.{n}{path.suffix}")
-    return candidate
-
-
 _SCALED = re.compile(r"[Ss]caling by ([0-9.]+)")
 
 
@@ -290,77 +296,75 @@ def pass_on_warnings(stderr: str) -> None:
         scaled = _SCALED.search(line)
         if scaled:
             pct = float(scaled.group(1)) * 100
-            warnings.warn(f"Graphviz shrank the bitmap to {pct:.0f}% of its size to fit its "
-                          "limits, so its text may be unreadable; render SVG or PDF instead, "
-                          "or fold scopes (--collapse-all)", GradtraceWarning, stacklevel=4)
+            warn_user(f"Graphviz shrank the bitmap to {pct:.0f}% of its size to fit its "
+                      "limits, so its text may be unreadable; render SVG or PDF instead, or "
+                      "fold scopes (--collapse-all)")
         else:
-            warnings.warn(f"Graphviz: {line}", GradtraceWarning, stacklevel=4)
+            warn_user(f"Graphviz: {line}")
 
 
-def render(trace, path, format: str | None = None, timeout: float | None = None,
-           **options) -> Path:
-    """Write the diagram of ``trace`` to ``path``; returns the path written.
-    (The HTML step-through is ``files.render``'s, which calls this for the rest.)"""
-    path = Path(path)
-    fmt = format_for(path, format)
-    if fmt in ("html", "gif"):
-        raise RenderError(f"internal: {fmt} is written by gradtrace.render.files.render")
-    if fmt == "json":
-        write_atomic(path, trace.to_json(indent=1).encode("utf-8"))
-        return path
-    if fmt == "svg":
-        with gcpause.paused():     # millions of small objects, none of them cyclic garbage
-            scene = fast_scene(trace, **options)
-            if scene is not None:      # gradtrace drew it: no Graphviz run at all
-                write_streamed(path, lambda write: write_svg(scene, write))
-                return path
-    dot_text = to_dot(trace, **options)
+def write_drawing(drawing: Drawing, path: Path, fmt: str,
+                  timeout: float | None = None) -> Path:
+    """Write ``drawing`` to ``path`` as svg, png, pdf or dot; returns the path written."""
     if fmt == "dot":
-        write_atomic(path, dot_text.encode("utf-8"))
+        write_atomic(path, dot_text(drawing).encode("utf-8"))
         return path
-    try:
-        data, _ = _drawn(trace, dot_text, fmt, timeout, options)
-    except RenderError as e:
-        if "not found on PATH" in str(e):
-            beside = free_name(path.with_suffix(".dot"))
-            write_atomic(beside, dot_text.encode("utf-8"))
-            raise RenderError(f"{e}. The DOT source was written to {beside}") from None
-        raise
+    data = None if fmt == "svg" and draws_own_svg(drawing) else _drawn(drawing, fmt, timeout)
+    if data is None:     # gradtrace draws the SVG (its own choice, no dot, or dot too slow)
+        with gcpause.paused():     # millions of small objects, none of them cyclic garbage
+            write_streamed(path, lambda write: write_svg(drawing.scene, write))
+        return path
     write_atomic(path, data)
     return path
 
 
-def _drawn(trace, dot_text: str, fmt: str, timeout, options: dict):
-    """Graphviz's drawing of ``dot_text``.  With layout='auto' and no explicit timeout,
-    dot gets ``AUTO_BUDGET`` seconds and past that the fast layout draws it instead (said
-    in one warning); an explicit timeout (0 or inf: none) always wins.
-    Returns (bytes, the DOT text actually drawn)."""
-    auto = options.get("layout", "auto") == "auto" and not uses_fast_layout(dot_text)
-    if not auto or timeout is not None:
-        return run_graphviz(dot_text, fmt, DEFAULT_TIMEOUT if timeout is None else timeout), \
-            dot_text
+def draws_own_svg(drawing: Drawing) -> bool:
+    """gradtrace writes this SVG itself: the fast layout was chosen, or Graphviz's ``dot``
+    is not installed (said in a one-line note; layout='dot' insists on it)."""
+    if drawing.fast:
+        return True
+    if has_dot():
+        return False
+    if drawing.options.layout == "dot":
+        graphviz_program("dot", "layout='dot'", "use layout='auto', which draws with "
+                         "gradtrace's own layout when Graphviz is missing")
+    warn_user("Graphviz is not installed, so gradtrace drew this with its own layout; for "
+              f"dot's layout, {INSTALL_HINT}")
+    return True
+
+
+def _drawn(drawing: Drawing, fmt: str, timeout) -> bytes | None:
+    """Graphviz's drawing in ``fmt``.  With layout='auto' and no explicit timeout, dot
+    gets ``AUTO_BUDGET`` seconds and past that the fast layout draws it instead (said in
+    one warning; None for SVG, which gradtrace then writes itself); an explicit timeout
+    (0 or inf: none) always wins."""
+    text = dot_text(drawing)
+    if drawing.options.layout != "auto" or drawing.fast or timeout is not None:
+        return run_graphviz(text, fmt, DEFAULT_TIMEOUT if timeout is None else timeout,
+                            pinned=drawing.fast)
     try:
-        return run_graphviz(dot_text, fmt, AUTO_BUDGET), dot_text
+        return run_graphviz(text, fmt, AUTO_BUDGET)
     except GraphvizTimeout:
-        warnings.warn(f"Graphviz dot did not lay this graph out within {AUTO_BUDGET:g} s, so "
-                      "it was drawn with gradtrace's fast layout (every label kept); pass "
-                      "layout='dot' with a longer timeout to insist on dot", GradtraceWarning,
-                      stacklevel=4)
-        fast = {**options, "layout": "fast"}
-        if fmt == "svg":
-            return svg_text(trace, **fast).encode("utf-8"), None
-        fast_dot = to_dot(trace, **fast)
-        return run_graphviz(fast_dot, fmt, DEFAULT_TIMEOUT), fast_dot
+        warn_user(f"Graphviz dot did not lay this graph out within {AUTO_BUDGET:g} s, so it "
+                  "was drawn with gradtrace's fast layout (every label kept); pass "
+                  "layout='dot' with a longer timeout to insist on dot")
+    if fmt == "svg":
+        return None
+    return run_graphviz(pinned_dot_text(drawing.scene), fmt, DEFAULT_TIMEOUT, pinned=True)
 
 
-def svg_text(trace, **options) -> str:
-    """The diagram as SVG text (for Jupyter and tests)."""
-    timeout = options.pop("timeout", None)
+def svg_of(drawing: Drawing, timeout: float | None = None) -> str:
+    """The drawing as SVG text (the page, Jupyter, tests)."""
+    if not draws_own_svg(drawing):
+        data = _drawn(drawing, "svg", timeout)
+        if data is not None:
+            return data.decode("utf-8")
+    parts: list[str] = []
     with gcpause.paused():
-        scene = fast_scene(trace, **options)
-        if scene is not None:
-            parts: list[str] = []
-            write_svg(scene, parts.append)
-            return "".join(parts)
-    data, _ = _drawn(trace, to_dot(trace, **options), "svg", timeout, options)
-    return data.decode("utf-8")
+        write_svg(drawing.scene, parts.append)
+    return "".join(parts)
+
+
+def svg_text(trace, timeout: float | None = None, **options) -> str:
+    """The diagram of ``trace`` as SVG text, for these rendering options."""
+    return svg_of(make_drawing(trace, **options), timeout)

@@ -23,9 +23,9 @@ from ..errors import RenderError
 from ..graph import nodes_of
 from ..notation import num
 from . import whatif as what_if
-from .dot import _prepare
+from .drawing import Drawing, make_drawing
 from .labels import clean
-from .output import svg_text
+from .output import svg_of
 from .story import line_ids, story
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -38,34 +38,39 @@ def page(trace, lr: float = DEFAULT_LR, timeout: float | None = None, params=Non
          data=None, **options) -> str:
     """The HTML text of the step-through page (render options as for ``render``; ``lr``,
     ``params`` and ``data`` shape its update step, see ``update``)."""
-    return page_and_svg(trace, lr, timeout, params, data, **options)[0]
+    return page_of(make_drawing(trace, "html", **options), lr, timeout, params, data)
 
 
 def page_and_svg(trace, lr: float = DEFAULT_LR, timeout: float | None = None, params=None,
                  data=None, **options) -> tuple[str, str]:
     """The page and the plain SVG it was made from (the notebook's fallback picture)."""
-    whatif = options.pop("whatif", None)
-    options = {"legend": True, **options, "products": True, "element_ids": True}
-    if not trace.has_grads:       # before the view is made: it shows the gradients
-        trace.backward()
-    opts, view, painter, _ = _prepare(trace, options)
+    return _page(make_drawing(trace, "html", **options), lr, timeout, params, data)
+
+
+def page_of(drawing: Drawing, lr: float = DEFAULT_LR, timeout: float | None = None,
+            params=None, data=None) -> str:
+    """The page of a drawing made for it (``make_drawing(trace, "html", ...)``)."""
+    return _page(drawing, lr, timeout, params, data)[0]
+
+
+def _page(drawing: Drawing, lr: float, timeout: float | None, params=None,
+          data=None) -> tuple[str, str]:
+    view, painter = drawing.view, drawing.painter
     if len(view.nodes) > MAX_NODES:
         raise RenderError(f"the graph has {len(view.nodes):,} boxes to draw, too many for a "
                           f"step-through page (at most {MAX_NODES:,}); fold calls with "
                           "--collapse-all or --depth 1, or render .svg instead")
-    steps = _steps_data(painter.t, painter, lr, params, data)
-    drawn = svg_text(trace, timeout=timeout, **options)
+    steps = _steps_data(drawing.trace, painter, lr, params, data)
+    drawn = svg_of(drawing, timeout)
     svg, marked = mark(drawn, painter, view)
     extra = ("", "")
-    if whatif is not False:
-        program = what_if.program(trace, painter, view, marked, lr)
+    if drawing.options.whatif is not False:
+        program = what_if.program(drawing.recorded, painter, view, marked, lr)
         extra = what_if.section(program, _json_for_script(program))
-    return assemble(painter, svg, steps, marked, extra, trace), drawn
+    return assemble(painter, svg, steps, marked, extra, drawing.recorded), drawn
 
 
 def _steps_data(trace, painter, lr: float, params=None, data=None) -> dict:
-    if not trace.has_grads:
-        trace.backward()
     told = story(trace, painter, lr=lr, params=params, data=data)
     return {"output": painter.out_name, "lr": lr, "steps": [st.to_data() for st in told],
             "nodes": node_info(trace, painter)}
@@ -95,11 +100,8 @@ def node_info(trace, painter) -> dict:
 
 def steps_data(trace, lr: float = DEFAULT_LR, params=None, data=None, **options) -> dict:
     """What the page's script plays, without drawing (the gallery check compares it)."""
-    options = {**options, "products": True, "element_ids": True}
-    if not trace.has_grads:
-        trace.backward()
-    painter = _prepare(trace, options)[2]
-    return _steps_data(painter.t, painter, lr, params, data)
+    drawing = make_drawing(trace, "html", **options)
+    return _steps_data(drawing.trace, drawing.painter, lr, params, data)
 
 
 def page_data(path) -> dict:
@@ -224,7 +226,7 @@ def legend(s: dict) -> str:
 def assemble(painter, svg: str, data: dict, marked: list[str],
              extra: tuple[str, str] = ("", ""), trace=None) -> str:
     """The page; ``extra`` is (a panel section, what runs it): the what-if."""
-    s = painter.s
+    s = painter.style
     js, css = script_and_styles()
     steps = data["steps"]
     colours = (f"--bg:{s['bg']};--fg:{s['fg']};--dim:{s['dim']};--grad:{s['grad']};"

@@ -23,26 +23,28 @@ MAX_TERMS = 8          # a fan-out sum with more terms is shown as its count (ex
 
 
 class Painter:
-    """Turns graph attributes into label HTML for one set of options."""
+    """Turns graph attributes into label rows and DOT attributes for one set of options:
+    ``trace`` and its ``graph``, the checked ``opts``, the palette ``style``, and
+    ``texts`` (each node's display name; ``ranked`` keeps its precedence too)."""
 
     def __init__(self, trace, opts: Options):
-        self.t = trace
-        self.g = trace.graph
-        self.o = opts
-        self.s = opts.palette
-        self.texts = {v: t for v, (t, _) in node_texts(self.g).items()}
+        self.trace = trace
+        self.graph = trace.graph
+        self.opts = opts
+        self.style = opts.palette
+        self.ranked = node_texts(self.graph)
+        self.texts = {v: t for v, (t, _) in self.ranked.items()}
         self.out_name = self.texts[trace.output]
-        self.has_grads = "grad" in nodes_of(self.g)[trace.output] and opts.grads
+        self.has_grads = "grad" in nodes_of(self.graph)[trace.output] and opts.grads
         self.path_nodes = None
         self.factor_nodes: set = set()
         if opts.highlight is not None:
             self.path_nodes = paths_to_output(trace, opts.highlight)
-            self.factor_nodes = _factors(self.g, self.path_nodes, self.texts)
+            self.factor_nodes = _factors(self.graph, self.path_nodes, self.texts)
         self.heat = None
         self.heat_span = (0.0, 0.0)      # the smallest and largest |contribution| drawn
         if opts.heat:
-            self.heat, self.heat_span = _heat_scale(self.g)
-        self.frame = None        # a Frame: one moment of the step-through (animation)
+            self.heat, self.heat_span = _heat_scale(self.graph)
         self._why: WhyLines | None = None
 
     def font(self, text: str, color: str, size: int | None = None, bold=False) -> str:
@@ -58,12 +60,12 @@ class Painter:
 
     def ink(self, key: str, fade: bool) -> str:
         """Palette colour ``key``, or the faded grey off the highlighted paths."""
-        return self.s["faded"] if fade else self.s[key]
+        return self.style["faded"] if fade else self.style[key]
 
     def node_rows(self, v: int) -> list[list[tuple]]:
         """What a node box says: rows of (text, colour, size or None, bold) pieces."""
-        a = nodes_of(self.g)[v]
-        d = self.o.digits
+        a = nodes_of(self.graph)[v]
+        d = self.opts.digits
         fade = self.faded(v)
         fg, dim = self.ink("fg", fade), self.ink("dim", fade)
         name = self.texts[v]
@@ -78,8 +80,8 @@ class Painter:
         if a["shape"]:
             head.append((shape_text(a["shape"]), dim, 10, False))
         rows = [head]
-        terse = self.o.terse
-        if self.o.values:
+        terse = self.opts.terse
+        if self.opts.values:
             val = value_text(a["value"], d)
             rows.append([(val if terse else f"= {val}", self.ink("value", fade), None, False)])
         if self.has_grads and "grad" in a:
@@ -89,9 +91,10 @@ class Painter:
                               None, True)])
         return rows
 
-    def node_attrs(self, v: int) -> str:
-        a = nodes_of(self.g)[v]
-        s = self.s
+    def node_attrs(self, v: int, frame=None) -> str:
+        """DOT attributes of node ``v``; ``frame``: one moment of the animation (gif.Frame)."""
+        a = nodes_of(self.graph)[v]
+        s = self.style
         fade = self.faded(v)
         rows = self.node_rows(v)
         if a["kind"] == "const":
@@ -102,10 +105,10 @@ class Painter:
                     f'height=0.2, width=0.2')
         fill, border, peripheries = self.look(v, a)
         pen = ""
-        if self.frame is not None:
-            rows = self.frame.node_rows(v, rows, fill)
-            if f"n{v}" in self.frame.now:
-                border, pen = self.frame.highlight, ", penwidth=3"
+        if frame is not None:
+            rows = frame.node_rows(v, rows, fill)
+            if f"n{v}" in frame.now:
+                border, pen = frame.highlight, ", penwidth=3"
         html = [" ".join(self.font(esc(t), c, size, bold) for t, c, size, bold in row)
                 for row in rows]
         table = "".join(f"<TR><TD>{r}</TD></TR>" for r in html)
@@ -115,11 +118,11 @@ class Painter:
                 f'{pen}{self.tooltip(v)}{self.element_id(f"n{v}")}')
 
     def element_id(self, name: str) -> str:
-        return f', id="{name}"' if self.o.element_ids else ""
+        return f', id="{name}"' if self.opts.element_ids else ""
 
     def where(self, v: int) -> str:
         """``name — model.py:12``: the whole name and the line that made the node."""
-        a = nodes_of(self.g)[v]
+        a = nodes_of(self.graph)[v]
         name = a["name"] or self.texts[v]
         if a.get("line"):
             return f"{name} — {os.path.basename(a.get('file') or '')}:{a['line']}"
@@ -135,8 +138,8 @@ class Painter:
         if not self.has_grads:
             return ""
         if self._why is None:
-            self._why = WhyLines(self.t)
-        return self._why.line(v, self.o.digits)
+            self._why = WhyLines(self.trace)
+        return self._why.line(v, self.opts.digits)
 
     def tooltip(self, v: int) -> str:
         text = self.hover(v)
@@ -145,8 +148,8 @@ class Painter:
         return f', tooltip="{esc(text).replace("<BR/>", "&#10;")}"'
 
     def look(self, v, a):
-        s = self.s
-        if v == self.t.output:
+        s = self.style
+        if v == self.trace.output:
             return s["out"], s["border"], 2
         if a["kind"] == "input":
             return (s["param"], s["border"], 1) if a["requires_grad"] else \
@@ -154,12 +157,12 @@ class Painter:
         return s["op"], s["border"], 1
 
     def grad_text(self, v: int, terse: bool) -> str:
-        a = nodes_of(self.g)[v]
-        d = self.o.digits
+        a = nodes_of(self.graph)[v]
+        d = self.opts.digits
         if terse:
             return f"∇ {value_text(a['grad'], d)}"
         label = partial(self.out_name, self.texts[v])
-        terms = [e.get("contribution") for _, keyed in sorted(succs_of(self.g)[v].items())
+        terms = [e.get("contribution") for _, keyed in sorted(succs_of(self.graph)[v].items())
                  for _, e in sorted(keyed.items())]
         terms = [c for c in terms if c is not None]
         if len(terms) > MAX_TERMS:   # a weight used in every step: the count, not 2,500 terms
@@ -170,8 +173,8 @@ class Painter:
 
     def edge_look(self, u: int, v: int, e: dict) -> tuple[list[tuple], str, float]:
         """An edge's label lines [(text, colour)] (empty when it shows none), colour, width."""
-        s, o = self.s, self.o
-        src = nodes_of(self.g)[u]
+        s, o = self.style, self.opts
+        src = nodes_of(self.graph)[u]
         fade = self.path_nodes is not None and not (u in self.path_nodes and v in self.path_nodes)
         color = self.ink("edge", fade)
         width = 1.0
@@ -185,7 +188,7 @@ class Painter:
         if not o.terse and o.locals and src["requires_grad"] and not fade:
             lines.append((self.local_text(u, v, e), s["fg"]))
             if contribution is not None:
-                g = nodes_of(self.g)[v].get("grad")
+                g = nodes_of(self.graph)[v].get("grad")
                 local = e.get("local")
                 if (self.path_nodes is not None or o.products) and isinstance(g, float) \
                         and isinstance(local, float):
@@ -196,29 +199,29 @@ class Painter:
                     lines.append((f"← {value_text(contribution, o.digits)}", s["grad"]))
         return lines, color, width
 
-    def edge_attrs(self, u: int, v: int, e: dict, k: int = 0) -> str:
+    def edge_attrs(self, u: int, v: int, e: dict, k: int = 0, frame=None) -> str:
         lines, color, width = self.edge_look(u, v, e)
-        if self.frame is not None:
-            lines, color, width = self.frame.edge_look(f"{u}_{v}_{k}", lines, color, width,
-                                                       self.s["bg"])
+        if frame is not None:
+            lines, color, width = frame.edge_look(f"{u}_{v}_{k}", lines, color, width,
+                                                       self.style["bg"])
         parts = []
         if lines:
             html = "<BR/>".join(self.font(esc(text), c, 10) for text, c in lines)
             # padded, so the text keeps clear of its line; a thick heat edge must not
             # run through its own label
-            fill = f' BGCOLOR="{self.s["bg"]}"' if self.heat is not None else ""
+            fill = f' BGCOLOR="{self.style["bg"]}"' if self.heat is not None else ""
             html = (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4"{fill}>'
                     f'<TR><TD>{html}</TD></TR></TABLE>')
             parts.append(f"label=<{html}>")
         parts.append(f'color="{color}"')
-        if self.o.element_ids:
+        if self.opts.element_ids:
             parts.append(f'id="e{u}_{v}_{k}"')
         if width != 1.0:
             parts.append(f"penwidth={width:.2f}")
         return ", ".join(parts)
 
     def local_text(self, u: int, v: int, e: dict) -> str:
-        d = self.o.digits
+        d = self.opts.digits
         head = partial(self.texts[v], self.texts[u])
         formula = e.get("formula") or ""
         local = e.get("local")
@@ -233,8 +236,8 @@ class Painter:
 
     def group_rows(self, scope: tuple, members: list[int]) -> list[list[tuple]]:
         """A collapsed call: its name, what flows in, and each output with its gradient."""
-        s, d = self.s, self.o.digits
-        g = self.g
+        s, d = self.style, self.opts.digits
+        g = self.graph
         inside = set(members)
         ops = sum(1 for m in members if nodes_of(g)[m]["kind"] == "op")
         rows = [[("/".join(scope), s["fg"], None, True), (f"{ops} ops", s["dim"], 10, False)]]
@@ -255,7 +258,7 @@ class Painter:
         return rows
 
     def group_attrs(self, gid: str, scope: tuple, members: list[int]) -> str:
-        s = self.s
+        s = self.style
         html = [" ".join(self.font(esc(t), c, size, bold) for t, c, size, bold in row)
                 for row in self.group_rows(scope, members)]
         table = "".join(f"<TR><TD>{r}</TD></TR>" for r in html)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..explain import recursive_steps
-from ..formulas import expression, node_texts
+from ..formulas import expression
 from ..graph import argument_ids, nodes_of, preds_of, succs_of
 from ..notation import num, partial, signed_term, sum_rule_text, value_text
 from ..ops import PRIMITIVES
@@ -49,10 +49,10 @@ class Step:
 
 def line_ids(painter, v: int) -> list[str | None]:
     """The step-through id of each row of node ``v``'s box (None: the name row)."""
-    a = nodes_of(painter.g)[v]
+    a = nodes_of(painter.graph)[v]
     if a["kind"] == "const":
         return [None]
-    return [None] + ([f"v{v}"] if painter.o.values else []) + \
+    return [None] + ([f"v{v}"] if painter.opts.values else []) + \
         ([f"g{v}"] if painter.has_grads and "grad" in a else [])
 
 
@@ -62,8 +62,8 @@ def story(trace, painter, lr: float = 0.1, params=None, data=None) -> list[Step]
         trace.backward()
     g = trace.graph
     texts = painter.texts
-    steps = [_inputs_step(trace, texts, painter.o.digits)]
-    steps += _forward_steps(trace, node_texts(g), painter.o.digits)
+    steps = [_inputs_step(trace, texts, painter.opts.digits)]
+    steps += _forward_steps(trace, painter.ranked, painter.opts.digits)
     movable = {trace.inputs[n] for n in update.split(trace, params, data)[0]}
     steps += _backward_steps(trace, painter, texts, movable)
     steps.append(_update_step(trace, texts, painter, lr, params, data))
@@ -109,7 +109,7 @@ def _forward_steps(trace, ranked, d) -> list[Step]:
 def _backward_steps(trace, painter, texts, movable=frozenset()) -> list[Step]:
     g = trace.graph
     nodes, pred = nodes_of(g), preds_of(g)
-    d = painter.o.digits
+    d = painter.opts.digits
     out = trace.output
     with_grad = {v for v, a in nodes.items() if "grad" in a}
     explained = {s["id"]: s for s in recursive_steps(trace, with_grad, texts)}
@@ -245,14 +245,14 @@ def _final_text(painter, v, came) -> str:
     """A node's gradient line once complete: its sum in the order the terms arrived."""
     if came is None or len(came) < 2 or len(came) > MAX_TERMS or _compact(painter):
         return painter.grad_text(v, _compact(painter))
-    g = painter.g
+    g = painter.graph
     terms = [preds_of(g)[w][v][k]["contribution"] for w, k in came]
     label = partial(painter.out_name, painter.texts[v])
-    return f"{label} = {sum_rule_text(nodes_of(g)[v]['grad'], terms, painter.o.digits)}"
+    return f"{label} = {sum_rule_text(nodes_of(g)[v]['grad'], terms, painter.opts.digits)}"
 
 
 def _compact(painter) -> bool:
-    return painter.o.terse
+    return painter.opts.terse
 
 
 def _product(g, u, v, k, texts, out_name, d) -> str:
@@ -268,12 +268,12 @@ def _product(g, u, v, k, texts, out_name, d) -> str:
 
 def _running_sum(painter, u, arrived, texts, out_name) -> str:
     """A gradient line while its terms arrive: the final text once every path is in."""
-    g = painter.g
+    g = painter.graph
     terms = [(w, k) for w, keyed in sorted(succs_of(g)[u].items()) for k in sorted(keyed)
              if keyed[k].get("contribution") is not None]
     if len(arrived) == len(terms):
         return _final_text(painter, u, arrived)
-    d = painter.o.digits
+    d = painter.opts.digits
     label = "∇" if _compact(painter) else partial(out_name, texts[u])
     if len(terms) > MAX_TERMS:
         return f"{label} = Σ of {len(arrived):,} of {len(terms):,} paths so far"
@@ -307,7 +307,7 @@ def change_line(name: str, before: float, after: float, d: int) -> str:
 
 
 def _update_step(trace, texts, painter, lr, params=None, data=None) -> Step:
-    d = painter.o.digits
+    d = painter.opts.digits
     up = update.step(trace, lr, params, data)
     out_name = texts[trace.output]
     step = Step("update", f"Update: w ← w − η·∂{out_name}/∂w with η = {num(lr, d)}",
@@ -344,7 +344,7 @@ def _update_step(trace, texts, painter, lr, params=None, data=None) -> Step:
 def _redraw_values(step: Step, painter, nodes, new_values: dict, d: int) -> None:
     """The diagram's value lines after the step: new value, old one beside it."""
     prefix = "" if _compact(painter) else "= "
-    has_line = painter.o.values
+    has_line = painter.opts.values
     for v, value in new_values.items():
         a = nodes.get(v)            # (a value the lesson view folds away has no box)
         if a is None or a["kind"] == "const" or not has_line:

@@ -72,13 +72,13 @@ def _program(trace, painter, view, marked, lr) -> dict:
     lines = templates(trace, painter, marked)
     folds = {v: {"steps": [[c, u, k, int(inside)] for c, u, k, inside in a["fold"].steps],
                  "shared": a["fold"].shared}
-             for v, a in nodes_of(painter.g).items() if a.get("fold") is not None}
+             for v, a in nodes_of(painter.graph).items() if a.get("fold") is not None}
     out = trace.output
     return {"nodes": nodes, "values": values, "forms": forms, "localShapes": local_shapes,
             "folds": folds, "output": out,
             "seed": None if trace.seed is None else encode(trace.seed),
             "outputName": painter.out_name, "value": encode(tape.records[out][VALUE]),
-            "digits": painter.o.digits, "lines": lines, "inputs": _inputs(trace, painter),
+            "digits": painter.opts.digits, "lines": lines, "inputs": _inputs(trace, painter),
             "descend": [trace.inputs[n] for n in update_targets(trace)], "lr": lr,
             "guards": _guards(trace)}
 
@@ -145,7 +145,7 @@ def templates(trace, painter, marked: list[str]) -> dict:
     """Each marked line's template; a template that does not reproduce its line exactly
     with the traced numbers means the page draws something this module does not know."""
     tape = trace.tape
-    numbers = FoldNumbers(trace, painter.g)
+    numbers = FoldNumbers(trace, painter.graph)
     out = {}
     for line_id in marked:
         kind, rest = line_id[0], line_id[1:]
@@ -156,7 +156,7 @@ def templates(trace, painter, marked: list[str]) -> dict:
         else:
             u, v, k = (int(x) for x in rest.split("_"))
             t = local_template(painter, kind, u, v, k)
-        if fill(t, tape, painter.o.digits, numbers) != drawn_text(painter, line_id):
+        if fill(t, tape, painter.opts.digits, numbers) != drawn_text(painter, line_id):
             raise Off(f"internal: the line {line_id} ('{drawn_text(painter, line_id)}') is "
                       "drawn in a way the what-if does not know")
         out[line_id] = t

@@ -37,12 +37,12 @@ def edge_slot(g, kind: str, u: int, v: int, k: int, fmt: str) -> list:
 
 def value_template(painter, v: int) -> list:
     slot = ["v", v, "t"]
-    return [slot] if painter.o.terse else ["= ", slot]
+    return [slot] if painter.opts.terse else ["= ", slot]
 
 
 def grad_template(painter, v: int) -> list:
-    g = painter.g
-    if painter.o.terse:
+    g = painter.graph
+    if painter.opts.terse:
         return ["∇ ", ["g", v, "t"]]
     label = partial(painter.out_name, painter.texts[v])
     terms = [(w, k, e["contribution"]) for w, keyed in sorted(succs_of(g)[v].items())
@@ -68,13 +68,13 @@ def grad_template(painter, v: int) -> list:
 
 def local_template(painter, kind: str, u: int, v: int, k: int) -> list:
     """The local-derivative line (kind ``l``) or the contribution line (``c``) of an edge."""
-    g = painter.g
+    g = painter.graph
     e = g.pred[v][u][k]
     local = e.get("local")
     if kind == "c":
         grad = nodes_of(g)[v].get("grad")
         if _is_float(grad) and _is_float(local) and (
-                painter.path_nodes is not None or painter.o.products):
+                painter.path_nodes is not None or painter.opts.products):
             return [["g", v, "n"], " · ", edge_slot(g, "l", u, v, k, "s"), " = ",
                     edge_slot(g, "c", u, v, k, "n")]
         return ["← ", edge_slot(g, "c", u, v, k, "t")]
@@ -83,7 +83,7 @@ def local_template(painter, kind: str, u: int, v: int, k: int) -> list:
     if local is None:
         return [painter.local_text(u, v, e)]
     if _is_float(local):
-        rhs = num(local, painter.o.digits)
+        rhs = num(local, painter.opts.digits)
         if formula == rhs:
             return [painter.local_text(u, v, e)]      # a constant: it never moves
         slot = edge_slot(g, "l", u, v, k, "n")
@@ -102,5 +102,5 @@ def drawn_text(painter, line_id: str) -> str:
         ids = line_ids(painter, v)
         return painter.node_rows(v)[ids.index(line_id)][0][0]
     u, v, k = (int(x) for x in rest.split("_"))
-    lines = painter.edge_look(u, v, painter.g.pred[v][u][k])[0]
+    lines = painter.edge_look(u, v, painter.graph.pred[v][u][k])[0]
     return lines[0 if kind == "l" else 1][0]

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..graph import consumers, nodes_of
+from ..graph import consumers, nodes_of, preds_of
 from ..notation import num, partial, signed_term
 from .walk import student_grad
 
@@ -148,7 +148,7 @@ class _Grader:
         n = len(self.t.steps)
         locals_: list[list[tuple[int, float]]] = [[] for _ in range(n)]
         for j in range(n):
-            for u, keyed in self.g._pred[self.t.node_of[j]].items():
+            for u, keyed in preds_of(self.g)[self.t.node_of[j]].items():
                 for e in keyed.values():
                     locals_[j].append((self.step_of[u], float(e["local"])))
         acc = [0.0] * n
