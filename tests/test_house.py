@@ -26,6 +26,7 @@ VIEWS = ("gradtrace.render", "gradtrace.explain", "gradtrace.jsonio", "gradtrace
 LAZY_OK = {
     "gradtrace.cli": None,                    # any: the CLI starts fast and imports on demand
     "gradtrace.tracing": {"gradtrace.torchrun"},          # only when torch is already loaded
+    "gradtrace.trace": {"gradtrace.torchrun"},            # a torch trace's re-trace, likewise
     "gradtrace.targets": {"gradtrace.torch_examples"},    # only when a torch example is named
     "gradtrace.render.gif": {"PIL"},                      # the optional gif extra
     "gradtrace.render.output": {"resource", "ctypes"},    # in Graphviz's child process only
