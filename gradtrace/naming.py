@@ -36,9 +36,11 @@ from .versions import (  # noqa: F401  (the names every stage asks naming for)
 )
 
 # Frames in these files are gradtrace's own; naming looks past them to user code: every
-# module of the package but the built-in example models (whose variables name nodes).
+# module of the package but the built-in example models (whose variables name nodes) and
+# the target loader (a Value graph the CLI or the gallery reads is placed at its call there,
+# the same place whoever runs the command, so the gallery stays reproducible).
 # (torchbridge adds torch's own files as it meets them: a cache of library frames.)
-USER_CODE = ("examples.py", "torch_examples.py")
+USER_CODE = ("examples.py", "torch_examples.py", "targets.py")
 
 
 def _package_files() -> set[str]:
