@@ -17,8 +17,8 @@ from .errors import (
 )
 from .functions import label, logsumexp, relu, scope, sigmoid, softmax, tanh, value
 from .jsonload import load
+from .record.traced import Traced
 from .trace import Trace
-from .traced import Traced
 from .tracing import trace
 from .valuegraph import from_micrograd, grade, watch
 

@@ -1,6 +1,6 @@
 """``python -m gradtrace`` runs the command-line tool."""
 
-from .cli import main
+from .cli.main import main
 
 if __name__ == "__main__":
     main(prog_name="gradtrace")

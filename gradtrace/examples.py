@@ -241,7 +241,7 @@ EXAMPLES: dict[str, Callable[..., Any]] = {
 }
 
 
-# Built-in torch models live in gradtrace.torch_examples, imported only when named.
+# Built-in torch models live in gradtrace.pytorch.torch_examples, imported only when named.
 TORCH_EXAMPLES = {
     "torch_mlp": "An nn.Sequential MLP (3 → 4 → 3, tanh) with F.cross_entropy on 4 samples, "
                  "in torch.",

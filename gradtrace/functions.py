@@ -12,11 +12,11 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import ops
-from .dispatch import record
 from .errors import TraceError
 from .ops.core import normalize_axes
-from .recorder import ACTIVE
-from .traced import Traced
+from .record.dispatch import record
+from .record.recorder import ACTIVE
+from .record.traced import Traced
 
 
 def _plain(prim, x, params=None):

@@ -19,11 +19,11 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from . import gcpause
+from .core.graph import GraphWriter, nodes_of, preds_of
+from .core.jsonio import FORMAT, VERSION, decode_param
 from .errors import GradtraceError
-from .graph import GraphWriter, nodes_of, preds_of
-from .jsonio import FORMAT, VERSION, decode_param
 from .ops import PRIMITIVES
+from .record import gcpause
 from .trace import Trace
 
 MAX_BYTES = 512 * 2**20

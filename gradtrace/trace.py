@@ -1,6 +1,6 @@
 """``gt.trace`` and the ``Trace`` object: the graph, its inputs and output, gradients.
 
-Tracing records a tape (``gradtrace.tape``) and backward runs on it; everything
+Tracing records a tape (``gradtrace.core.tape``) and backward runs on it; everything
 downstream (diagrams, explanations, JSON, the CLI) reads ``Trace.graph``, built
 from the tape when first asked for.  Nothing reaches back into the tracer.
 """
@@ -16,25 +16,25 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from . import gcpause
-from . import inputs as _inputs
-from .backward import backward as _backward
+from .calculus.backward import backward as _backward
+from .calculus.gradcheck import check_options, check_trace
+from .calculus.rerun import kept
+from .core.formulas import fill_formulas
+from .core.graph import nodes_of
+from .core.jsonio import dumps
+from .core.tape import Tape, from_graph, to_graph, write_gradients
 from .errors import GradtraceError, GradtraceWarning, TraceError
-
-# the views a Trace offers as methods (they take a trace; none of them imports this module)
-from .explain import explain
-from .formulas import fill_formulas
-from .gradcheck import check_options, check_trace
-from .graph import nodes_of
-from .jsonio import dumps
-from .naming import name_instances, version_names, versioned
+from .names.naming import name_instances, version_names, versioned
 from .notation import MAX_PATHS
+from .record import gcpause
+from .record import inputs as _inputs
 from .render.dot import to_dot
 from .render.drawing import Drawing, make_drawing
+
+# the views a Trace offers as methods (they take a trace; none of them imports this module)
+from .render.explain import explain
 from .render.files import render
 from .render.notebook import mimebundle, show
-from .rerun import kept
-from .tape import Tape, from_graph, to_graph, write_gradients
 
 
 class Trace:

@@ -1,5 +1,5 @@
 """``gt.trace``: run the user's function once on traced stand-ins and record every op
-into a ``Trace`` (numpy and float traces here; torch traces through ``torchrun``)."""
+into a ``Trace`` (numpy and float traces here; torch traces through ``pytorch.run``)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,23 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import inputs as _inputs
 from . import outputs
 from .apicheck import check_call, nesting
+from .core.tape import REQ, Record
 from .errors import GradtraceError, GradtraceWarning, OutputError, TraceError
-from .recorder import (
+from .names.usercode import located
+from .record import inputs as _inputs
+from .record.recorder import (
     Recorder,
     note_nonfinite,
     subclass_refusal,
     warn_dropped,
     warn_nonfinite,
 )
-from .snapshot import snapshot
-from .switchboard import tracing
-from .tape import REQ, Record
+from .record.snapshot import snapshot
+from .record.switchboard import tracing
+from .record.traced import Traced
 from .trace import Trace
-from .traced import Traced
-from .usercode import located
 
 
 def _numeric_result(result) -> bool:
@@ -52,7 +52,7 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
     guard: contextlib.AbstractContextManager | None = None
     if "torch" in sys.modules:       # torch is never imported here, only used if it was
-        from . import torchrun
+        from .pytorch import run as torchrun
         with nesting():
             uses = torchrun.uses_torch(fn, named)
         if uses:
@@ -162,7 +162,7 @@ def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn,
 
 
 def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str, output=None) -> Trace:
-    """A forward pass written with torch (see ``gradtrace.torchbridge``)."""
+    """A forward pass written with torch (see ``gradtrace.pytorch.bridge``)."""
     named = torchrun.bind(fn, args, kwargs)
     try:
         r = torchrun.record(fn, named, wrt)
@@ -187,7 +187,7 @@ def _torch_trace(torchrun, fn, args, kwargs, wrt, fname: str, output=None) -> Tr
     t.runner = torchrun.rerun
     t.checker = torchrun.check
     t.mover = torchrun.moved
-    t.torch_parameters = r.parameters       # what a descent step moves (gradtrace.params)
+    t.torch_parameters = r.parameters       # what a descent step moves (gradtrace.calculus.params)
     t.select = select
     torchrun.attach(t, r)
     t.torch_params = r.params

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gradtrace.cli import main
+from gradtrace.cli.main import main
 
 from .conftest import needs_dot
 from .svgread import read_svg

@@ -52,7 +52,7 @@ def test_collapse_and_fast_layout(chain):
 def test_dash_target_after_double_dash(tmp_path):
     from click.testing import CliRunner
 
-    from gradtrace.cli import main
+    from gradtrace.cli.main import main
     (tmp_path / "-model.py").write_text("def f(x=1.0):\n    return x * 3.0\n")
     old = os.getcwd()
     os.chdir(tmp_path)

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 import gradtrace as gt
-from gradtrace import formulas
+from gradtrace.core import formulas
 from gradtrace.render import drawing as drawing_mod
 from gradtrace.render import options as options_mod
 from gradtrace.render import painter as painter_mod
@@ -112,7 +112,7 @@ def test_options_are_checked_at_the_entry(tmp_path):
 
 
 def test_cli_choices_come_from_the_option_definitions():
-    from gradtrace.cli import render
+    from gradtrace.cli.main import render
     choices = {p.name: tuple(p.type.choices) for p in render.params
                if hasattr(p.type, "choices")}
     assert choices["style"] == options_mod.STYLE_NAMES

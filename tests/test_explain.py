@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradtrace as gt
-from gradtrace.explain import count_paths, latex_name
-from gradtrace.graph import paths_to_output
+from gradtrace.core.graph import paths_to_output
+from gradtrace.render.explain import count_paths, latex_name
 
 
 def test_recursive_form_on_seed_chain(chain):
@@ -150,7 +150,7 @@ def test_explain_fits_in_100_columns_wrapping_at_the_equals_signs():
         for form in ("recursive", "paths"):
             text = t.explain(t.wrt[0], form=form).text
             assert max(len(line) for line in text.splitlines()) <= 100, (name, form)
-    from gradtrace.explain import wrapped
+    from gradtrace.render.explain import wrapped
     line = "∂C/∂w = " + " = ".join(["∂C/∂a · ∂a/∂z · ∂z/∂w"] * 6)
     parts = wrapped(line)
     assert len(parts) > 1 and all(len(p) <= 100 for p in parts)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import gradtrace as gt
-from gradtrace.cli import main
+from gradtrace.cli.main import main
 from gradtrace.render.output import svg_text
 
 from .conftest import needs_dot, rss_mb

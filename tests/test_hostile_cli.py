@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import gradtrace as gt
-from gradtrace.cli import main
+from gradtrace.cli.main import main
 
 
 def run(*args):
@@ -169,7 +169,8 @@ def test_garbage_in_gradtrace_environment_variables_is_one_clear_line(talkative,
                         "out.svg", *extra], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert var in r.stderr and len(r.stderr.strip().splitlines()) <= 3
-    imported = subprocess.run([sys.executable, "-c", "import gradtrace.cli, gradtrace.targets"],
+    imported = subprocess.run([sys.executable, "-c",
+                               "import gradtrace.cli.main, gradtrace.cli.targets"],
                               capture_output=True, text=True, env=env)
     assert imported.returncode == 0, imported.stderr
 

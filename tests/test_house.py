@@ -13,21 +13,18 @@ import networkx as nx
 PACKAGE = Path(__file__).resolve().parent.parent / "gradtrace"
 MAX_LINES = 450     # ~400; the longest are op-table families (rows, one per op)
 MAX_FUNCTION_LINES = 60
-# modules directly in gradtrace/ (besides __init__ and __main__); the aim is 12, once the
-# modules are grouped into subpackages by role (tighten this when they are)
-MAX_TOP_LEVEL = 44      # 32 in the house pass, then main's torch (in-place, jit, hooks, reach,
-# names), naming split, hardening and output= modules, and clireport (cli.py's errors)
+# modules directly in gradtrace/ (besides __init__ and __main__): the front door; the rest
+# live in rooms by role (core, names, record, calculus, ops, render, pytorch, cli, valuegraph)
+MAX_TOP_LEVEL = 12
 # the recording and calculus side never reaches the views built on it
-RECORDING = ("gradtrace.tape", "gradtrace.recorder", "gradtrace.traced", "gradtrace.dispatch",
-             "gradtrace.backward", "gradtrace.ops", "gradtrace.switchboard")
-VIEWS = ("gradtrace.render", "gradtrace.explain", "gradtrace.jsonio", "gradtrace.jsonload",
-         "gradtrace.cli", "gradtrace.gallery")
+RECORDING = ("gradtrace.core.tape", "gradtrace.core.graph", "gradtrace.names",
+             "gradtrace.record", "gradtrace.calculus.backward", "gradtrace.ops")
+VIEWS = ("gradtrace.render", "gradtrace.core.jsonio", "gradtrace.jsonload", "gradtrace.cli")
 # module -> what it may import inside a function, and why
 LAZY_OK = {
-    "gradtrace.cli": None,                    # any: the CLI starts fast and imports on demand
-    "gradtrace.tracing": {"gradtrace.torchrun"},          # only when torch is already loaded
-    "gradtrace.trace": {"gradtrace.torchrun"},            # a torch trace's re-trace, likewise
-    "gradtrace.targets": {"gradtrace.torch_examples"},    # only when a torch example is named
+    "gradtrace.cli.main": None,               # any: the CLI starts fast and imports on demand
+    "gradtrace.tracing": {"gradtrace.pytorch.run"},   # only when torch is already loaded
+    "gradtrace.cli.targets": {"gradtrace.pytorch.torch_examples"},   # a torch example, if named
     "gradtrace.render.gif": {"PIL"},                      # the optional gif extra
     "gradtrace.render.output": {"resource", "ctypes"},    # in Graphviz's child process only
 }
@@ -57,11 +54,8 @@ def imports(path: Path):
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            if node.module is None:            # from . import x: x is a module
-                for alias in node.names:
-                    yield f"{target}.{alias.name}", id(node) in inside
-            else:
-                yield target, id(node) in inside
+            for alias in node.names:           # x may be a module (from .room import x)
+                yield f"{target}.{alias.name}", id(node) in inside
 
 
 def package_graph() -> nx.DiGraph:
@@ -83,6 +77,29 @@ def test_the_import_graph_has_no_cycle():
     assert cycles == [], cycles[:5]
     assert not nx.has_path(g, "gradtrace.trace", "gradtrace.jsonload")   # loaders build on
     assert nx.has_path(g, "gradtrace.jsonload", "gradtrace.trace")       # Trace, not reverse
+
+
+def room_of(module: str) -> str:
+    """A subpackage's modules are one room (``gradtrace.record``); a top-level module is
+    a room of its own."""
+    parts = module.split(".")
+    if len(parts) > 1 and (PACKAGE / parts[1]).is_dir():
+        return ".".join(parts[:2])
+    return module
+
+
+def test_rooms_import_one_way():
+    """Between rooms, too, imports go one way: no room reaches back into one that
+    imports it (so a room can be read, and tested, from the bottom up)."""
+    g = package_graph()
+    rooms = nx.DiGraph()
+    for a, b in g.edges():
+        if room_of(a) != room_of(b):
+            rooms.add_edge(room_of(a), room_of(b))
+    assert list(nx.simple_cycles(rooms)) == []
+    assert {"gradtrace.core", "gradtrace.names", "gradtrace.record", "gradtrace.calculus",
+            "gradtrace.render", "gradtrace.pytorch", "gradtrace.cli"} <= set(rooms)
+    assert not nx.has_path(rooms, "gradtrace.record", "gradtrace.render")
 
 
 def test_imports_sit_at_the_top_except_where_a_dependency_is_optional():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import gradtrace as gt
-from gradtrace.targets import trace_target
+from gradtrace.cli.targets import trace_target
 
 from .conftest import needs_dot
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import gradtrace as gt
+from gradtrace.cli.targets import trace_target
 from gradtrace.errors import GradtraceError, RenderError
 from gradtrace.render import page as page_mod
 from gradtrace.render.lesson import for_view
 from gradtrace.render.page import script_and_styles
-from gradtrace.targets import trace_target
 
 from .conftest import needs_dot
 
@@ -284,7 +284,7 @@ def test_bad_learning_rate_and_oversized_graph_are_refused(monkeypatch, tmp_path
 def test_cli_writes_the_page(tmp_path):
     from click.testing import CliRunner
 
-    from gradtrace.cli import main
+    from gradtrace.cli.main import main
     out = tmp_path / "chain.html"
     r = CliRunner().invoke(main, ["render", "seed_chain", "-o", str(out), "--lr", "0.25",
                                   "--params", "w3", "--data", "b3"])

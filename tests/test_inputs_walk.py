@@ -145,7 +145,7 @@ def test_an_int_input_that_meets_a_float_warns_once_and_explains_itself(tmp_path
 def test_cli_says_why_an_int_input_has_no_gradient(tmp_path):
     from click.testing import CliRunner
 
-    from gradtrace.cli import main
+    from gradtrace.cli.main import main
     model = tmp_path / "m.py"
     model.write_text("def cost(w=2, x=0.5):\n    return (w * x - 1.0) ** 2\n")
     r = CliRunner().invoke(main, ["render", f"{model}:cost", "-o", str(tmp_path / "a.svg"),

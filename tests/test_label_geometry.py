@@ -8,9 +8,9 @@ import warnings
 
 import pytest
 
-from gradtrace import gallery
+from gradtrace.cli import gallery
+from gradtrace.cli.targets import trace_target
 from gradtrace.render.output import svg_text
-from gradtrace.targets import trace_target
 
 from .conftest import needs_dot
 from .svgread import LABEL_COLLISIONS_JS

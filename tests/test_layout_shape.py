@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import gradtrace as gt
-from gradtrace import gallery
+from gradtrace.cli import gallery
+from gradtrace.cli.targets import trace_target
 from gradtrace.render.output import svg_text
-from gradtrace.targets import trace_target
 
 from .conftest import needs_dot
 from .svgread import overlapping, read_fast_svg

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 import gradtrace as gt
 from gradtrace import examples as ex
-from gradtrace import gallery
+from gradtrace.cli import gallery
+from gradtrace.cli.targets import trace_target
+from gradtrace.core.graph import nodes_of, succs_of
 from gradtrace.errors import RenderError
-from gradtrace.graph import nodes_of, succs_of
 from gradtrace.render.lesson import for_view
 from gradtrace.render.output import svg_text
-from gradtrace.targets import trace_target
 
 from .conftest import needs_dot
 from .svgread import read_svg

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradtrace as gt
-from gradtrace.cli import main
+from gradtrace.cli.main import main
 from gradtrace.valuegraph.lecture import AssigningValue
 from gradtrace.valuegraph.lecture import Value as LectureValue
 

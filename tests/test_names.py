@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import gradtrace as gt
-from gradtrace import gallery
-from gradtrace.formulas import node_texts
+from gradtrace.cli import gallery
+from gradtrace.cli.targets import trace_target
+from gradtrace.core.formulas import node_texts
 from gradtrace.render.view import build_view
-from gradtrace.targets import trace_target
 
 
 def rnn(x=np.linspace(-1, 1, 15).reshape(5, 3), Wx=np.full((3, 4), 0.1), Wh=np.eye(4) * 0.5):
@@ -176,7 +176,7 @@ def test_display_names_stay_distinct(fn):
 def test_cli_says_which_binding_a_plain_name_used(tmp_path):
     from click.testing import CliRunner
 
-    from gradtrace.cli import main
+    from gradtrace.cli.main import main
     r = CliRunner().invoke(main, ["explain", "rnn", "h", "--latex"])
     assert r.exit_code == 0 and "last binding h₄" in r.output and "h_{4}" in r.output
     r = CliRunner().invoke(main, ["render", "rnn", "--highlight", "h", "-o",
@@ -195,7 +195,7 @@ def test_collapsed_boxes_show_inputs_and_outputs_with_gradients():
 def test_source_lines_reach_tooltips_info_and_explanations():
     from click.testing import CliRunner
 
-    from gradtrace.cli import main
+    from gradtrace.cli.main import main
     t = gt.trace(rnn).backward()
     dot = t.to_dot(layout="dot")
     assert "tooltip=\"h₂ — test_names.py:" in dot

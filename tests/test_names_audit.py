@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 import gradtrace as gt
-from gradtrace import examples, functions, gallery
-from gradtrace.formulas import node_texts
-from gradtrace.naming import partial_of
+from gradtrace import examples, functions
+from gradtrace.cli import gallery
+from gradtrace.core.formulas import node_texts
+from gradtrace.names.naming import partial_of
 
 from . import realistic_models, test_names
 
@@ -189,7 +190,7 @@ def torch_cases():
 
 @pytest.mark.parametrize("name", ["torch_mlp", "torch_ninja", "torch_dcgan"])
 def test_torch_gallery_models(name):
-    from gradtrace import torch_examples
+    from gradtrace.pytorch import torch_examples
     audit(torch_examples.EXAMPLES[name])
 
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradtrace as gt
-from gradtrace.formulas import node_texts
-from gradtrace.naming import partial_of
+from gradtrace.core.formulas import node_texts
+from gradtrace.names.naming import partial_of
 
 floats = st.floats(-2, 2, allow_nan=False)
 

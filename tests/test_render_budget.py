@@ -94,7 +94,7 @@ def test_timeout_zero_or_inf_means_no_limit(tmp_path):
 def test_file_errors_are_not_blamed_on_the_model(tmp_path):
     from click.testing import CliRunner
 
-    from gradtrace.cli import main
+    from gradtrace.cli.main import main
     (tmp_path / "afile").write_text("not a folder")      # fails for root too
     for out in ("x.json", "x.svg", "x.dot"):
         r = CliRunner().invoke(main, ["render", "square", "-o", str(tmp_path / "afile" / out)])

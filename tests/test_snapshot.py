@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gradtrace as gt
-from gradtrace import snapshot as snap
+from gradtrace.record import snapshot as snap
 
 BIG = (300, 100)   # 240 KB: above MIN_POOLED, so it goes through the pool
 

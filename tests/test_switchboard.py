@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import gradtrace as gt
-from gradtrace import naming, snapshot
-from gradtrace.recorder import ACTIVE
+from gradtrace.names import naming
+from gradtrace.record import snapshot
+from gradtrace.record.recorder import ACTIVE
 
 
 def _switches():

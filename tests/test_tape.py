@@ -5,8 +5,19 @@ import numpy as np
 import pytest
 
 import gradtrace as gt
-from gradtrace.graph import nodes_of
-from gradtrace.tape import ARGS, KIND, LOCS, OP, PARAMS, REQ, SCOPE, VALUE, from_graph, to_graph
+from gradtrace.core.graph import nodes_of
+from gradtrace.core.tape import (
+    ARGS,
+    KIND,
+    LOCS,
+    OP,
+    PARAMS,
+    REQ,
+    SCOPE,
+    VALUE,
+    from_graph,
+    to_graph,
+)
 
 
 def model(W, b, x, scale):
@@ -142,7 +153,7 @@ def test_every_gradient_is_a_writable_array():
 
 
 def test_records_read_by_name_in_the_order_the_recorder_writes():
-    from gradtrace.tape import Record
+    from gradtrace.core.tape import Record
     t = gt.trace(model, **ARGS_).backward()
     tape = t.tape
     assert (KIND, OP, VALUE, ARGS, LOCS, REQ, SCOPE, PARAMS) == tuple(range(8))

@@ -217,7 +217,7 @@ def test_not_callable_and_bad_outputs():
 
 
 def test_failing_function_leaves_nothing_behind():
-    from gradtrace.recorder import ACTIVE
+    from gradtrace.record.recorder import ACTIVE
 
     def f(x=1.0):
         y = x * 2  # noqa: F841  (an op recorded before the error)

@@ -8,8 +8,8 @@ import pytest
 
 import gradtrace as gt
 from gradtrace import examples
+from gradtrace.calculus.params import update_targets
 from gradtrace.errors import GradtraceError, RenderError
-from gradtrace.params import update_targets
 from gradtrace.render import page as page_mod
 from gradtrace.render import whatif
 
@@ -57,7 +57,7 @@ def test_whatif_false_and_no_whatif_leave_it_out(tmp_path):
         t.render(tmp_path / "c.svg", whatif=False)
     from click.testing import CliRunner
 
-    from gradtrace.cli import main
+    from gradtrace.cli.main import main
     r = CliRunner().invoke(main, ["render", "square", "-o", str(tmp_path / "d.html"),
                                   "--no-whatif"])
     assert r.exit_code == 0, r.output
@@ -187,7 +187,7 @@ def test_folded_edges_name_the_trace_edges_they_stand_for():
 
 @needs_dot
 def test_the_gallery_seed_chain_page_has_its_what_if(tmp_path):
-    from gradtrace.gallery import ENTRIES, render_entry
+    from gradtrace.cli.gallery import ENTRIES, render_entry
     entry = next(e for e in ENTRIES if e.stem == "seed_chain")
     assert entry.options.get("view", "lesson") == "lesson"
     _, t = render_entry(entry)

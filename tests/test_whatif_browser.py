@@ -9,11 +9,11 @@ import pytest
 
 import gradtrace as gt
 from gradtrace import examples
-from gradtrace.backward import contribution
+from gradtrace.calculus.backward import contribution
+from gradtrace.core.tape import ARGS, LOCS, OP, PARAMS, VALUE
 from gradtrace.ops import PRIMITIVES
 from gradtrace.ops.core import plain_js
 from gradtrace.render.whatif import encode
-from gradtrace.tape import ARGS, LOCS, OP, PARAMS, VALUE
 
 from .conftest import needs_dot
 from .test_html_browser import ARTIFACTS, Watched, browser  # noqa: F401

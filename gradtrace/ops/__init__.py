@@ -2,7 +2,7 @@
 
 Rows live by family (``elementwise``, ``reductions``, ``shape``, ``linalg``,
 ``constants``); each names the numpy callables and ``Traced`` methods it answers,
-and ``gradtrace.dispatch`` derives its dispatch from ``ROWS``.  Adding ``np.arctan``
+and ``gradtrace.record.dispatch`` derives its dispatch from ``ROWS``.  Adding ``np.arctan``
 is one ``unary(...)`` row here plus one line in the per-op gradient test list.
 """
 

@@ -14,7 +14,7 @@ A row is one of:
   float (``argmax``, ``isclose``); it runs on the plain values and its result is
   a constant, never an error.
 
-The dispatch tables in ``gradtrace.dispatch`` are derived from these rows, so adding
+The dispatch tables in ``gradtrace.record.dispatch`` are derived from these rows, so adding
 an op is adding a row.
 """
 

@@ -7,7 +7,7 @@ same trace gives byte-identical DOT on every run and machine.
 
 from __future__ import annotations
 
-from ..graph import nodes_of
+from ..core.graph import nodes_of
 from . import fast as fast_draw
 from .drawing import Drawing, make_drawing
 from .labels import esc

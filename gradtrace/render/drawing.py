@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from .. import gcpause
+from ..record import gcpause
 from . import fast as fast_draw
 from . import layout
 from .lesson import for_view

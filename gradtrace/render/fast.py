@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..graph import nodes_of
+from ..core.graph import nodes_of
 from . import layout
 from .labels import clean, esc
 from .legend import legend_rows

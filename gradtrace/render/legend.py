@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import nodes_of
+from ..core.graph import nodes_of
 from ..notation import num, partial
 from .labels import esc
 

@@ -23,12 +23,21 @@ from typing import NamedTuple
 
 import networkx as nx
 
-from ..backward import edge_contribution
-from ..formulas import ATOM, expression, node_texts
-from ..graph import argument_ids, enumerate_paths, nodes_of, preds_of, succs_of
-from ..notation import DIGITS, MINUS, factor, is_atom, number_text, partial, signed_term, value_text
+from ..calculus.backward import edge_contribution
+from ..core.formulas import ATOM, expression, node_texts
+from ..core.graph import argument_ids, enumerate_paths, nodes_of, preds_of, succs_of
+from ..names.versions import partial_of
+from ..notation import (
+    DIGITS,
+    MINUS,
+    factor,
+    is_atom,
+    number_text,
+    partial,
+    signed_term,
+    value_text,
+)
 from ..ops import PRIMITIVES
-from ..versions import partial_of
 
 VIEWS = ("lesson", "ops")
 MAX_TERMS = 4          # a composite formula with more terms reads "Σ of N paths"

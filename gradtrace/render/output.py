@@ -20,8 +20,8 @@ from pathlib import Path
 
 import graphviz
 
-from .. import gcpause
 from ..errors import RenderError, warn_user
+from ..record import gcpause
 from .dot import dot_text
 from .drawing import Drawing, make_drawing
 from .fast import dot_text as pinned_dot_text

@@ -19,8 +19,8 @@ from importlib import resources
 
 import numpy as np
 
+from ..core.graph import nodes_of
 from ..errors import RenderError
-from ..graph import nodes_of
 from ..notation import num
 from . import whatif as what_if
 from .drawing import Drawing, make_drawing

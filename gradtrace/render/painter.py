@@ -9,9 +9,17 @@ import os
 
 import numpy as np
 
-from ..formulas import node_texts
-from ..graph import nodes_of, paths_to_output, preds_of, succs_of
-from ..notation import magnitude, num, partial, shape_text, signed_term, sum_rule_text, value_text
+from ..core.formulas import node_texts
+from ..core.graph import nodes_of, paths_to_output, preds_of, succs_of
+from ..notation import (
+    magnitude,
+    num,
+    partial,
+    shape_text,
+    signed_term,
+    sum_rule_text,
+    value_text,
+)
 from ..ops import PRIMITIVES
 from .labels import esc
 from .lesson import WhyLines

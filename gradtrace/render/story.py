@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..explain import recursive_steps
-from ..formulas import expression
-from ..graph import argument_ids, nodes_of, preds_of, succs_of
+from ..core.formulas import expression
+from ..core.graph import argument_ids, nodes_of, preds_of, succs_of
 from ..notation import num, partial, signed_term, sum_rule_text, value_text
 from ..ops import PRIMITIVES
 from . import update
+from .explain import recursive_steps
 from .painter import MAX_TERMS
 
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import inputs as _inputs
+from ..calculus.rerun import kept, rerun_kept, weighted
+from ..core.graph import nodes_of
+from ..core.tape import ARGS, KIND, OP, VALUE
 from ..errors import GradtraceError, RenderError
-from ..graph import nodes_of
-from ..rerun import kept, rerun_kept, weighted
-from ..tape import ARGS, KIND, OP, VALUE
+from ..record import inputs as _inputs
 
 DATA_NAMES = frozenset({"x", "X", "xs", "y", "Y", "ys", "target", "targets", "label",
                         "labels", "data", "inputs", "batch"})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.graph import nodes_of, preds_of
 from ..errors import RenderError
-from ..graph import nodes_of, preds_of
 
 
 @dataclass

@@ -19,11 +19,11 @@ from importlib import resources
 
 import numpy as np
 
-from ..graph import nodes_of
+from ..calculus.params import update_targets
+from ..core.graph import nodes_of
+from ..core.tape import ARGS, KIND, LOCS, OP, PARAMS, REQ, VALUE
 from ..notation import magnitude, num, signed_term, value_text
 from ..ops.core import NotReplayable, plain_js
-from ..params import update_targets
-from ..tape import ARGS, KIND, LOCS, OP, PARAMS, REQ, VALUE
 from .whatif_fold import FoldNumbers
 from .whatif_text import drawn_text, grad_template, local_template, value_template
 

@@ -11,9 +11,9 @@ drawn text; ``whatif.js`` (``foldNumbers``) does the same from a replay.
 
 from __future__ import annotations
 
-from ..backward import edge_contribution
-from ..graph import nodes_of
-from ..tape import LOCS
+from ..calculus.backward import edge_contribution
+from ..core.graph import nodes_of
+from ..core.tape import LOCS
 from .lesson import add_contributions
 
 

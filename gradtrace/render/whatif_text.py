@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import nodes_of, succs_of
+from ..core.graph import nodes_of, succs_of
 from ..notation import num, partial
 from .painter import MAX_TERMS
 from .story import line_ids

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import GradtraceWarning
 from ..functions import label, relu, sigmoid, tanh
-from ..naming import versioned
+from ..names.naming import versioned
 from ..trace import Trace
 from ..tracing import trace
 from .grading import GradeReport, grade_trace

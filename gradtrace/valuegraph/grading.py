@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..graph import consumers, nodes_of, preds_of
+from ..core.graph import consumers, nodes_of, preds_of
 from ..notation import num, partial, signed_term
 from .walk import student_grad
 

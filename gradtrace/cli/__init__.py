@@ -1,0 +1,2 @@
+"""The command line (``main``), its one-line error reports, loading ``file.py:function``
+targets, and the committed gallery."""
