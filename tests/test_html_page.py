@@ -357,5 +357,5 @@ def test_a_torch_update_moves_the_parameters_and_restores_them():
     ("x", True), ("x1", True), ("y_true", True), ("X[0]", True), ("batch.inputs", True),
     ("targets", True), ("w1", False), ("a_prev", False), ("box", False), ("xx", False)])
 def test_names_read_as_data(name, data):
-    from gradtrace.render.update import named_like_data
+    from gradtrace.calculus.params import named_like_data
     assert named_like_data(name) is data

@@ -91,13 +91,35 @@ def test_update_targets_follow_the_parameters_not_data_rule():
     assert update_targets(t, data=["scale"]) == ["w", "b"]
     assert update_targets(t, params=["x"]) == ["x"]
     assert update_targets(gt.trace(loss, wrt=["w", "x"])) == ["w", "x"]
-    with pytest.raises(GradtraceError, match="names no input that gets a gradient"):
+    with pytest.raises(GradtraceError, match="params= names .nope., which is not a floating input"):
         update_targets(t, params=["nope"])
 
     def net(params={"W": np.ones(2), "b": 0.0}, xs=(1.0, 2.0)):   # noqa: B006
         return params["W"] @ np.array(xs) + params["b"]
 
     assert update_targets(gt.trace(net)) == ["params.W", "params.b"]
+
+
+@needs_dot
+def test_descend_moves_exactly_what_the_update_step_moves():
+    """One rule: the what-if's descend button and the page's update step move the same
+    inputs, whether the parameters come from params=, data=, or gradtrace_data."""
+    def cost(w=0.8, b=0.1, a_prev=0.6, y=1.0):
+        return (gt.sigmoid(w * a_prev + b) - y) ** 2
+
+    def descends(t, **kw):
+        ids = _data(page_mod.page(t, **kw))["descend"]
+        return sorted(n for n, v in t.inputs.items() if v in ids)
+
+    t = gt.trace(cost)
+    assert descends(t) == ["a_prev", "b", "w"]
+    assert descends(t, params=["w", "b"]) == ["b", "w"]
+    assert descends(t, data=["a_prev"]) == ["b", "w"]
+    seed_chain = examples.EXAMPLES["seed_chain"]
+    seed = gt.trace(seed_chain)
+    declared = set(seed_chain.gradtrace_data)
+    assert declared and descends(seed) == sorted(update_targets(seed))
+    assert not declared & set(descends(seed))
 
 
 # ---------------------------------------------------------------- guards

@@ -1,44 +1,84 @@
-"""Which inputs a gradient-descent step moves: the parameters, not the data.
+"""Which inputs a gradient-descent step moves: the parameters, never the data.
 
-One rule shared by every view that takes a step (the page's update step, the
-what-if's descend button): a torch trace moves its modules' ``nn.Parameter``s; a
-numpy/float trace moves the inputs named in ``params=`` when given, else those in
-``wrt`` when ``wrt`` picked some, else every input except the ones whose name says
-data (``x, X, xs, y, Y, ys, target(s), label(s), data, inputs, batch``) and those
-named in ``data=``.  Only inputs that get a gradient can move.
+One rule for every view that takes a step (the page's update step, the what-if's
+descend button, the panel's "held fixed" line): ``params=`` when given; else ``wrt``
+when the trace was made with one; else a torch trace's ``nn.Parameter``s; else every
+input except the data, where data means an argument named like data (``x``, ``y``,
+``targets`` ..., ``DATA_NAMES``, also ``x1``, ``y_true``) or named in ``data=`` or in
+the function's ``gradtrace_data`` attribute.  Only inputs that get a gradient move.
 """
 
 from __future__ import annotations
 
 import re
 
-from ..errors import GradtraceError
-from ..record.inputs import wanted
+from ..errors import RenderError
+from ..record import inputs as _inputs
 
-DATA_NAMES = frozenset({"x", "X", "xs", "y", "Y", "ys", "target", "targets", "label", "labels",
-                        "data", "inputs", "batch"})
-_ROOT = re.compile(r"[.\[]")
+DATA_NAMES = frozenset({"x", "X", "xs", "y", "Y", "ys", "target", "targets", "label",
+                        "labels", "data", "inputs", "batch"})
 
 
-def _root(name: str) -> str:
-    """The argument an input belongs to: ``xs`` for ``xs[2]``, ``params`` for ``params.W1``."""
-    return _ROOT.split(name, 1)[0]
+def _names(value, what: str) -> list[str]:
+    if value is None:
+        return []
+    names = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(n, str) and n for n in names):
+        raise RenderError(f"{what}= takes input names (strings), not {value!r}")
+    return names
+
+
+def _argument(name: str) -> str:
+    """The function argument an input comes from (``params.W1`` -> ``params``)."""
+    return re.split(r"[.\[]", name, maxsplit=1)[0]
+
+
+def named_like_data(name: str) -> bool:
+    """``x``, ``y``, ``targets`` ..., also with a number or a suffix: ``x1``, ``y_true``."""
+    arg = _argument(name)
+    return arg in DATA_NAMES or re.sub(r"(_\w*|\d+)$", "", arg) in DATA_NAMES
+
+
+def _matching(names: list[str], given: list[str], what: str) -> set[str]:
+    """The inputs ``given`` names (exactly, or as a prefix such as ``params``)."""
+    hit = _inputs.wanted(given)
+    for g in given:
+        if not any(_inputs.wanted([g])(n) for n in names):
+            raise RenderError(f"{what}= names '{g}', which is not a floating input; the "
+                              f"floating inputs are: {', '.join(names) or '(none)'}")
+    return {n for n in names if hit(n)}
+
+
+def split(trace, params=None, data=None) -> tuple[list[str], list[tuple[str, str]]]:
+    """(the inputs a step moves, [(input held fixed, why)]), in the trace's input order."""
+    names = list(trace.inputs)
+    declared = _names(getattr(trace.function, "gradtrace_data", None), "gradtrace_data")
+    is_data = _matching(names, _names(data, "data"), "data") | \
+        {n for n in names if named_like_data(n)} | \
+        {n for n in names if declared and _inputs.wanted(declared)(n)}
+    if params is not None:
+        chosen = _matching(names, _names(params, "params"), "params")
+        both = sorted(chosen & _matching(names, _names(data, "data"), "data"))
+        if both:
+            raise RenderError(f"{', '.join(both)} named both in params= and in data=")
+        lacking = sorted(chosen - set(trace.wrt))
+        if lacking:
+            raise RenderError(f"params= names {', '.join(lacking)}, which has no gradient (not "
+                              "in wrt); trace with it in wrt, or leave it out of params")
+        other = "not in params"
+    elif getattr(trace, "wrt_given", False):
+        chosen, other = set(trace.wrt), "not in wrt"
+    elif trace.runner is not None:
+        chosen, other = set(trace.parameter_names() or ()) - is_data, "not a parameter"
+    else:
+        chosen, other = set(names) - is_data, ""
+    wrt = set(trace.wrt)
+    moved = [n for n in names if n in chosen and n in wrt]
+    held = [(n, "data" if n in is_data and n not in chosen else other or "no gradient")
+            for n in names if n not in moved]
+    return moved, held
 
 
 def update_targets(trace, params=None, data=None) -> list[str]:
     """The names of the inputs one descent step changes, in the trace's input order."""
-    with_grad = [n for n in trace.inputs if n in set(trace.wrt)]
-    if params is not None:
-        pick = wanted(params)
-        chosen = [n for n in with_grad if pick(n)]
-        if not chosen:
-            raise GradtraceError(f"params={params!r} names no input that gets a gradient; "
-                                 f"those are: {', '.join(with_grad) or '(none)'}")
-        return chosen
-    torch_params = getattr(trace, "torch_parameters", None)
-    if torch_params is not None:
-        return [n for n in with_grad if n in torch_params]
-    if len(trace.wrt) < len(trace.inputs):      # wrt picked some: those are the parameters
-        return with_grad
-    is_data = wanted(data) if data is not None else (lambda name: False)
-    return [n for n in with_grad if _root(n) not in DATA_NAMES and not is_data(n)]
+    return split(trace, params, data)[0]

@@ -19,6 +19,7 @@ from importlib import resources
 
 import numpy as np
 
+from ..calculus.params import split
 from ..core.graph import nodes_of
 from ..errors import RenderError
 from ..notation import num
@@ -65,7 +66,8 @@ def _page(drawing: Drawing, lr: float, timeout: float | None, params=None,
     svg, marked = mark(drawn, painter, view)
     extra = ("", "")
     if drawing.options.whatif is not False:
-        program = what_if.program(drawing.recorded, painter, view, marked, lr)
+        moves = split(drawing.recorded, params, data)[0]   # the update step's parameters
+        program = what_if.program(drawing.recorded, painter, view, marked, lr, moves)
         extra = what_if.section(program, _json_for_script(program))
     return assemble(painter, svg, steps, marked, extra, drawing.recorded), drawn
 

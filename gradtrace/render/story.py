@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..calculus.params import split
 from ..core.formulas import expression
 from ..core.graph import argument_ids, nodes_of, preds_of, succs_of
 from ..notation import num, partial, signed_term, sum_rule_text, value_text
@@ -64,7 +65,7 @@ def story(trace, painter, lr: float = 0.1, params=None, data=None) -> list[Step]
     texts = painter.texts
     steps = [_inputs_step(trace, texts, painter.opts.digits)]
     steps += _forward_steps(trace, painter.ranked, painter.opts.digits)
-    movable = {trace.inputs[n] for n in update.split(trace, params, data)[0]}
+    movable = {trace.inputs[n] for n in split(trace, params, data)[0]}
     steps += _backward_steps(trace, painter, texts, movable)
     steps.append(_update_step(trace, texts, painter, lr, params, data))
     shown = {i for s in steps for i in s.show}

@@ -1,29 +1,22 @@
 """The update step the step-through page ends on: gradient descent moves the model's
 parameters, never its data.
 
-Which inputs are parameters: ``params=`` when given; else ``wrt`` when the trace was
-made with one; else a torch trace's ``nn.Parameter``s; else every input except the
-data, where data means an argument named like data (``x``, ``y``, ``targets`` ...,
-``DATA_NAMES``) or named in ``data=`` (or in the function's ``gradtrace_data``
-attribute).  The moved values are put back into the function, which is traced again,
+Which inputs are parameters is ``calculus.params.split``'s one rule (shared with the
+what-if's descend button).  The moved values are put back into the function, which is traced again,
 so the page can show every value of the new forward pass, not only the new cost.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..calculus.params import split
 from ..calculus.rerun import kept, rerun_kept, weighted
 from ..core.graph import nodes_of
 from ..core.tape import ARGS, KIND, OP, VALUE
-from ..errors import GradtraceError, RenderError
-from ..record import inputs as _inputs
-
-DATA_NAMES = frozenset({"x", "X", "xs", "y", "Y", "ys", "target", "targets", "label",
-                        "labels", "data", "inputs", "batch"})
+from ..errors import GradtraceError
 
 
 @dataclass
@@ -37,65 +30,6 @@ class Update:
     cost: float | None = None                          # ... and after (None: not re-run)
     values: dict | None = None                         # node id -> value after the step
     why_not: str = ""                                  # why cost or values are missing
-
-
-def _names(value, what: str) -> list[str]:
-    if value is None:
-        return []
-    names = [value] if isinstance(value, str) else list(value)
-    if not all(isinstance(n, str) and n for n in names):
-        raise RenderError(f"{what}= takes input names (strings), not {value!r}")
-    return names
-
-
-def _argument(name: str) -> str:
-    """The function argument an input comes from (``params.W1`` -> ``params``)."""
-    return re.split(r"[.\[]", name, maxsplit=1)[0]
-
-
-def named_like_data(name: str) -> bool:
-    """``x``, ``y``, ``targets`` ..., also with a number or a suffix: ``x1``, ``y_true``."""
-    arg = _argument(name)
-    return arg in DATA_NAMES or re.sub(r"(_\w*|\d+)$", "", arg) in DATA_NAMES
-
-
-def _matching(names: list[str], given: list[str], what: str) -> set[str]:
-    """The inputs ``given`` names (exactly, or as a prefix such as ``params``)."""
-    hit = _inputs.wanted(given)
-    for g in given:
-        if not any(_inputs.wanted([g])(n) for n in names):
-            raise RenderError(f"{what}= names '{g}', which is not a floating input; the "
-                              f"floating inputs are: {', '.join(names) or '(none)'}")
-    return {n for n in names if hit(n)}
-
-
-def split(trace, params=None, data=None) -> tuple[list[str], list[tuple[str, str]]]:
-    """(the inputs the update moves, [(input held fixed, why)]) by the rule above."""
-    names = list(trace.inputs)
-    declared = _names(getattr(trace.function, "gradtrace_data", None), "gradtrace_data")
-    is_data = _matching(names, _names(data, "data"), "data") | \
-        {n for n in names if named_like_data(n)} | \
-        {n for n in names if declared and _inputs.wanted(declared)(n)}
-    if params is not None:
-        chosen = _matching(names, _names(params, "params"), "params")
-        both = sorted(chosen & _matching(names, _names(data, "data"), "data"))
-        if both:
-            raise RenderError(f"{', '.join(both)} named both in params= and in data=")
-        lacking = sorted(chosen - set(trace.wrt))
-        if lacking:
-            raise RenderError(f"params= names {', '.join(lacking)}, which has no gradient (not "
-                              "in wrt); trace with it in wrt, or leave it out of params")
-        other = "not in params"
-    elif getattr(trace, "wrt_given", False):
-        chosen, other = set(trace.wrt), "not in wrt"
-    elif trace.runner is not None:
-        chosen, other = set(trace.parameter_names() or ()) - is_data, "not a parameter"
-    else:
-        chosen, other = set(names) - is_data, ""
-    moved = [n for n in names if n in chosen and n in trace.wrt]
-    held = [(n, "data" if n in is_data and n not in chosen else other or "no gradient")
-            for n in names if n not in moved]
-    return moved, held
 
 
 def held_line(held: list[tuple[str, str]], texts: dict, inputs: dict) -> str:

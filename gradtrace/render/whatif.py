@@ -37,15 +37,19 @@ class Off(Exception):
     """Why this page has no what-if (said in the page, instead of the controls)."""
 
 
-def program(trace, painter, view, marked: list[str], lr: float) -> dict:
-    """Everything whatif.js needs, or {"off": reason} when the graph cannot be replayed."""
+def program(trace, painter, view, marked: list[str], lr: float,
+            descend: list[str] | None = None) -> dict:
+    """Everything whatif.js needs, or {"off": reason} when the graph cannot be replayed.
+    ``descend``: the inputs the descend button moves (the page's update step's; by
+    default ``calculus.params``'s rule with no params= or data=)."""
     try:
-        return _program(trace, painter, view, marked, lr)
+        return _program(trace, painter, view, marked, lr,
+                        update_targets(trace) if descend is None else descend)
     except Off as e:
         return {"off": str(e)}
 
 
-def _program(trace, painter, view, marked, lr) -> dict:
+def _program(trace, painter, view, marked, lr, descend) -> dict:
     tape = trace.tape
     if len(tape) >= MAX_NODES:
         raise Off(f"the graph has {len(tape):,} nodes (what-if replays up to {MAX_NODES:,})")
@@ -79,7 +83,7 @@ def _program(trace, painter, view, marked, lr) -> dict:
             "seed": None if trace.seed is None else encode(trace.seed),
             "outputName": painter.out_name, "value": encode(tape.records[out][VALUE]),
             "digits": painter.opts.digits, "lines": lines, "inputs": _inputs(trace, painter),
-            "descend": [trace.inputs[n] for n in update_targets(trace)], "lr": lr,
+            "descend": [trace.inputs[n] for n in descend], "lr": lr,
             "guards": _guards(trace)}
 
 
