@@ -283,3 +283,25 @@ def test_highlight_never_dims_a_factor_of_the_highlighted_formula(view):
         assert f'color="{faded}"' not in line, name
     line = next(ln for ln in dot.splitlines() if ln.startswith(f"  n{t.node_id('b(L−2)')} ["))
     assert f'color="{faded}"' in line                         # off the path, no factor
+
+
+def test_why_line_says_sigma_j_only_for_the_lessons_sum_over_neurons():
+    """``Σj`` is the lesson's sum over the neurons a value feeds; two unrelated paths are
+    just a sum, and an array's gradient is a chain of VJPs named by the values it passes,
+    not a product of matrices written as factors."""
+    def fan(a=0.5, b=2.0, d=1.0):
+        c = a * b
+        e = c + a
+        return e + d
+
+    assert gt.trace(fan).backward().explain("a").why == "∂fan/∂a = b + 1 = 2 + 1 = 3"
+
+    def rnn(Wh=np.eye(2) * 0.5, x=np.ones((3, 2))):
+        h = np.zeros(2)
+        for t_ in range(3):
+            h = np.tanh(x[t_] + h @ Wh)
+        return h.sum()
+
+    why = gt.trace(rnn).backward().explain("Wh").why
+    assert why.startswith("∂rnn/∂Wh = Σ over ") and "the VJPs back along each, e.g. rnn → " \
+        in why and "ᵀ" not in why and "ḡ" not in why

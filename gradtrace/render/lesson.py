@@ -325,6 +325,7 @@ def _expression(v: int, members: set[int], pred, nodes, texts, kept) -> str | No
 # ---------------------------------------------------------------- the why line
 MAX_WHY_PATHS = 8       # more paths than this: the why line names their count
 MAX_WHY_FACTORS = 12    # a longer path reads as its count of factors
+_INDEX = re.compile(r"(\d+|\[[\d, ]+\]|[₀-₉]+)$")   # a trailing index: 0, [1], ₂
 
 
 class WhyLines:
@@ -363,11 +364,11 @@ class WhyLines:
             return f"{head} = Σ over {n:,} path{'s' if n != 1 else ''} = {grad}"
         paths = enumerate_paths(self.g, v, self.out, set(self.ways))
         products = [self._product(path, digits) for path in paths]
+        if any(x is None for _, x, _ in products):      # arrays: a chain of VJPs, no product
+            return f"{head} = {self._vjp_chain(paths)} = {grad}"
         formulas = " + ".join(f for f, _, _ in products)
-        if n > 1:
-            formulas = f"Σj {formulas}"
-        if any(x is None for _, x, _ in products):
-            return f"{head} = {formulas} = {grad}"
+        if n > 1 and self._over_an_index(paths):
+            formulas = f"Σj {formulas}"       # the lesson's sum over the neurons j it feeds
         numbers = [x or "" for _, x, _ in products]
         if n == 1:
             return f"{head} = {formulas}" + (f" = {numbers[0]}" if " · " in numbers[0]
@@ -377,6 +378,24 @@ class WhyLines:
             return f"{head} = {formulas} = {terms} = {grad}"
         shown = " + ".join(f"({x})" if " · " in x else x for x in numbers if x)
         return f"{head} = {formulas} = {shown} = {terms} = {grad}"
+
+    def _over_an_index(self, paths) -> bool:
+        """Do the paths leave through values that differ only in an index (``z(L)0``,
+        ``z(L)1``: the lesson's neurons j)?  Then the sum is the lesson's ``Σj``."""
+        firsts = [self.texts.get(path[0][1], "") for path in paths]
+        stems = {_INDEX.sub("", t) for t in firsts}
+        return len(set(firsts)) == len(firsts) and len(stems) == 1 and "" not in stems
+
+    def _vjp_chain(self, paths) -> str:
+        """An array gradient in words: the named values it flows back through, one
+        vector-Jacobian product at each (a product of matrices written as factors would
+        read in the wrong order)."""
+        path = min(paths, key=len)
+        names = [self.texts[self.out]] + [self.texts[u] for u, _, _ in reversed(path)]
+        chain = " → ".join(names)
+        if len(paths) == 1:
+            return f"the VJPs back along {chain}"
+        return f"Σ over {len(paths)} paths of the VJPs back along each, e.g. {chain}"
 
     def _product(self, path, digits) -> tuple[str, str | None, float]:
         """One path's factors, the node's first: (formula, numbers or None if a factor
