@@ -15,7 +15,7 @@ from typing import Any
 from ..core.graph import nodes_of
 from . import layout
 from .labels import clean, esc
-from .legend import legend_rows
+from .legend import legend_rows, swatch_look
 from .route import Router, Trunks
 
 CHAR_W = {10: 6.0, 11: 6.6, 12: 7.2}     # average glyph advance per font size (points)
@@ -261,8 +261,9 @@ def _legend_svg(key, top: float, fill, s) -> str:
     for i, (text, colour, swatch) in enumerate(key):
         y = top + PAD + LINE_H * i
         if swatch:
+            inside, border, thick = swatch_look(swatch, s)
             parts.append(f'<rect x="6" y="{y + 2:.1f}" width="14" height="9" '
-                         f'fill="{swatch}" stroke="{s["border"]}"/>')
+                         f'fill="{inside}" stroke="{border}" stroke-width="{thick}"/>')
         parts.append(f'<text x="26" y="{y + 10:.1f}" class="{fill[colour]} m">{_x(text)}'
                      f'</text>')
     return "".join(parts) + "</g>\n"
