@@ -246,7 +246,8 @@ def _svg_styles(s: dict, classes: _ClassTables) -> str:
     css += [f".{k}{{stroke:{c};marker-end:url(#a{k})}}" for c, k in sorted(stroke.items())]
     css += [f".{k}{{fill:{f};stroke:{b}}}" for (f, b), k in sorted(box.items())]
     markers = "".join(f'<marker id="a{k}" viewBox="0 0 10 10" refX="10" refY="5" '
-                      f'markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
+                      f'markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" '
+                      f'orient="auto-start-reverse">'
                       f'<path d="M0,0L10,5L0,10z" fill="{c}"/></marker>'
                       for c, k in sorted(stroke.items()))
     return f'<defs>{markers}</defs>\n<style>{"".join(css)}</style>\n</svg>\n'
