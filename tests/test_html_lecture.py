@@ -9,7 +9,7 @@ import pytest
 
 import gradtrace as gt
 from gradtrace.render.page import script_and_styles
-from gradtrace.render.palette import PALETTES
+from gradtrace.render.palette import PALETTES, contrast, heat_fills, heat_palette
 
 from .conftest import needs_dot
 from .test_html_browser import Watched, write_page
@@ -194,21 +194,10 @@ def test_a_notebook_showing_one_trace_twice_runs_both_cells(browser, tmp_path):
     w.close()
 
 
-def _luminance(colour: str) -> float:
-    colour = {"white": "#ffffff", "black": "#000000"}.get(colour, colour)
-    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
-    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-
-
-def contrast(a: str, b: str) -> float:
-    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
-
-
+@pytest.mark.parametrize("heat", [False, True], ids=["plain", "heat"])
 @pytest.mark.parametrize("style", sorted(PALETTES))
-def test_every_text_colour_has_contrast_of_at_least_4_5(style):
-    s = PALETTES[style]
+def test_every_text_colour_has_contrast_of_at_least_4_5(style, heat):
+    s = heat_palette(PALETTES[style]) if heat else PALETTES[style]
     _, css = script_and_styles()
     page_vars = {"bg": s["bg"], "fg": s["fg"], "dim": s["dim"], "grad": s["grad"],
                  "value": s["value"], "hi": s["highlight"]}
@@ -217,8 +206,14 @@ def test_every_text_colour_has_contrast_of_at_least_4_5(style):
     assert text_vars and "opacity:.8" not in css
     pairs = [(page_vars[v], s["bg"], f"page text --{v}") for v in text_vars]
     # text in the drawing: names, values and gradients on every fill, op marks on ops
-    for fill in ("bg", "param", "data", "const", "op", "out", "cluster"):
-        pairs += [(s[k], s[fill], f"{k} on {fill}") for k in ("fg", "value", "grad")]
+    fills = {f: s[f] for f in ("bg", "param", "data", "const", "op", "out", "cluster")}
+    if heat:       # and on every fill of heat's scale: a box's marks too, the op's dim one
+        box_fills, _, bad = heat_fills(s)
+        fills.update({f"heat band {b}": f for b, f in enumerate(box_fills)}, nan=bad)
+        pairs += [(s["dim"], f, f"dim on {name}") for name, f in fills.items()
+                  if name.startswith("heat") or name == "nan"]
+    for name, fill in fills.items():
+        pairs += [(s[k], fill, f"{k} on {name}") for k in ("fg", "value", "grad")]
     pairs += [(s["dim"], s[f], f"dim on {f}") for f in ("op", "bg", "cluster")]
     low = [(why, round(contrast(a, b), 2)) for a, b, why in pairs if contrast(a, b) < 4.5]
     assert low == []

@@ -16,10 +16,6 @@ from .conftest import needs_dot
 from .svgread import LABEL_COLLISIONS_JS
 
 CHROMIUM = os.environ.get("GRADTRACE_CHROMIUM", "/usr/bin/chromium")
-# the fast layout draws long edges as straight lines, which can cross another edge's
-# label where several long edges share the layers between their ends (issue 23, left open)
-FAST_CROSSINGS = {"last_layer_highlight", "softmax_xent", "attention_head",
-                  "attention_head_collapsed", "rnn", "torch_mlp", "torch_ninja", "torch_dcgan"}
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +42,6 @@ def collisions(page, svg: str) -> dict:
 def test_edge_labels_are_clear_of_lines_and_boxes(page, entry, layout):
     if entry.target.startswith("torch"):
         pytest.importorskip("torch")
-    if layout == "fast" and entry.stem in FAST_CROSSINGS:
-        pytest.xfail("the fast layout's straight long edges may cross other labels")
     t, _ = trace_target(entry.target)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

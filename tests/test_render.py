@@ -1,6 +1,7 @@
 """Diagrams read back: parse the SVG Graphviz wrote and the DOT gradtrace wrote."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -252,7 +253,10 @@ def test_fast_layout_for_big_graphs():
     dot = t.to_dot(view="ops")
     assert "splines=false" in dot
     shown = sum(1 for u, v in t.graph.edges() if t.graph.nodes[u]["requires_grad"])
-    assert dot.count("pos=") == t.graph.number_of_nodes() + shown   # a box per label
+    pinned = re.findall(r'pos="-?[\d.]+,-?[\d.]+!"', dot)
+    assert len(pinned) == t.graph.number_of_nodes() + shown   # a box per label
+    routed = re.findall(r'-> \w+ \[[^]]*pos="', dot)            # every edge keeps its route
+    assert len(routed) == dot.count(" -> ") == t.graph.number_of_edges() + shown
     nodes, labels = read_fast_svg(svg_text(t, view="ops"))
     assert len(nodes) == t.graph.number_of_nodes()
     assert len(labels) == shown and all(len(lines) == 2 for _, lines in labels)

@@ -84,10 +84,12 @@ ENTRIES = [
           "per-element sensitivity, so their edges name the vector-Jacobian product (ḡ @ W1ᵀ, "
           "Xᵀ @ ḡ); b1's gradient has b1's shape because broadcasting over the batch is summed "
           "back.", (".html",)),
-    Entry("numpy_mlp_heat", "numpy_mlp", {"style": "heat"},
-          "The same MLP in the heat style.",
-          "Edge width and colour follow |contribution| on a log scale: thin pale edges carry "
-          "a vanishing nudge, NaN or ∞ would show in red."),
+    Entry("numpy_mlp_heat", "numpy_mlp", {"style": "heat", "legend": True},
+          "The same MLP in the heat style, with its legend.",
+          "Each box is filled by the size of its gradient and each edge's width and colour "
+          "follow what flowed back along it, on one log scale shared by every diagram (a band "
+          "per decade, the legend lists them): b1, with the biggest gradient, is the warmest "
+          "box; a thin pale edge would carry a vanishing nudge, NaN or ∞ would show in red."),
     Entry("softmax_xent", "softmax_xent", {},
           "Softmax cross-entropy of a linear classifier.",
           "The gradient reaching the logits is (softmax − one-hot)/n: logsumexp's VJP gives the "

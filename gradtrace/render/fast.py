@@ -15,11 +15,13 @@ from typing import Any
 from ..core.graph import nodes_of
 from . import layout
 from .labels import clean, esc
-from .legend import legend_rows
+from .legend import legend_rows, swatch_look
+from .route import Router, Trunks
 
 CHAR_W = {10: 6.0, 11: 6.6, 12: 7.2}     # average glyph advance per font size (points)
 LINE_H = 13.0
 PAD = 4.0
+ARROW = 5.0       # an arrowhead's length in the pinned DOT (arrowsize 0.5)
 
 
 @dataclass
@@ -175,40 +177,40 @@ def write_svg(sc: Scene, write, chunk: int = 4000) -> None:
 
 
 def _svg_edges(sc: Scene, classes: _ClassTables):
-    """Each edge: a path, and its label box with text lines when it has one."""
+    """Each edge: its line (``route``: through its waypoints, around every box), and its
+    label box with text lines when it has one."""
     p = sc.placement
     fill, stroke = classes.fill, classes.stroke
     X, Y, W, H = p.x.tolist(), p.y.tolist(), p.w.tolist(), p.h.tolist()
     label_box = p.label_box.tolist()
-    lr = p.rankdir == "LR"
+    router = Router(p, sc.src, sc.dst)
+    trunks = Trunks(router)
     ids = sc.painter.opts.element_ids
     for i in range(len(sc.edges)):
         lines, color, width = sc.edge(i)
-        u, v = sc.src[i], sc.dst[i]
-        if lr:
-            x1, y1, x4, y4 = X[u] + W[u] / 2, Y[u], X[v] - W[v] / 2, Y[v]
-        else:
-            x1, y1, x4, y4 = X[u], Y[u] + H[u] / 2, X[v], Y[v] - H[v] / 2
         extra = f' stroke-width="{width:.2f}"' if width != 1.0 else ""
+        d = _path(trunks.first(i, (color, width))) + _path(router.second(i))
+        edge = f'<path class="e {stroke[color]}" d="{d}"{extra}/>'
         if not lines:
-            yield (f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x4:.1f},'
-                   f'{y4:.1f}"{extra}/>\n')
+            yield edge + "\n"
             continue
         k = label_box[i]
         lx, ly, lw, lh = X[k], Y[k], W[k], H[k]
-        if lr:
-            x2, y2, x3, y3 = lx - lw / 2, ly, lx + lw / 2, ly
-        else:
-            x2, y2, x3, y3 = lx, ly - lh / 2, lx, ly + lh / 2
         top = ly - lh / 2 + PAD / 2 + 10
         texts = "".join(f'<text x="{lx:.1f}" y="{top + LINE_H * j:.1f}" '
                         f'class="{fill[c]}">{_x(t)}</text>' for j, (t, c) in enumerate(lines))
         eu, ev, ek, _ = sc.edges[i]
         edge_id = f' id="e{eu}_{ev}_{ek}"' if ids else ""
-        yield (f'<path class="e {stroke[color]}" d="M{x1:.1f},{y1:.1f}L{x2:.1f},{y2:.1f}'
-               f'M{x3:.1f},{y3:.1f}L{x4:.1f},{y4:.1f}"{extra}/>'
-               f'<g class="l" data-edge="{i}"{edge_id}><rect x="{lx - lw / 2:.1f}" '
+        yield (f'{edge}<g class="l" data-edge="{i}"{edge_id}><rect x="{lx - lw / 2:.1f}" '
                f'y="{ly - lh / 2:.1f}" width="{lw:.1f}" height="{lh:.1f}"/>{texts}</g>\n')
+
+
+def _path(points) -> str:
+    """SVG path data of a polyline (empty for no points)."""
+    if not points:
+        return ""
+    (x, y), rest = points[0], points[1:]
+    return f"M{x:.1f},{y:.1f}" + "".join([f"L{px:.1f},{py:.1f}" for px, py in rest])
 
 
 def _svg_nodes(sc: Scene, classes: _ClassTables):
@@ -244,7 +246,8 @@ def _svg_styles(s: dict, classes: _ClassTables) -> str:
     css += [f".{k}{{stroke:{c};marker-end:url(#a{k})}}" for c, k in sorted(stroke.items())]
     css += [f".{k}{{fill:{f};stroke:{b}}}" for (f, b), k in sorted(box.items())]
     markers = "".join(f'<marker id="a{k}" viewBox="0 0 10 10" refX="10" refY="5" '
-                      f'markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
+                      f'markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" '
+                      f'orient="auto-start-reverse">'
                       f'<path d="M0,0L10,5L0,10z" fill="{c}"/></marker>'
                       for c, k in sorted(stroke.items()))
     return f'<defs>{markers}</defs>\n<style>{"".join(css)}</style>\n</svg>\n'
@@ -259,8 +262,9 @@ def _legend_svg(key, top: float, fill, s) -> str:
     for i, (text, colour, swatch) in enumerate(key):
         y = top + PAD + LINE_H * i
         if swatch:
+            inside, border, thick = swatch_look(swatch, s)
             parts.append(f'<rect x="6" y="{y + 2:.1f}" width="14" height="9" '
-                         f'fill="{swatch}" stroke="{s["border"]}"/>')
+                         f'fill="{inside}" stroke="{border}" stroke-width="{thick}"/>')
         parts.append(f'<text x="26" y="{y + 10:.1f}" class="{fill[colour]} m">{_x(text)}'
                      f'</text>')
     return "".join(parts) + "</g>\n"
@@ -305,19 +309,40 @@ def dot_text(sc: Scene, dpi: int | None = None) -> str:
         nid = v if isinstance(v, str) else f"n{v}"
         out.append(f'  {nid} [{pos(i)}, label=<{label}>, fillcolor="{fill}", '
                    f'color="{border}", peripheries={per}];')
+    router = Router(p, sc.src, sc.dst)
+    trunks = Trunks(router)
     for i, (u, v, _, _) in enumerate(sc.edges):
         lines, color, width = sc.edge(i)
         su = u if isinstance(u, str) else f"n{u}"
         sv = v if isinstance(v, str) else f"n{v}"
         pen = f", penwidth={width:.2f}" if width != 1.0 else ""
+        first = trunks.first(i, (color, width))
         if lines:
             label = "<BR/>".join(f'<FONT COLOR="{c}" POINT-SIZE="10">{esc(t)}</FONT>'
                                  for t, c in lines)
             out.append(f'  l{i} [{pos(int(p.label_box[i]))}, shape=plaintext, style="", '
                        f'label=<{label}>];')
-            out.append(f'  {su} -> l{i} [color="{color}", arrowhead=none{pen}];')
-            out.append(f'  l{i} -> {sv} [color="{color}"{pen}];')
+            out.append(f'  {su} -> l{i} [color="{color}", arrowhead=none{pen}, '
+                       f'pos="{_spline(first, top, False)}"];')
+            out.append(f'  l{i} -> {sv} [color="{color}"{pen}, '
+                       f'pos="{_spline(router.second(i), top, True)}"];')
         else:
-            out.append(f'  {su} -> {sv} [color="{color}"{pen}];')
+            out.append(f'  {su} -> {sv} [color="{color}"{pen}, pos="{_spline(first, top, True)}"];')
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _spline(points, top: float, arrow: bool) -> str:
+    """A polyline as Graphviz's edge ``pos`` (a B-spline whose control points sit on its
+    straight pieces; y flipped); with ``arrow`` the spline stops an arrow's length short
+    of the last point, where the arrowhead ends."""
+    pts = [(x, top - y) for x, y in points]
+    head = ""
+    if arrow:
+        (x0, y0), (x1, y1) = pts[-2], pts[-1]
+        length = max(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5, 1e-9)
+        back = min(ARROW, length / 2) / length
+        head = f"e,{x1:.1f},{y1:.1f} "
+        pts[-1] = (x1 - (x1 - x0) * back, y1 - (y1 - y0) * back)
+    spline = [pts[0]] + [q for a, b in zip(pts, pts[1:]) for q in (a, b, b)]
+    return head + " ".join(f"{x:.1f},{y:.1f}" for x, y in spline)

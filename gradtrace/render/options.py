@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from ..errors import RenderError
 from ..notation import DIGITS
 from .lesson import VIEWS as VIEWS  # the CLI offers these
-from .palette import PALETTES, STYLES
+from .palette import PALETTES, STYLES, heat_palette
 
 STYLE_NAMES = tuple(sorted(STYLES))
 RANKDIRS = ("auto", "LR", "TB", "RL", "BT")
@@ -40,7 +40,7 @@ class Options:
     products: bool = False          # write scalar contributions as upstream · local = product
     element_ids: bool = False       # SVG ids n<v> / e<u>_<v>_<k> (the HTML view finds them)
     terse: bool = False             # short labels: values and ∇ only, no edge text
-    heat: bool = False              # edge colour and width follow |contribution|
+    heat: bool = False              # box fill by |gradient|, edges by |contribution|
     view: str = "lesson"            # lesson: one box per named value; ops: one per operation
     legend: bool = False            # say what fills, colours, ←, ‖·‖ and VJP mean
     whatif: bool | None = None      # the page's live what-if (None: on; False leaves it out)
@@ -91,7 +91,8 @@ class Options:
 
     @property
     def palette(self) -> dict[str, str]:
-        return PALETTES[self.style]
+        """The style's colours; with heat, text inks that stay legible on heat's fills."""
+        return heat_palette(PALETTES[self.style]) if self.heat else PALETTES[self.style]
 
 
 def _whole(x) -> bool:

@@ -27,6 +27,7 @@ from . import whatif as what_if
 from .drawing import Drawing, make_drawing
 from .labels import clean
 from .output import svg_of
+from .palette import is_dark
 from .story import line_ids, story
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -158,14 +159,6 @@ def _line(group, text: str):
     return None
 
 
-def _dark(colour: str) -> bool:
-    """Is a palette background dark (the print sheet inverts such a diagram)?"""
-    if not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
-        return False
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    return 0.299 * r + 0.587 * g + 0.114 * b < 128
-
-
 def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
@@ -237,7 +230,7 @@ def assemble(painter, svg: str, data: dict, marked: list[str],
     head = caption(trace, painter.out_name) if trace is not None else title
     names = "".join(f'<option value="{html.escape(clean(d[0]), quote=True)}">'
                     for d in data.get("nodes", {}).values())
-    dark = ' class="gt-dark"' if _dark(s["bg"]) else ""
+    dark = ' class="gt-dark"' if is_dark(s["bg"]) else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -24,7 +24,7 @@ from ..ops import PRIMITIVES
 from .labels import esc
 from .lesson import WhyLines
 from .options import Options
-from .palette import HEAT_BAD, HEAT_RAMP
+from .palette import HEAT_BAD, HEAT_BANDS, heat_band, heat_fills
 
 MAX_BOX_EXPR = 32     # a folded value's expression is shown in its box up to this length
 MAX_TERMS = 8          # a fan-out sum with more terms is shown as its count (explain has all)
@@ -49,10 +49,7 @@ class Painter:
         if opts.highlight is not None:
             self.path_nodes = paths_to_output(trace, opts.highlight)
             self.factor_nodes = _factors(self.graph, self.path_nodes, self.texts)
-        self.heat = None
-        self.heat_span = (0.0, 0.0)      # the smallest and largest |contribution| drawn
-        if opts.heat:
-            self.heat, self.heat_span = _heat_scale(self.graph)
+        self.heat: HeatScale | None = HeatScale(self.graph, self.style) if opts.heat else None
         self._why: WhyLines | None = None
 
     def font(self, text: str, color: str, size: int | None = None, bold=False) -> str:
@@ -156,9 +153,13 @@ class Painter:
         return f', tooltip="{esc(text).replace("<BR/>", "&#10;")}"'
 
     def look(self, v, a):
+        """(fill, border, peripheries) of a box; with heat, a box with a gradient is
+        filled by its |gradient| on the fixed scale (the output keeps its own fill)."""
         s = self.style
         if v == self.trace.output:
             return s["out"], s["border"], 2
+        if self.heat is not None and self.has_grads and "grad" in a:
+            return self.heat.fill(a["grad"]), s["border"], 1
         if a["kind"] == "input":
             return (s["param"], s["border"], 1) if a["requires_grad"] else \
                 (s["data"], s["dim"], 1)
@@ -188,7 +189,7 @@ class Painter:
         width = 1.0
         contribution = e.get("contribution") if self.has_grads else None
         if self.heat is not None and contribution is not None:
-            color, width = self.heat(contribution)
+            color, width = self.heat.edge(contribution)
         if self.path_nodes is not None and not fade:
             width = 2.5
             color = s["grad"]
@@ -301,24 +302,25 @@ def _mentions(formula: str, name: str) -> bool:
     return False
 
 
-def _heat_scale(graph):
-    """Edge colour and width from |contribution| on a log scale; NaN/inf in red."""
-    mags = []
-    for _, _, e in graph.edges(data=True):
-        c = e.get("contribution")
-        if c is not None:
-            m = magnitude(c)
-            if math.isfinite(m) and m > 0:
-                mags.append(math.log10(m))
-    lo, hi = (min(mags), max(mags)) if mags else (0.0, 1.0)
-    span = max(hi - lo, 1e-12)
+class HeatScale:
+    """Heat's colours on the fixed log scale (``palette.heat_band``): the same magnitude
+    gets the same colour in every diagram.  ``span``: the smallest and largest finite,
+    nonzero |contribution| in this graph (the legend says where this diagram lies)."""
 
-    def scale(c):
-        m = magnitude(c)
-        if not math.isfinite(m):
+    def __init__(self, graph, palette: dict[str, str]):
+        self.fills, self.ramp, self.bad_fill = heat_fills(palette)
+        mags = [m for _, _, e in graph.edges(data=True) if e.get("contribution") is not None
+                for m in (magnitude(e["contribution"]),) if math.isfinite(m) and m > 0]
+        self.span = (min(mags), max(mags)) if mags else None
+
+    def edge(self, contribution) -> tuple[str, float]:
+        """(colour, width) of an edge that carried ``contribution``; NaN or ∞ in red."""
+        band = heat_band(magnitude(contribution))
+        if band is None:
             return HEAT_BAD, 3.0
-        if m == 0:
-            return HEAT_RAMP[0], 0.5
-        f = (math.log10(m) - lo) / span
-        return HEAT_RAMP[min(int(f * len(HEAT_RAMP)), len(HEAT_RAMP) - 1)], 0.5 + 4.5 * f
-    return scale, (10 ** lo, 10 ** hi)
+        return self.ramp[band], 0.5 + 4.5 * band / (HEAT_BANDS - 1)
+
+    def fill(self, grad) -> str:
+        """A box's fill for its gradient ``grad``."""
+        band = heat_band(magnitude(grad))
+        return self.bad_fill if band is None else self.fills[band]
