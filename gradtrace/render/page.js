@@ -188,34 +188,81 @@
     font[id] = f < 1e9 ? f * unit : 12 * unit;
   }
 
-  /* The box for step n: its node and every node it sends to, with the node's text at
-     least 14 px (18 px presenting) on screen; the whole drawing when that is readable. */
+  /* The frame for step n: its node and every node it sends to, with the node's text at
+     least 14 px (18 px presenting) on screen; the whole drawing when that is readable.
+     When the receivers are too spread for that, the frame takes them all and the node
+     itself is magnified in place (a lens, at most LENS_MOST times) until its text is
+     14 px again: the fan-out happens on screen, and the step's own numbers stay legible. */
+  var LENS_MOST = 3;
   function target(n) {
     var s = steps[n];
     return targetFor(s.now.concat(s.also).filter(function (id) { return geo[id]; }));
   }
-  function targetFor(ids) {
+  function join(a, g) { return [Math.min(a[0], g[0]), Math.min(a[1], g[1]), Math.max(a[2], g[2]), Math.max(a[3], g[3])]; }
+  function targetFor(ids) {       /* {box: [x, y, w, h], lens: factor for ids[0]} */
     if (!ids.length) return null;
     var main = geo[ids[0]], f = font[ids[0]], wh = size();
     var least = (body.classList.contains("gt-present") ? 18.2 : 14.2) / f, most = 1.4 * least;
     var whole = Math.min(wh[0] / home[2], wh[1] / home[3]);
-    if (whole >= least) return home.slice();
+    if (whole >= least) return { box: home.slice(), lens: 1 };
     var pad = 14, room = [(wh[0] - 2 * pad) / least, (wh[1] - 2 * pad) / least];
-    function join(a, g) { return [Math.min(a[0], g[0]), Math.min(a[1], g[1]), Math.max(a[2], g[2]), Math.max(a[3], g[3])]; }
     function gap(g) { return Math.abs(g[0] + g[2] - main[0] - main[2]) + Math.abs(g[1] + g[3] - main[1] - main[3]); }
+    function fits(j) { return j[2] - j[0] <= room[0] && j[3] - j[1] <= room[1]; }
+    var rest = ids.slice(1).map(function (id) { return geo[id]; });
+    var all = rest.reduce(join, main.slice());
+    if (!fits(all)) {
+      var lensed = lensFor(main, all, least, wh, pad);
+      if (lensed) { lensed.id = ids[0]; return lensed; }
+    }
     /* the node, then the nodes it sends to, nearest first, as many as fit readably */
     var u = main.slice();
-    ids.slice(1).map(function (id) { return geo[id]; })
-      .sort(function (a, b) { return gap(a) - gap(b); })
-      .forEach(function (g) {
-        var j = join(u, g);
-        if (j[2] - j[0] <= room[0] && j[3] - j[1] <= room[1]) u = j;
-      });
+    rest.sort(function (a, b) { return gap(a) - gap(b); }).forEach(function (g) {
+      var j = join(u, g);
+      if (fits(j)) u = j;
+    });
     var fitU = Math.min((wh[0] - 2 * pad) / (u[2] - u[0]), (wh[1] - 2 * pad) / (u[3] - u[1]));
     var k = Math.max(least, Math.min(most, fitU)), w = wh[0] / k, h = wh[1] / k, m = pad / k;
     var cx = clamp((u[0] + u[2]) / 2, main[2] + m - w / 2, main[0] - m + w / 2, (main[0] + main[2]) / 2);
     var cy = clamp((u[1] + u[3]) / 2, main[3] + m - h / 2, main[1] - m + h / 2, (main[1] + main[3]) / 2);
-    return [cx - w / 2, cy - h / 2, w, h];
+    return { box: [cx - w / 2, cy - h / 2, w, h], lens: 1 };
+  }
+  function lensFor(main, all, least, wh, pad) {
+    /* every receiver in the frame, the node magnified about its centre to read at `least`;
+       the magnified box must be in the frame too, so the frame grows with it (3 rounds) */
+    var mx = (main[0] + main[2]) / 2, my = (main[1] + main[3]) / 2;
+    var hw = (main[2] - main[0]) / 2, hh = (main[3] - main[1]) / 2, u = all, k = 1, lens = 1;
+    for (var i = 0; i < 3; i++) {
+      k = Math.min((wh[0] - 2 * pad) / (u[2] - u[0]), (wh[1] - 2 * pad) / (u[3] - u[1]));
+      lens = Math.max(1, least / k);
+      u = join(all, [mx - hw * lens, my - hh * lens, mx + hw * lens, my + hh * lens]);
+    }
+    k = Math.min((wh[0] - 2 * pad) / (u[2] - u[0]), (wh[1] - 2 * pad) / (u[3] - u[1]));
+    lens = Math.max(1, least / k * 1.01);
+    if (lens > LENS_MOST) return null;
+    var w = wh[0] / k, h = wh[1] / k, cx = (u[0] + u[2]) / 2, cy = (u[1] + u[3]) / 2;
+    return { box: [cx - w / 2, cy - h / 2, w, h], lens: lens };
+  }
+  var lensed = null;          /* [element, the comment holding its place] while magnified */
+  function setLens(id, factor, glide) {
+    var el = id && factor > 1 ? $(id) : null;
+    if (lensed && lensed[0] !== el) {
+      var old = lensed[0];
+      old.style.transition = glide && !still ? "transform .3s ease-in-out" : "";
+      old.style.transform = "";
+      if (lensed[1].parentNode) lensed[1].parentNode.replaceChild(old, lensed[1]);
+      lensed = null;
+    }
+    view.setAttribute("data-lens", el ? factor.toFixed(3) : "1");
+    if (!el) return;
+    if (!lensed && el.parentNode) {          /* drawn last: on top of its neighbours */
+      var mark = document.createComment("lens");
+      el.parentNode.insertBefore(mark, el);
+      el.parentNode.appendChild(el);
+      lensed = [el, mark];
+    }
+    el.style.transformBox = "fill-box"; el.style.transformOrigin = "center";
+    el.style.transition = glide && !still ? "transform .3s ease-in-out" : "";
+    el.style.transform = "scale(" + factor.toFixed(4) + ")";
   }
   function clamp(x, lo, hi, fallback) { return lo > hi ? fallback : Math.max(lo, Math.min(hi, x)); }
   var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -231,9 +278,11 @@
       " outside the view: F shows the whole drawing" : "";
   }
   function frame(n, glide) {
-    var b = target(n);
-    if (!b) return;
+    var t = target(n);
+    if (!t) return;
+    var b = t.box;
     offscreen(n, b);
+    setLens(t.id, t.lens, glide && smooth);
     if (!glide || still || !smooth || (timer && speed < 500)) { halt(); setBox(b); return; }
     halt();
     var a = box.slice(), t0 = performance.now(), ms = 320;
@@ -250,7 +299,8 @@
     following = !following;
     fitButton.textContent = following ? "Fit" : "Follow";
     fitButton.setAttribute("aria-label", following ? "fit to window" : "follow the step");
-    if (following) frame(cur, true); else { halt(); setBox(home.slice()); $("gt-off").textContent = ""; }
+    if (following) frame(cur, true);
+    else { halt(); setLens(null, 1, true); setBox(home.slice()); $("gt-off").textContent = ""; }
   }
 
   view.addEventListener("wheel", function (e) {
@@ -310,7 +360,7 @@
     var id = "n" + nid;
     measureNode(id);
     var b2 = targetFor(geo[id] ? [id] : []);
-    if (b2) { halt(); setBox(b2); }
+    if (b2) { halt(); setLens(null, 1, false); setBox(b2.box); }
     inspect(nid);
     return true;
   }
