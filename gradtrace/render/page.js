@@ -6,16 +6,23 @@
   var steps = data.steps, last = steps.length - 1;
   var $ = function (id) { return document.getElementById(id); };
   var view = $("gt-view"), svg = view.querySelector("svg"), body = document.body;
+  view.classList.add("gt-on");  /* drawn from here: not laid out bit by bit while parsing */
   var slider = $("gt-slider"), play = $("gt-play"), fitButton = $("gt-fit");
   var lines = {}, original = {}, origLen = {};
   svg.querySelectorAll(".gt-x").forEach(function (el) {
     lines[el.id] = el; original[el.id] = el.textContent; origLen[el.id] = el.textContent.length;
   });
-  var over = null;      /* line id -> text while what-if values are on (whatif.js) */
-  var full = false;      /* repaint every line at the next go (what-if on or off) */
+  var more = {};  /* a matrix's further rows (v17r1…): texts split at newlines */
+  svg.querySelectorAll(".gt-xr").forEach(function (el) {
+    var id = el.id.replace(/r\d+$/, "");
+    if (!more[id]) { more[id] = []; original[id] = original[id].trim(); }
+    more[id].push(el); original[id] += "\n" + el.textContent.trim();
+  });
+  var over = null;  /* line id -> text while what-if values are on (whatif.js) */
+  var full = false;  /* repaint every line at the next go (what-if on or off) */
 
-  /* Each line's history, so a step touches only the lines that change: the step it
-     appears at, and every (step, text) it is given. */
+  /* each line's history (the step it appears at, each (step, text)): a step touches
+     only the lines that change */
   var showAt = {}, texts = {}, touched = [];
   steps.forEach(function (s, i) {
     var here = {};
@@ -28,10 +35,8 @@
     if (h) for (var i = 0; i < h.length && h[i][0] <= n; i++) t = h[i][1];
     return t;
   }
-  /* A line that will say something longer (a growing sum, "was ..."): where its box's
-     centre is and how wide the box is, read before the step that first changes it (while
-     the layout is clean), so the longer text is centred in the box and shrunk (never
-     below 60%) only when it would not fit. */
+  /* A line that will say more (a growing sum, "was ..."): its box's centre and width,
+     read before it first grows, to centre the longer text and shrink it (to 60%) if need be */
   var fits = {}, longer = {};
   for (var lid in texts) {
     longer[lid] = texts[lid].some(function (h) { return h[1].length > origLen[lid]; });
@@ -62,22 +67,16 @@
   function setLine(id, n) {
     var el = lines[id];
     if (!el) return;
-    el.classList.toggle("gt-hidden", !(over || (id in showAt && showAt[id] <= n)));
-    var t = over && id in over ? over[id] : textAt(id, n);
-    if (el.textContent !== t) { el.textContent = t; fitLine(id, el, t); }
-  }
-
-  function paint(st) {
-    for (var id in lines) {
-      var el = lines[id], v = over ? true : !!st.vis[id];
-      if (shown[id] !== v) { el.classList.toggle("gt-hidden", !v); shown[id] = v; }
-      var t = over && id in over ? over[id] : id in st.txt ? st.txt[id] : original[id];
-      if (said[id] !== t) {
-        var c = el.firstChild;      /* a text node's data: cheaper than replacing it */
-        if (c && c.nodeType === 3 && !c.nextSibling) c.data = t; else el.textContent = t;
-        said[id] = t;
-      }
-    }
+    var hide = !(over || (id in showAt && showAt[id] <= n)), rows = more[id] || [];
+    el.classList.toggle("gt-hidden", hide);
+    var t = over && id in over ? over[id] : textAt(id, n), p = t.split("\n"), m = rows.length;
+    if (p.length > m + 1) p[m] = p.slice(m).join(" ");
+    if (m && el.textContent.trim() === p[0]) p[0] = el.textContent;
+    if (el.textContent !== p[0]) { el.textContent = p[0]; fitLine(id, el, p[0]); }
+    rows.forEach(function (r, i) {
+      r.classList.toggle("gt-hidden", hide);
+      if (r.textContent.trim() !== (p[i + 1] || "")) r.textContent = p[i + 1] || "";
+    });
   }
 
   function go(n, follow) {
@@ -113,7 +112,7 @@
     if (window.gtPage && window.gtPage.onstep) window.gtPage.onstep(n);
   }
 
-  function words(text) {     /* a line that wraps between terms, never inside a name */
+  function words(text) {  /* a line that wraps between terms, never inside a name */
     var li = document.createElement("li");
     text.split(" ").forEach(function (w, i) {
       if (i) li.appendChild(document.createTextNode(" "));
@@ -137,15 +136,14 @@
     });
   }
 
-  /* ---- the view. The SVG keeps its viewBox (1 unit = 1 CSS px) and moves by a CSS
-     transform: changing the viewBox makes the browser lay out every text of the
-     drawing again (seconds on a 3,000-node page), a transform only repaints. */
+  /* ---- the view: the SVG keeps its viewBox (1 unit = 1 CSS px) and moves by a CSS
+     transform (a viewBox change lays out every text again; a transform only repaints) */
   var box0 = svg.viewBox.baseVal, home = [box0.x, box0.y, box0.width, box0.height];
   var box = home.slice(), following = true, anim = null, at = [0, 0, 1];
   svg.removeAttribute("width"); svg.removeAttribute("height");
   svg.style.width = home[2] + "px"; svg.style.height = home[3] + "px";
   function size() { var r = view.getBoundingClientRect(); return [r.width || 1, r.height || 1]; }
-  function setBox(b) {            /* show box b = [x, y, w, h] (units), centred, whole */
+  function setBox(b) {  /* show box b = [x, y, w, h] (units), centred, whole */
     box = b;
     var wh = size(), k = Math.min(wh[0] / b[2], wh[1] / b[3]) || 1;
     at = [(wh[0] - b[2] * k) / 2 - (b[0] - home[0]) * k, (wh[1] - b[3] * k) / 2 - (b[1] - home[1]) * k, k];
@@ -166,15 +164,14 @@
   function zoomCentre(k) { var r = view.getBoundingClientRect(); zoom(k, r.left + r.width / 2, r.top + r.height / 2); }
   function pan(dx, dy) { halt(); setBox([box[0] + dx * box[2], box[1] + dy * box[3], box[2], box[3]]); }
 
-  /* Geometry in viewBox units and font sizes, measured once at load, before any line
-     changes: reading geometry later would make the browser lay out the whole SVG. */
+  /* geometry (view units) and font sizes, measured while the layout is clean */
   var graph = svg.querySelector("g"), unit = 1, geo = {}, font = {};
   var toView = (function () {
     var a = graph.getScreenCTM(), b = svg.getScreenCTM();
     return a && b ? b.inverse().multiply(a) : null;
   })();
   unit = toView ? Math.abs(toView.a) : 1;
-  function measureNode(id) {      /* a node's box in view units and its smallest text */
+  function measureNode(id) {  /* a node's box in view units and its smallest text */
     if (id in geo) return;
     var el = $(id);
     geo[id] = null;
@@ -188,18 +185,16 @@
     font[id] = f < 1e9 ? f * unit : 12 * unit;
   }
 
-  /* The frame for step n: its node and every node it sends to, with the node's text at
-     least 14 px (18 px presenting) on screen; the whole drawing when that is readable.
-     When the receivers are too spread for that, the frame takes them all and the node
-     itself is magnified in place (a lens, at most LENS_MOST times) until its text is
-     14 px again: the fan-out happens on screen, and the step's own numbers stay legible. */
-  var LENS_MOST = 3;
+  /* The frame for step n: its node and every node it sends to, the node's text at least
+     14 px (18 presenting); the whole drawing when that is readable. Receivers too spread
+     for that: frame them all and magnify the node in place (a lens, at most 3x). */
   function target(n) {
     var s = steps[n];
     return targetFor(s.now.concat(s.also).filter(function (id) { return geo[id]; }));
   }
+  function fitK(u, wh, pad) { return Math.min((wh[0] - 2 * pad) / (u[2] - u[0]), (wh[1] - 2 * pad) / (u[3] - u[1])); }
   function join(a, g) { return [Math.min(a[0], g[0]), Math.min(a[1], g[1]), Math.max(a[2], g[2]), Math.max(a[3], g[3])]; }
-  function targetFor(ids) {       /* {box: [x, y, w, h], lens: factor for ids[0]} */
+  function targetFor(ids) {  /* {box: [x, y, w, h], lens, id} */
     if (!ids.length) return null;
     var main = geo[ids[0]], f = font[ids[0]], wh = size();
     var least = (body.classList.contains("gt-present") ? 18.2 : 14.2) / f, most = 1.4 * least;
@@ -220,54 +215,51 @@
       var j = join(u, g);
       if (fits(j)) u = j;
     });
-    var fitU = Math.min((wh[0] - 2 * pad) / (u[2] - u[0]), (wh[1] - 2 * pad) / (u[3] - u[1]));
-    var k = Math.max(least, Math.min(most, fitU)), w = wh[0] / k, h = wh[1] / k, m = pad / k;
+    var k = Math.max(least, Math.min(most, fitK(u, wh, pad))), w = wh[0] / k, h = wh[1] / k, m = pad / k;
     var cx = clamp((u[0] + u[2]) / 2, main[2] + m - w / 2, main[0] - m + w / 2, (main[0] + main[2]) / 2);
     var cy = clamp((u[1] + u[3]) / 2, main[3] + m - h / 2, main[1] - m + h / 2, (main[1] + main[3]) / 2);
     return { box: [cx - w / 2, cy - h / 2, w, h], lens: 1 };
   }
-  function lensFor(main, all, least, wh, pad) {
-    /* every receiver in the frame, the node magnified about its centre to read at `least`;
-       the magnified box must be in the frame too, so the frame grows with it (3 rounds) */
+  function lensFor(main, all, least, wh, pad) {  /* the magnified node in the frame too */
     var mx = (main[0] + main[2]) / 2, my = (main[1] + main[3]) / 2;
     var hw = (main[2] - main[0]) / 2, hh = (main[3] - main[1]) / 2, u = all, k = 1, lens = 1;
     for (var i = 0; i < 3; i++) {
-      k = Math.min((wh[0] - 2 * pad) / (u[2] - u[0]), (wh[1] - 2 * pad) / (u[3] - u[1]));
+      k = fitK(u, wh, pad);
       lens = Math.max(1, least / k);
       u = join(all, [mx - hw * lens, my - hh * lens, mx + hw * lens, my + hh * lens]);
     }
-    k = Math.min((wh[0] - 2 * pad) / (u[2] - u[0]), (wh[1] - 2 * pad) / (u[3] - u[1]));
+    k = fitK(u, wh, pad);
     lens = Math.max(1, least / k * 1.01);
-    if (lens > LENS_MOST) return null;
+    if (lens > 3) return null;
     var w = wh[0] / k, h = wh[1] / k, cx = (u[0] + u[2]) / 2, cy = (u[1] + u[3]) / 2;
     return { box: [cx - w / 2, cy - h / 2, w, h], lens: lens };
   }
-  var lensed = null;          /* [element, the comment holding its place] while magnified */
+  var lensed = null;  /* [element, the comment holding its place] */
   function setLens(id, factor, glide) {
-    var el = id && factor > 1 ? $(id) : null;
+    var el = id && factor > 1 ? $(id) : null, ease = glide && !still ? "transform .3s" : "";
     if (lensed && lensed[0] !== el) {
       var old = lensed[0];
-      old.style.transition = glide && !still ? "transform .3s ease-in-out" : "";
+      old.style.transition = ease;
       old.style.transform = "";
       if (lensed[1].parentNode) lensed[1].parentNode.replaceChild(old, lensed[1]);
       lensed = null;
     }
     view.setAttribute("data-lens", el ? factor.toFixed(3) : "1");
     if (!el) return;
-    if (!lensed && el.parentNode) {          /* drawn last: on top of its neighbours */
+    if (!lensed && el.parentNode) {  /* drawn last: on top */
       var mark = document.createComment("lens");
       el.parentNode.insertBefore(mark, el);
       el.parentNode.appendChild(el);
       lensed = [el, mark];
     }
     el.style.transformBox = "fill-box"; el.style.transformOrigin = "center";
-    el.style.transition = glide && !still ? "transform .3s ease-in-out" : "";
+    el.style.transition = ease;
     el.style.transform = "scale(" + factor.toFixed(4) + ")";
   }
   function clamp(x, lo, hi, fallback) { return lo > hi ? fallback : Math.max(lo, Math.min(hi, x)); }
   var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   var smooth = Object.keys(lines).length < 6000;
-  function offscreen(n, b) {    /* say when a node it sends to could not be framed too */
+  function offscreen(n, b) {  /* say when a node it sends to could not be framed too */
     var wh = size(), k = Math.min(wh[0] / b[2], wh[1] / b[3]), cx = b[0] + b[2] / 2, cy = b[1] + b[3] / 2;
     var v = [cx - wh[0] / k / 2, cy - wh[1] / k / 2, cx + wh[0] / k / 2, cy + wh[1] / k / 2];
     var out = steps[n].also.filter(function (id) {
@@ -295,7 +287,7 @@
     anim = requestAnimationFrame(tick);
   }
   function halt() { if (anim) cancelAnimationFrame(anim); anim = null; view.removeAttribute("data-moving"); }
-  function fit() {                 /* F: the whole drawing, and stay there; F again follows */
+  function fit() {  /* F: the whole drawing, and stay there; F again follows */
     following = !following;
     fitButton.textContent = following ? "Fit" : "Follow";
     fitButton.setAttribute("aria-label", following ? "fit to window" : "follow the step");
@@ -314,10 +306,10 @@
     var g = e.target.closest ? e.target.closest("g[id^='n']") : null;
     pressed = g && /^n\d+$/.test(g.id) ? [g.id.slice(1), e.clientX, e.clientY] : null;
     drag = { x: e.clientX, y: e.clientY, box: box.slice(), s: scale() };
-    svg.style.willChange = "transform";     /* a drag moves a ready layer, no repaint */
+    svg.style.willChange = "transform";  /* a drag moves a ready layer, no repaint */
     view.setPointerCapture(e.pointerId);
   });
-  view.addEventListener("pointermove", function (e) {     /* at most one move per frame */
+  view.addEventListener("pointermove", function (e) {  /* at most one move per frame */
     if (!drag) return;
     var first = !pending;
     pending = [e.clientX, e.clientY];
@@ -399,7 +391,7 @@
     var tag = e.target && e.target.tagName;
     if (e.target === slider || tag === "SELECT" || tag === "INPUT" || tag === "TEXTAREA" ||
         e.altKey || e.ctrlKey || e.metaKey) return;
-    if ((e.key === " " || e.key === "Enter") && tag === "BUTTON") return;   /* press it */
+    if ((e.key === " " || e.key === "Enter") && tag === "BUTTON") return;  /* press it */
     var k = e.key;
     if (e.shiftKey && k.indexOf("Arrow") === 0) {
       pan(k === "ArrowLeft" ? -0.15 : k === "ArrowRight" ? 0.15 : 0,
@@ -426,8 +418,7 @@
     var n = fromHash();
     if (n !== null && n !== cur) go(n, "jump");
   });
-  /* for the pieces that build on this page: whatif.js shows its texts (override) and
-     hears of steps (onstep); go / step / steps / onStep for anything else */
+  /* for whatif.js (override, onstep) and anything else (go, step, steps, onStep) */
   window.gtPage = window.gradtracePage = {
     last: last, onstep: null, original: original, steps: steps,
     go: go, step: function () { return cur; }, onStep: function (h) { hooks.push(h); },
