@@ -6,13 +6,13 @@
   var steps = data.steps, last = steps.length - 1;
   var $ = function (id) { return document.getElementById(id); };
   var view = $("gt-view"), svg = view.querySelector("svg"), body = document.body;
-  view.classList.add("gt-on");  /* drawn from here: not laid out bit by bit while parsing */
+  view.classList.add("gt-on");  /* not laid out bit by bit while parsing */
   var slider = $("gt-slider"), play = $("gt-play"), fitButton = $("gt-fit");
   var lines = {}, original = {}, origLen = {};
   svg.querySelectorAll(".gt-x").forEach(function (el) {
     lines[el.id] = el; original[el.id] = el.textContent; origLen[el.id] = el.textContent.length;
   });
-  var more = {};  /* a matrix's further rows (v17r1…): texts split at newlines */
+  var more = {};  /* a matrix's further rows (v17r1…) */
   svg.querySelectorAll(".gt-xr").forEach(function (el) {
     var id = el.id.replace(/r\d+$/, "");
     if (!more[id]) { more[id] = []; original[id] = original[id].trim(); }
@@ -45,7 +45,8 @@
     var el0 = lines[fid];
     if (!el0) return;
     var node = $("n" + fid.slice(1).split("_").pop()), nb = node ? node.getBBox() : null;
-    var tx = el0.tagName.toLowerCase() === "tspan" ? el0.parentNode : el0;
+    var tx = el0.tagName.toLowerCase() === "tspan" ? el0.parentNode : el0, u = tx.closest(".n,.l,.node,.edge");
+    if (u && units.length) u.classList.add("gt-in");
     fits[fid] = { t: tx, x: tx.getAttribute("x"), anchor: tx.getAttribute("text-anchor"),
                   perChar: el0.getComputedTextLength() / Math.max(1, origLen[fid]),
                   centre: nb ? nb.x + nb.width / 2 : null, room: nb ? nb.width - 12 : 1e9,
@@ -149,6 +150,7 @@
     at = [(wh[0] - b[2] * k) / 2 - (b[0] - home[0]) * k, (wh[1] - b[3] * k) / 2 - (b[1] - home[1]) * k, k];
     svg.style.transform = "translate(" + at[0] + "px," + at[1] + "px) scale(" + k + ")";
     view.setAttribute("data-box", b.map(function (v) { return +v.toFixed(2); }).join(" "));
+    if (units.length) cullTo();
   }
   function scale() { return at[2]; }
   function toSvg(cx, cy) {
@@ -164,22 +166,39 @@
   function zoomCentre(k) { var r = view.getBoundingClientRect(); zoom(k, r.left + r.width / 2, r.top + r.height / 2); }
   function pan(dx, dy) { halt(); setBox([box[0] + dx * box[2], box[1] + dy * box[3], box[2], box[3]]); }
 
-  /* geometry (view units) and font sizes, measured while the layout is clean */
+  /* geometry (view units) and font sizes */
   var graph = svg.querySelector("g"), unit = 1, geo = {}, font = {};
   var toView = (function () {
     var a = graph.getScreenCTM(), b = svg.getScreenCTM();
     return a && b ? b.inverse().multiply(a) : null;
   })();
   unit = toView ? Math.abs(toView.a) : 1;
-  function measureNode(id) {  /* a node's box in view units and its smallest text */
+  function inView(el) {  /* an element's box in view units */
+    var r = el.getBBox(), p = svg.createSVGPoint(), q = svg.createSVGPoint();
+    p.x = r.x; p.y = r.y; q.x = r.x + r.width; q.y = r.y + r.height;
+    p = p.matrixTransform(toView); q = q.matrixTransform(toView);
+    return [Math.min(p.x, q.x), Math.min(p.y, q.y), Math.max(p.x, q.x), Math.max(p.y, q.y)];
+  }
+  /* a big drawing (.gt-cull) lays out only the texts near the view (15,000 take seconds) */
+  var units = [], ubox = [], uin = [];
+  if (view.classList.contains("gt-cull") && toView) {
+    units = Array.prototype.slice.call(svg.querySelectorAll("g.node,g.edge,g.cluster,g.n,g.l,g.legend"));
+    ubox = units.map(inView);
+  }
+  function cullTo() {
+    var wh = size(), k = at[2], m = 200, lo = [home[0] - at[0] / k - m, home[1] - at[1] / k - m];
+    var hi = [lo[0] + wh[0] / k + 2 * m, lo[1] + wh[1] / k + 2 * m], readable = k * 10 >= 3;
+    for (var i = 0; i < units.length; i++) {
+      var g = ubox[i], inside = readable && g[2] >= lo[0] && g[0] <= hi[0] && g[3] >= lo[1] && g[1] <= hi[1];
+      if (inside !== !!uin[i]) { units[i].classList.toggle("gt-in", inside); uin[i] = inside; }
+    }
+  }
+  function measureNode(id) {  /* a node's box and its smallest text */
     if (id in geo) return;
     var el = $(id);
     geo[id] = null;
     if (!el || !toView) return;
-    var r = el.getBBox(), p = svg.createSVGPoint(), q = svg.createSVGPoint();
-    p.x = r.x; p.y = r.y; q.x = r.x + r.width; q.y = r.y + r.height;
-    p = p.matrixTransform(toView); q = q.matrixTransform(toView);
-    geo[id] = [Math.min(p.x, q.x), Math.min(p.y, q.y), Math.max(p.x, q.x), Math.max(p.y, q.y)];
+    geo[id] = inView(el);
     var f = 1e9;
     el.querySelectorAll("text").forEach(function (t) { f = Math.min(f, parseFloat(getComputedStyle(t).fontSize) || 1e9); });
     font[id] = f < 1e9 ? f * unit : 12 * unit;
@@ -209,7 +228,7 @@
       var lensed = lensFor(main, all, least, wh, pad);
       if (lensed) { lensed.id = ids[0]; return lensed; }
     }
-    /* the node, then the nodes it sends to, nearest first, as many as fit readably */
+    /* the node, then its receivers, nearest first, as many as fit readably */
     var u = main.slice();
     rest.sort(function (a, b) { return gap(a) - gap(b); }).forEach(function (g) {
       var j = join(u, g);
@@ -259,7 +278,7 @@
   function clamp(x, lo, hi, fallback) { return lo > hi ? fallback : Math.max(lo, Math.min(hi, x)); }
   var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   var smooth = Object.keys(lines).length < 6000;
-  function offscreen(n, b) {  /* say when a node it sends to could not be framed too */
+  function offscreen(n, b) {  /* say when a receiver is out of the frame */
     var wh = size(), k = Math.min(wh[0] / b[2], wh[1] / b[3]), cx = b[0] + b[2] / 2, cy = b[1] + b[3] / 2;
     var v = [cx - wh[0] / k / 2, cy - wh[1] / k / 2, cx + wh[0] / k / 2, cy + wh[1] / k / 2];
     var out = steps[n].also.filter(function (id) {
@@ -391,7 +410,7 @@
     var tag = e.target && e.target.tagName;
     if (e.target === slider || tag === "SELECT" || tag === "INPUT" || tag === "TEXTAREA" ||
         e.altKey || e.ctrlKey || e.metaKey) return;
-    if ((e.key === " " || e.key === "Enter") && tag === "BUTTON") return;  /* press it */
+    if ((e.key === " " || e.key === "Enter") && tag === "BUTTON") return;
     var k = e.key;
     if (e.shiftKey && k.indexOf("Arrow") === 0) {
       pan(k === "ArrowLeft" ? -0.15 : k === "ArrowRight" ? 0.15 : 0,
@@ -418,7 +437,7 @@
     var n = fromHash();
     if (n !== null && n !== cur) go(n, "jump");
   });
-  /* for whatif.js (override, onstep) and anything else (go, step, steps, onStep) */
+  /* for whatif.js (override, onstep) and others */
   window.gtPage = window.gradtracePage = {
     last: last, onstep: null, original: original, steps: steps,
     go: go, step: function () { return cur; }, onStep: function (h) { hooks.push(h); },

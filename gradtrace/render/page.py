@@ -33,6 +33,7 @@ SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 MAX_NODES = 20_000      # past this a page is tens of megabytes: fold scopes first
 DEFAULT_LR = 0.1
+CULL_BOXES = 1_000      # past this the page lays out only the texts near the view (page.js)
 
 
 def page(trace, lr: float = DEFAULT_LR, timeout: float | None = None, params=None,
@@ -243,6 +244,7 @@ def assemble(painter, svg: str, data: dict, marked: list[str],
     names = "".join(f'<option value="{html.escape(clean(d[0]), quote=True)}">'
                     for d in data.get("nodes", {}).values())
     dark = ' class="gt-dark"' if _dark(s["bg"]) else ""
+    cull = ' class="gt-cull"' if len(data.get("nodes", {})) > CULL_BOXES else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -251,7 +253,7 @@ def assemble(painter, svg: str, data: dict, marked: list[str],
 <noscript><style>#gt-view svg{{display:block!important}}</style></noscript></head>
 <body style="{colours}"{dark}>
 <main id="gt">
-<div id="gt-view" tabindex="0" aria-label="diagram: drag to pan, wheel to zoom">{svg}</div>
+<div id="gt-view"{cull} tabindex="0" aria-label="diagram: drag to pan, wheel to zoom">{svg}</div>
 <aside id="gt-panel"><p id="gt-caption">{head}</p>
 <div aria-live="polite"><h1 id="gt-title"></h1><ol id="gt-lines"></ol>
 <p id="gt-off"></p></div><div id="gt-node" hidden></div>
