@@ -60,16 +60,17 @@ def _nested(a: np.ndarray, digits: int) -> str:
 
 
 SHOWN_WHOLE = 16        # arrays up to this many values are written out, bigger ones summed up
+SHOWN_ON_EDGE = 6       # an edge's one-line label: fewer
 
 
-def value_text(v, digits: int = DIGITS, rows: bool = False) -> str:
-    """A float, or an array's values when it has at most 16, else a range and norm.
-    ``rows``: a matrix one row per line (``[[1, 2],`` newline ``[3, 4]]``), as a box
-    shows it."""
+def value_text(v, digits: int = DIGITS, rows: bool = False, whole: int = SHOWN_WHOLE) -> str:
+    """A float, or an array's values when it has at most ``whole`` (16), else a range
+    and norm.  ``rows``: a matrix one row per line (``[[1, 2],`` newline ``[3, 4]]``), as
+    a box shows it."""
     if isinstance(v, (float, int, np.floating)):
         return num(v, digits)
     a = np.asarray(v)
-    if a.size <= SHOWN_WHOLE:
+    if a.size <= whole:
         if rows and a.ndim == 2 and a.shape[0] > 1:
             return "[" + ",\n".join(_nested(r, digits) for r in a) + "]"
         return _nested(a, digits)

@@ -50,14 +50,22 @@ def _w_box(t, path):
     return " ".join(nodes[f"n{t.inputs['W']}"])
 
 
+def _w_edge(t, path):
+    _, edges = read_svg(path.read_text(encoding="utf-8"))
+    return " ".join(" ".join(lines) for (u, _), labels in edges.items()
+                    if u == f"n{t.inputs['W']}" for lines in labels)
+
+
 @needs_dot
 def test_the_drawing_shows_a_4x4_array_whole_and_elides_a_5x4_one(tmp_path):
     w4, w5 = matrix(4), matrix(5)
     t = gt.trace(layer, w4).backward()
-    box = _w_box(t, t.render(tmp_path / "w4.svg", layout="dot"))
+    path = t.render(tmp_path / "w4.svg", layout="dot")
+    box = _w_box(t, path)
     for x in np.concatenate([w4.ravel(), np.ravel(t.grads["W"])]):
         assert num(x) in box
     assert len(numbers(box)) >= 32 and "‖·‖" not in box
+    assert "‖·‖" in _w_edge(t, path)          # an edge's one-line label stays short
     t5 = gt.trace(layer, w5).backward()
     box5 = _w_box(t5, t5.render(tmp_path / "w5.svg", layout="dot"))
     assert "‖·‖" in box5 and len(numbers(box5)) < 20

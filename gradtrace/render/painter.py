@@ -12,6 +12,7 @@ import numpy as np
 from ..core.formulas import node_texts
 from ..core.graph import nodes_of, paths_to_output, preds_of, succs_of
 from ..notation import (
+    SHOWN_ON_EDGE,
     magnitude,
     num,
     partial,
@@ -219,7 +220,8 @@ class Painter:
                     lines.append((f"{num(g, o.digits)} · {signed_term(local, o.digits)} = "
                                   f"{num(contribution, o.digits)}", s["grad"]))
                 else:
-                    lines.append((f"← {value_text(contribution, o.digits)}", s["grad"]))
+                    lines.append((f"← {value_text(contribution, o.digits, whole=SHOWN_ON_EDGE)}",
+                                  s["grad"]))
         return lines, color, width
 
     def edge_attrs(self, u: int, v: int, e: dict, k: int = 0, frame=None) -> str:

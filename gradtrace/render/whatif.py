@@ -22,7 +22,7 @@ import numpy as np
 from ..calculus.params import update_targets
 from ..core.graph import nodes_of
 from ..core.tape import ARGS, KIND, LOCS, OP, PARAMS, REQ, VALUE
-from ..notation import magnitude, num, signed_term, value_text
+from ..notation import SHOWN_ON_EDGE, magnitude, num, signed_term, value_text
 from ..ops.core import NotReplayable, plain_js
 from .whatif_fold import FoldNumbers
 from .whatif_text import drawn_text, grad_template, local_template, value_template
@@ -199,6 +199,8 @@ def format_number(x, fmt: str, digits: int) -> str:
         return signed_term(x, digits)
     if fmt == "m":
         return num(magnitude(x), digits)
+    if fmt == "e":
+        return value_text(x, digits, whole=SHOWN_ON_EDGE)
     return value_text(x, digits, rows=fmt == "r")
 
 

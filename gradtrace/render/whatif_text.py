@@ -8,7 +8,8 @@ A slot is ``["v", node, fmt]`` (a value), ``["g", node, fmt]`` (a gradient),
 composite local ∂node/∂u through the fold) and ``["C", node, u, fmt]`` (the contribution
 that crossed into the fold from u), both derived from the trace's own edges
 (``lesson.Fold``); ``fmt`` is ``n`` (num), ``s`` (signed term), ``m`` (the norm, num),
-``t`` (value_text) or ``r`` (value_text, a matrix one row per line, as a box shows it).
+``t`` (value_text), ``r`` (value_text, a matrix one row per line, as a box shows it)
+or ``e`` (value_text as an edge's label writes it: up to 6 values).
 Only numbers move under a what-if: names, formulas, shapes and the number of paths are
 fixed by the trace.
 """
@@ -78,7 +79,7 @@ def local_template(painter, kind: str, u: int, v: int, k: int) -> list:
                 painter.path_nodes is not None or painter.opts.products):
             return [["g", v, "n"], " · ", edge_slot(g, "l", u, v, k, "s"), " = ",
                     edge_slot(g, "c", u, v, k, "n")]
-        return ["← ", edge_slot(g, "c", u, v, k, "t")]
+        return ["← ", edge_slot(g, "c", u, v, k, "e")]
     head = partial(painter.texts[v], painter.texts[u])
     formula = e.get("formula") or ""
     if local is None:
