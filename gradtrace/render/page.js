@@ -45,12 +45,12 @@
     var el0 = lines[fid];
     if (!el0) return;
     var node = $("n" + fid.slice(1).split("_").pop()), nb = node ? node.getBBox() : null;
-    var tx = el0.tagName.toLowerCase() === "tspan" ? el0.parentNode : el0, u = tx.closest(".n,.l,.node,.edge");
-    if (u && units.length) u.classList.add("gt-in");
+    var tx = el0.tagName.toLowerCase() === "tspan" ? el0.parentNode : el0;
+    var font = parseFloat(getComputedStyle(el0).fontSize) || 12;
     fits[fid] = { t: tx, x: tx.getAttribute("x"), anchor: tx.getAttribute("text-anchor"),
-                  perChar: el0.getComputedTextLength() / Math.max(1, origLen[fid]),
-                  centre: nb ? nb.x + nb.width / 2 : null, room: nb ? nb.width - 12 : 1e9,
-                  font: parseFloat(getComputedStyle(el0).fontSize) || 12 };
+                  /* a culled text is not laid out: its width from its font */
+                  perChar: el0.getComputedTextLength() / Math.max(1, origLen[fid]) || font * 0.55,
+                  centre: nb ? nb.x + nb.width / 2 : null, room: nb ? nb.width - 12 : 1e9, font: font };
   }
   function fitLine(id, el, t) {
     var f = fits[id];
