@@ -242,13 +242,11 @@
   function lensFor(main, all, least, wh, pad) {  /* the magnified node in the frame too */
     var mx = (main[0] + main[2]) / 2, my = (main[1] + main[3]) / 2;
     var hw = (main[2] - main[0]) / 2, hh = (main[3] - main[1]) / 2, u = all, k = 1, lens = 1;
-    for (var i = 0; i < 3; i++) {
-      k = fitK(u, wh, pad);
-      lens = Math.max(1, least / k);
+    for (var i = 0; i < 4; i++) {  /* the frame grows with the lens */
+      k = fitK(u, wh, pad); lens = Math.max(1, least / k * 1.01);
       u = join(all, [mx - hw * lens, my - hh * lens, mx + hw * lens, my + hh * lens]);
     }
-    k = fitK(u, wh, pad);
-    lens = Math.max(1, least / k * 1.01);
+    k = fitK(u, wh, pad); lens = Math.max(1, least / k * 1.01);
     if (lens > 3) return null;
     var w = wh[0] / k, h = wh[1] / k, cx = (u[0] + u[2]) / 2, cy = (u[1] + u[3]) / 2;
     return { box: [cx - w / 2, cy - h / 2, w, h], lens: lens };
@@ -258,8 +256,7 @@
     var el = id && factor > 1 ? $(id) : null, ease = glide && !still ? "transform .3s" : "";
     if (lensed && lensed[0] !== el) {
       var old = lensed[0];
-      old.style.transition = ease;
-      old.style.transform = "";
+      old.style.transition = ease; old.style.transform = "";
       if (lensed[1].parentNode) lensed[1].parentNode.replaceChild(old, lensed[1]);
       lensed = null;
     }
@@ -267,13 +264,11 @@
     if (!el) return;
     if (!lensed && el.parentNode) {  /* drawn last: on top */
       var mark = document.createComment("lens");
-      el.parentNode.insertBefore(mark, el);
-      el.parentNode.appendChild(el);
+      el.parentNode.insertBefore(mark, el); el.parentNode.appendChild(el);
       lensed = [el, mark];
     }
     el.style.transformBox = "fill-box"; el.style.transformOrigin = "center";
-    el.style.transition = ease;
-    el.style.transform = "scale(" + factor.toFixed(4) + ")";
+    el.style.transition = ease; el.style.transform = "scale(" + factor.toFixed(4) + ")";
   }
   function clamp(x, lo, hi, fallback) { return lo > hi ? fallback : Math.max(lo, Math.min(hi, x)); }
   var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
