@@ -1,7 +1,7 @@
 """How numbers, values and derivatives read, and the defaults every stage shares.
 
 One home for the text of mathematics: ``num`` (3 significant digits, a real minus
-sign), ``value_text`` (a float, a short array, or range and norm), ``partial``
+sign), ``value_text`` (a float, an array of up to 16 values, or range and norm), ``partial``
 (∂C/∂(a + b)), the sum rule of a fan-out node, and ``number_text`` for constants
 inside formulas.  Escaping for a target (Graphviz, SVG, HTML) is the renderer's job
 (``render.labels``); these strings are plain text.
@@ -59,12 +59,20 @@ def _nested(a: np.ndarray, digits: int) -> str:
     return "[" + ", ".join(_nested(x, digits) for x in a) + "]"
 
 
-def value_text(v, digits: int = DIGITS) -> str:
-    """A float, or an array's values when it has at most 6, else a range and norm."""
+SHOWN_WHOLE = 16        # arrays up to this many values are written out, bigger ones summed up
+SHOWN_ON_EDGE = 6       # an edge's one-line label: fewer
+
+
+def value_text(v, digits: int = DIGITS, rows: bool = False, whole: int = SHOWN_WHOLE) -> str:
+    """A float, or an array's values when it has at most ``whole`` (16), else a range
+    and norm.  ``rows``: a matrix one row per line (``[[1, 2],`` newline ``[3, 4]]``), as
+    a box shows it."""
     if isinstance(v, (float, int, np.floating)):
         return num(v, digits)
     a = np.asarray(v)
-    if a.size <= 6:
+    if a.size <= whole:
+        if rows and a.ndim == 2 and a.shape[0] > 1:
+            return "[" + ",\n".join(_nested(r, digits) for r in a) + "]"
         return _nested(a, digits)
     finite = a[np.isfinite(a)]
     bad = a.size - finite.size

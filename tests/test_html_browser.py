@@ -85,11 +85,18 @@ def expected_gradients(data, n, originals):
     return {i: said.get(i, originals[i]) for i in shown if i[0] == "g" and i in originals}
 
 
-VISIBLE_GRADS = """() => Object.fromEntries(Array.from(document.querySelectorAll('#gt-view .gt-x'))
+# a line's text: its element, and a matrix's further rows (class gt-xr), one per line
+LINE_TEXT = """const text = e => [e.textContent.trim()].concat(
+  Array.from(document.querySelectorAll('#gt-view .gt-xr'))
+    .filter(r => r.id.replace(/r\\d+$/, '') === e.id).map(r => r.textContent.trim()))
+  .filter(t => t).join('\\n');"""
+VISIBLE_GRADS = """() => { """ + LINE_TEXT + """
+  return Object.fromEntries(Array.from(document.querySelectorAll('#gt-view .gt-x'))
   .filter(e => e.id[0] === 'g' && getComputedStyle(e).visibility !== 'hidden')
-  .map(e => [e.id, e.textContent.trim()]))"""
-ORIGINAL_GRADS = """() => Object.fromEntries(Array.from(document.querySelectorAll('#gt-view .gt-x'))
-  .filter(e => e.id[0] === 'g').map(e => [e.id, e.textContent.trim()]))"""
+  .map(e => [e.id, text(e)])); }"""
+ORIGINAL_GRADS = """() => { """ + LINE_TEXT + """
+  return Object.fromEntries(Array.from(document.querySelectorAll('#gt-view .gt-x'))
+  .filter(e => e.id[0] === 'g').map(e => [e.id, text(e)])); }"""
 
 
 @needs_dot
@@ -180,15 +187,20 @@ def test_buttons_slider_play_pan_and_zoom(browser, tmp_path):
 
 @needs_dot
 def test_a_3000_node_page_stays_responsive(browser, tmp_path, record_property):
-    from bench.pagetime import DRAG_TARGET_MS, STEP_TARGET_MS, big_trace, measure_page
+    from bench.pagetime import (
+        DRAG_TARGET_MS,
+        LOAD_TARGET_MS,
+        STEP_TARGET_MS,
+        big_trace,
+        load_time,
+        measure_page,
+    )
     t = big_trace()
     n_nodes = t.graph.number_of_nodes()
     assert n_nodes >= 2500
     path = t.render(tmp_path / "big.html", view="ops")     # every op: 3,000 boxes to step
     w = Watched(browser)
-    start = time.perf_counter()
-    w.page.goto(path.as_uri())
-    loaded = time.perf_counter() - start
+    loaded = load_time(w.page, path) / 1000      # navigation start to the first step painted
     m = measure_page(w.page)
     last = int(w.page.get_attribute("#gt-slider", "max"))
     start = time.perf_counter()
@@ -202,11 +214,21 @@ def test_a_3000_node_page_stays_responsive(browser, tmp_path, record_property):
                        ("load_s", round(loaded, 3)), ("to_end_s", round(to_end, 3)),
                        *((k, round(v, 1)) for k, v in m.items())):
         record_property(key, value)
-    print(f"{n_nodes} nodes, {path.stat().st_size:,} bytes: load {loaded:.2f} s, "
-          f"Home→End {to_end:.3f} s, a step {m['step_ms']:.0f} ms (target {STEP_TARGET_MS}), "
+    print(f"{n_nodes} nodes, {path.stat().st_size:,} bytes: load {loaded:.2f} s "
+          f"(target {LOAD_TARGET_MS / 1000:.0f} s), Home→End {to_end:.3f} s, "
+          f"a step {m['step_ms']:.0f} ms (target {STEP_TARGET_MS}), "
           f"a drag move {m['drag_ms']:.0f} ms (target {DRAG_TARGET_MS})")
     # generous bounds: the targets are for a quiet machine, this one is shared
     assert m["step_ms"] < 6 * STEP_TARGET_MS and m["drag_ms"] < 6 * DRAG_TARGET_MS
+    assert loaded * 1000 < 6 * LOAD_TARGET_MS
+    # only the words near the view are laid out: all of the step's node's, few of the rest
+    shown = w.page.evaluate("""() => { const all = Array.from(document.querySelectorAll(
+        '#gt-view text')), on = t => getComputedStyle(t).display !== 'none';
+      const id = gradtracePage.steps[gradtracePage.step()].now[0];
+      return [Array.from(document.getElementById(id).querySelectorAll('text')).every(on),
+              all.filter(on).length, all.length]; }""")
+    assert shown[0] and shown[1] < shown[2] / 4
+    assert w.page.locator("#gt-whatif.gt-wi-lazy").count() == 1     # set up when asked
     assert w.errors == [] and w.foreign() == []
     w.close()
 

@@ -120,6 +120,44 @@ def test_the_current_node_and_its_receivers_stay_in_view_and_glide(browser, tmp_
     w.close()
 
 
+def _layer_page(which, tmp_path):
+    if which == "three_neurons":
+        t = gt.trace(three_neurons).backward()
+        path = t.render(tmp_path / "layer.html")
+        from gradtrace.render.page import page_data
+        return path, page_data(path)
+    _, path, data = write_page(which, tmp_path)      # the lesson view, the default style
+    return path, data
+
+
+@needs_dot
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
+@pytest.mark.parametrize("which", ["layer_fanout", "three_neurons"])
+def test_every_receiver_is_in_view_with_the_current_node_readable(browser, tmp_path, which,
+                                                                   size):
+    """The fan-out happens on screen: at every backward step the node and every node it
+    sends to are inside #gt-view, the node's text at least 14 px (magnified in place when
+    the receivers are too spread to frame at that size)."""
+    path, data = _layer_page(which, tmp_path)
+    w = Watched(browser, viewport={"width": size[0], "height": size[1]})
+    page = w.page
+    page.goto(path.as_uri())
+    lensed = 0
+    for n in _backward_steps(data):
+        page.evaluate(f"gradtracePage.go({n}, 'jump')")
+        s = data["steps"][n]
+        nodes = [i for i in s["now"] + s["also"] if i.startswith("n")]
+        assert page.evaluate(INSIDE, nodes) == [], f"step {n}: {s['title']}"
+        assert page.evaluate(TEXT_PX, nodes[0]) >= 13.9, f"step {n}: {s['title']}"
+        lensed += float(page.get_attribute("#gt-view", "data-lens")) > 1
+    page.keyboard.press("f")                     # the whole drawing: no lens
+    assert page.get_attribute("#gt-view", "data-lens") == "1"
+    if which == "layer_fanout" and size == (1280, 800):
+        assert lensed > 0                        # too spread to frame at 14 px: magnified
+    assert w.errors == []
+    w.close()
+
+
 @needs_dot
 def test_presenter_mode_and_legend(browser, tmp_path):
     _, path, data = write_page("seed_chain", tmp_path, style="3b1b")

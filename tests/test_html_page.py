@@ -60,7 +60,8 @@ def gt_page(t, **options):
     data = json.loads(next(s for kind, s in parts.scripts if kind == "application/json"))
     svg = re.search(r"<svg\b.*</svg>", text, re.S).group(0)
     root = ET.fromstring(svg.replace("<svg ", '<svg xmlns:xlink="urn:xlink" ', 1))  # HTML knows it
-    marked = {el.get("id"): el for el in root.iter() if "gt-x" in (el.get("class") or "")}
+    marked = {el.get("id"): el for el in root.iter()      # a matrix's next rows: gt-xr
+              if "gt-x" in (el.get("class") or "").split()}
     return {"text": text, "parts": parts, "data": data, "svg": root, "marked": marked}
 
 
@@ -244,11 +245,11 @@ def test_page_references_nothing_outside_itself():
         assert [k for k, _ in p["parts"].scripts] == ["application/json", "js"] * 2
 
 
-def test_script_and_styles_weigh_under_24_kb(record_property):
+def test_script_and_styles_weigh_under_26_kb(record_property):
     js, css = script_and_styles()
     size = len(js.encode()) + len(css.encode())
     record_property("script_and_styles_bytes", size)
-    assert size < 24_000
+    assert size < 26_000      # was 24 kB before the lens and a matrix's rows (issue 24)
     assert "http" not in js and "import" not in js and "require(" not in js
 
 

@@ -17,7 +17,7 @@ from ..errors import RenderError
 from .dot import dot_text
 from .drawing import Drawing
 from .output import DEFAULT_TIMEOUT, graphviz_program, run_graphviz, write_atomic
-from .story import line_ids, story
+from .story import line_ids, main_line, story
 
 DPI = 80     # 10 pt edge labels come out 11 px high; the seed chain's frames are 716 px wide
 FRAME_MS = 1100
@@ -34,7 +34,7 @@ class Frame:
     def node_rows(self, v: int, rows: list, fill: str) -> list:
         out = []
         for line_id, row in zip(line_ids(self.painter, v), rows):
-            hidden = line_id is not None and line_id not in self.visible
+            hidden = line_id is not None and main_line(line_id) not in self.visible
             out.append([(t, fill if hidden else c, size, bold) for t, c, size, bold in row])
         return out
 

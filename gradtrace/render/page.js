@@ -6,16 +6,23 @@
   var steps = data.steps, last = steps.length - 1;
   var $ = function (id) { return document.getElementById(id); };
   var view = $("gt-view"), svg = view.querySelector("svg"), body = document.body;
+  view.classList.add("gt-on");  /* not laid out bit by bit while parsing */
   var slider = $("gt-slider"), play = $("gt-play"), fitButton = $("gt-fit");
   var lines = {}, original = {}, origLen = {};
   svg.querySelectorAll(".gt-x").forEach(function (el) {
     lines[el.id] = el; original[el.id] = el.textContent; origLen[el.id] = el.textContent.length;
   });
-  var over = null;      /* line id -> text while what-if values are on (whatif.js) */
-  var full = false;      /* repaint every line at the next go (what-if on or off) */
+  var more = {};  /* a matrix's further rows (v17r1…) */
+  svg.querySelectorAll(".gt-xr").forEach(function (el) {
+    var id = el.id.replace(/r\d+$/, "");
+    if (!more[id]) { more[id] = []; original[id] = original[id].trim(); }
+    more[id].push(el); original[id] += "\n" + el.textContent.trim();
+  });
+  var over = null;  /* line id -> text while what-if values are on (whatif.js) */
+  var full = false;  /* repaint every line at the next go (what-if on or off) */
 
-  /* Each line's history, so a step touches only the lines that change: the step it
-     appears at, and every (step, text) it is given. */
+  /* each line's history (the step it appears at, each (step, text)): a step touches
+     only the lines that change */
   var showAt = {}, texts = {}, touched = [];
   steps.forEach(function (s, i) {
     var here = {};
@@ -28,10 +35,8 @@
     if (h) for (var i = 0; i < h.length && h[i][0] <= n; i++) t = h[i][1];
     return t;
   }
-  /* A line that will say something longer (a growing sum, "was ..."): where its box's
-     centre is and how wide the box is, read before the step that first changes it (while
-     the layout is clean), so the longer text is centred in the box and shrunk (never
-     below 60%) only when it would not fit. */
+  /* A line that will say more (a growing sum, "was ..."): its box's centre and width,
+     read before it first grows, to centre the longer text and shrink it (to 60%) if need be */
   var fits = {}, longer = {};
   for (var lid in texts) {
     longer[lid] = texts[lid].some(function (h) { return h[1].length > origLen[lid]; });
@@ -41,10 +46,11 @@
     if (!el0) return;
     var node = $("n" + fid.slice(1).split("_").pop()), nb = node ? node.getBBox() : null;
     var tx = el0.tagName.toLowerCase() === "tspan" ? el0.parentNode : el0;
+    var font = parseFloat(getComputedStyle(el0).fontSize) || 12;
     fits[fid] = { t: tx, x: tx.getAttribute("x"), anchor: tx.getAttribute("text-anchor"),
-                  perChar: el0.getComputedTextLength() / Math.max(1, origLen[fid]),
-                  centre: nb ? nb.x + nb.width / 2 : null, room: nb ? nb.width - 12 : 1e9,
-                  font: parseFloat(getComputedStyle(el0).fontSize) || 12 };
+                  /* a culled text is not laid out: its width from its font */
+                  perChar: el0.getComputedTextLength() / Math.max(1, origLen[fid]) || font * 0.55,
+                  centre: nb ? nb.x + nb.width / 2 : null, room: nb ? nb.width - 12 : 1e9, font: font };
   }
   function fitLine(id, el, t) {
     var f = fits[id];
@@ -62,22 +68,16 @@
   function setLine(id, n) {
     var el = lines[id];
     if (!el) return;
-    el.classList.toggle("gt-hidden", !(over || (id in showAt && showAt[id] <= n)));
-    var t = over && id in over ? over[id] : textAt(id, n);
-    if (el.textContent !== t) { el.textContent = t; fitLine(id, el, t); }
-  }
-
-  function paint(st) {
-    for (var id in lines) {
-      var el = lines[id], v = over ? true : !!st.vis[id];
-      if (shown[id] !== v) { el.classList.toggle("gt-hidden", !v); shown[id] = v; }
-      var t = over && id in over ? over[id] : id in st.txt ? st.txt[id] : original[id];
-      if (said[id] !== t) {
-        var c = el.firstChild;      /* a text node's data: cheaper than replacing it */
-        if (c && c.nodeType === 3 && !c.nextSibling) c.data = t; else el.textContent = t;
-        said[id] = t;
-      }
-    }
+    var hide = !(over || (id in showAt && showAt[id] <= n)), rows = more[id] || [];
+    el.classList.toggle("gt-hidden", hide);
+    var t = over && id in over ? over[id] : textAt(id, n), p = t.split("\n"), m = rows.length;
+    if (p.length > m + 1) p[m] = p.slice(m).join(" ");
+    if (m && el.textContent.trim() === p[0]) p[0] = el.textContent;
+    if (el.textContent !== p[0]) { el.textContent = p[0]; fitLine(id, el, p[0]); }
+    rows.forEach(function (r, i) {
+      r.classList.toggle("gt-hidden", hide);
+      if (r.textContent.trim() !== (p[i + 1] || "")) r.textContent = p[i + 1] || "";
+    });
   }
 
   function go(n, follow) {
@@ -113,7 +113,7 @@
     if (window.gtPage && window.gtPage.onstep) window.gtPage.onstep(n);
   }
 
-  function words(text) {     /* a line that wraps between terms, never inside a name */
+  function words(text) {  /* a line that wraps between terms, never inside a name */
     var li = document.createElement("li");
     text.split(" ").forEach(function (w, i) {
       if (i) li.appendChild(document.createTextNode(" "));
@@ -137,20 +137,20 @@
     });
   }
 
-  /* ---- the view. The SVG keeps its viewBox (1 unit = 1 CSS px) and moves by a CSS
-     transform: changing the viewBox makes the browser lay out every text of the
-     drawing again (seconds on a 3,000-node page), a transform only repaints. */
+  /* ---- the view: the SVG keeps its viewBox (1 unit = 1 CSS px) and moves by a CSS
+     transform (a viewBox change lays out every text again; a transform only repaints) */
   var box0 = svg.viewBox.baseVal, home = [box0.x, box0.y, box0.width, box0.height];
   var box = home.slice(), following = true, anim = null, at = [0, 0, 1];
   svg.removeAttribute("width"); svg.removeAttribute("height");
   svg.style.width = home[2] + "px"; svg.style.height = home[3] + "px";
   function size() { var r = view.getBoundingClientRect(); return [r.width || 1, r.height || 1]; }
-  function setBox(b) {            /* show box b = [x, y, w, h] (units), centred, whole */
+  function setBox(b) {  /* show box b = [x, y, w, h] (units), centred, whole */
     box = b;
     var wh = size(), k = Math.min(wh[0] / b[2], wh[1] / b[3]) || 1;
     at = [(wh[0] - b[2] * k) / 2 - (b[0] - home[0]) * k, (wh[1] - b[3] * k) / 2 - (b[1] - home[1]) * k, k];
     svg.style.transform = "translate(" + at[0] + "px," + at[1] + "px) scale(" + k + ")";
     view.setAttribute("data-box", b.map(function (v) { return +v.toFixed(2); }).join(" "));
+    if (units.length) cullTo();
   }
   function scale() { return at[2]; }
   function toSvg(cx, cy) {
@@ -166,61 +166,114 @@
   function zoomCentre(k) { var r = view.getBoundingClientRect(); zoom(k, r.left + r.width / 2, r.top + r.height / 2); }
   function pan(dx, dy) { halt(); setBox([box[0] + dx * box[2], box[1] + dy * box[3], box[2], box[3]]); }
 
-  /* Geometry in viewBox units and font sizes, measured once at load, before any line
-     changes: reading geometry later would make the browser lay out the whole SVG. */
+  /* geometry (view units) and font sizes */
   var graph = svg.querySelector("g"), unit = 1, geo = {}, font = {};
   var toView = (function () {
     var a = graph.getScreenCTM(), b = svg.getScreenCTM();
     return a && b ? b.inverse().multiply(a) : null;
   })();
   unit = toView ? Math.abs(toView.a) : 1;
-  function measureNode(id) {      /* a node's box in view units and its smallest text */
+  function inView(el) {  /* an element's box in view units */
+    var r = el.getBBox(), p = svg.createSVGPoint(), q = svg.createSVGPoint();
+    p.x = r.x; p.y = r.y; q.x = r.x + r.width; q.y = r.y + r.height;
+    p = p.matrixTransform(toView); q = q.matrixTransform(toView);
+    return [Math.min(p.x, q.x), Math.min(p.y, q.y), Math.max(p.x, q.x), Math.max(p.y, q.y)];
+  }
+  /* a big drawing (.gt-cull) lays out only the texts near the view (15,000 take seconds) */
+  var units = [], ubox = [], uin = [];
+  if (view.classList.contains("gt-cull") && toView) {
+    units = Array.prototype.slice.call(svg.querySelectorAll("g.node,g.edge,g.cluster,g.n,g.l,g.legend"));
+    ubox = units.map(inView);
+  }
+  function cullTo() {
+    var wh = size(), k = at[2], m = 200, lo = [home[0] - at[0] / k - m, home[1] - at[1] / k - m];
+    var hi = [lo[0] + wh[0] / k + 2 * m, lo[1] + wh[1] / k + 2 * m], readable = k * 10 >= 3;
+    for (var i = 0; i < units.length; i++) {
+      var g = ubox[i], inside = readable && g[2] >= lo[0] && g[0] <= hi[0] && g[3] >= lo[1] && g[1] <= hi[1];
+      if (inside !== !!uin[i]) { units[i].classList.toggle("gt-in", inside); uin[i] = inside; }
+    }
+  }
+  function measureNode(id) {  /* a node's box and its smallest text */
     if (id in geo) return;
     var el = $(id);
     geo[id] = null;
     if (!el || !toView) return;
-    var r = el.getBBox(), p = svg.createSVGPoint(), q = svg.createSVGPoint();
-    p.x = r.x; p.y = r.y; q.x = r.x + r.width; q.y = r.y + r.height;
-    p = p.matrixTransform(toView); q = q.matrixTransform(toView);
-    geo[id] = [Math.min(p.x, q.x), Math.min(p.y, q.y), Math.max(p.x, q.x), Math.max(p.y, q.y)];
+    geo[id] = inView(el);
     var f = 1e9;
     el.querySelectorAll("text").forEach(function (t) { f = Math.min(f, parseFloat(getComputedStyle(t).fontSize) || 1e9); });
     font[id] = f < 1e9 ? f * unit : 12 * unit;
   }
 
-  /* The box for step n: its node and every node it sends to, with the node's text at
-     least 14 px (18 px presenting) on screen; the whole drawing when that is readable. */
+  /* The frame for step n: its node and every node it sends to, the node's text at least
+     14 px (18 presenting); the whole drawing when that is readable. Receivers too spread
+     for that: frame them all and magnify the node in place (a lens, at most 3x). */
   function target(n) {
     var s = steps[n];
     return targetFor(s.now.concat(s.also).filter(function (id) { return geo[id]; }));
   }
-  function targetFor(ids) {
+  function fitK(u, wh, pad) { return Math.min((wh[0] - 2 * pad) / (u[2] - u[0]), (wh[1] - 2 * pad) / (u[3] - u[1])); }
+  function join(a, g) { return [Math.min(a[0], g[0]), Math.min(a[1], g[1]), Math.max(a[2], g[2]), Math.max(a[3], g[3])]; }
+  function targetFor(ids) {  /* {box: [x, y, w, h], lens, id} */
     if (!ids.length) return null;
     var main = geo[ids[0]], f = font[ids[0]], wh = size();
     var least = (body.classList.contains("gt-present") ? 18.2 : 14.2) / f, most = 1.4 * least;
     var whole = Math.min(wh[0] / home[2], wh[1] / home[3]);
-    if (whole >= least) return home.slice();
+    if (whole >= least) return { box: home.slice(), lens: 1 };
     var pad = 14, room = [(wh[0] - 2 * pad) / least, (wh[1] - 2 * pad) / least];
-    function join(a, g) { return [Math.min(a[0], g[0]), Math.min(a[1], g[1]), Math.max(a[2], g[2]), Math.max(a[3], g[3])]; }
     function gap(g) { return Math.abs(g[0] + g[2] - main[0] - main[2]) + Math.abs(g[1] + g[3] - main[1] - main[3]); }
-    /* the node, then the nodes it sends to, nearest first, as many as fit readably */
+    function fits(j) { return j[2] - j[0] <= room[0] && j[3] - j[1] <= room[1]; }
+    var rest = ids.slice(1).map(function (id) { return geo[id]; });
+    var all = rest.reduce(join, main.slice());
+    if (!fits(all)) {
+      var lensed = lensFor(main, all, least, wh, pad);
+      if (lensed) { lensed.id = ids[0]; return lensed; }
+    }
+    /* the node, then its receivers, nearest first, as many as fit readably */
     var u = main.slice();
-    ids.slice(1).map(function (id) { return geo[id]; })
-      .sort(function (a, b) { return gap(a) - gap(b); })
-      .forEach(function (g) {
-        var j = join(u, g);
-        if (j[2] - j[0] <= room[0] && j[3] - j[1] <= room[1]) u = j;
-      });
-    var fitU = Math.min((wh[0] - 2 * pad) / (u[2] - u[0]), (wh[1] - 2 * pad) / (u[3] - u[1]));
-    var k = Math.max(least, Math.min(most, fitU)), w = wh[0] / k, h = wh[1] / k, m = pad / k;
+    rest.sort(function (a, b) { return gap(a) - gap(b); }).forEach(function (g) {
+      var j = join(u, g);
+      if (fits(j)) u = j;
+    });
+    var k = Math.max(least, Math.min(most, fitK(u, wh, pad))), w = wh[0] / k, h = wh[1] / k, m = pad / k;
     var cx = clamp((u[0] + u[2]) / 2, main[2] + m - w / 2, main[0] - m + w / 2, (main[0] + main[2]) / 2);
     var cy = clamp((u[1] + u[3]) / 2, main[3] + m - h / 2, main[1] - m + h / 2, (main[1] + main[3]) / 2);
-    return [cx - w / 2, cy - h / 2, w, h];
+    return { box: [cx - w / 2, cy - h / 2, w, h], lens: 1 };
+  }
+  function lensFor(main, all, least, wh, pad) {  /* the magnified node in the frame too */
+    var mx = (main[0] + main[2]) / 2, my = (main[1] + main[3]) / 2;
+    var hw = (main[2] - main[0]) / 2, hh = (main[3] - main[1]) / 2, u = all, k = 1, lens = 1;
+    for (var i = 0; i < 4; i++) {  /* the frame grows with the lens */
+      k = fitK(u, wh, pad); lens = Math.max(1, least / k * 1.01);
+      u = join(all, [mx - hw * lens, my - hh * lens, mx + hw * lens, my + hh * lens]);
+    }
+    k = fitK(u, wh, pad); lens = Math.max(1, least / k * 1.01);
+    if (lens > 3) return null;
+    var w = wh[0] / k, h = wh[1] / k, cx = (u[0] + u[2]) / 2, cy = (u[1] + u[3]) / 2;
+    return { box: [cx - w / 2, cy - h / 2, w, h], lens: lens };
+  }
+  var lensed = null;  /* [element, the comment holding its place] */
+  function setLens(id, factor, glide) {
+    var el = id && factor > 1 ? $(id) : null, ease = glide && !still ? "transform .3s" : "";
+    if (lensed && lensed[0] !== el) {
+      var old = lensed[0];
+      old.style.transition = ease; old.style.transform = "";
+      if (lensed[1].parentNode) lensed[1].parentNode.replaceChild(old, lensed[1]);
+      lensed = null;
+    }
+    view.setAttribute("data-lens", el ? factor.toFixed(3) : "1");
+    if (!el) return;
+    if (!lensed && el.parentNode) {  /* drawn last: on top */
+      var mark = document.createComment("lens");
+      el.parentNode.insertBefore(mark, el); el.parentNode.appendChild(el);
+      lensed = [el, mark];
+    }
+    el.style.transformBox = "fill-box"; el.style.transformOrigin = "center";
+    el.style.transition = ease; el.style.transform = "scale(" + factor.toFixed(4) + ")";
   }
   function clamp(x, lo, hi, fallback) { return lo > hi ? fallback : Math.max(lo, Math.min(hi, x)); }
   var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   var smooth = Object.keys(lines).length < 6000;
-  function offscreen(n, b) {    /* say when a node it sends to could not be framed too */
+  function offscreen(n, b) {  /* say when a receiver is out of the frame */
     var wh = size(), k = Math.min(wh[0] / b[2], wh[1] / b[3]), cx = b[0] + b[2] / 2, cy = b[1] + b[3] / 2;
     var v = [cx - wh[0] / k / 2, cy - wh[1] / k / 2, cx + wh[0] / k / 2, cy + wh[1] / k / 2];
     var out = steps[n].also.filter(function (id) {
@@ -231,9 +284,11 @@
       " outside the view: F shows the whole drawing" : "";
   }
   function frame(n, glide) {
-    var b = target(n);
-    if (!b) return;
+    var t = target(n);
+    if (!t) return;
+    var b = t.box;
     offscreen(n, b);
+    setLens(t.id, t.lens, glide && smooth);
     if (!glide || still || !smooth || (timer && speed < 500)) { halt(); setBox(b); return; }
     halt();
     var a = box.slice(), t0 = performance.now(), ms = 320;
@@ -246,11 +301,12 @@
     anim = requestAnimationFrame(tick);
   }
   function halt() { if (anim) cancelAnimationFrame(anim); anim = null; view.removeAttribute("data-moving"); }
-  function fit() {                 /* F: the whole drawing, and stay there; F again follows */
+  function fit() {  /* F: the whole drawing, and stay there; F again follows */
     following = !following;
     fitButton.textContent = following ? "Fit" : "Follow";
     fitButton.setAttribute("aria-label", following ? "fit to window" : "follow the step");
-    if (following) frame(cur, true); else { halt(); setBox(home.slice()); $("gt-off").textContent = ""; }
+    if (following) frame(cur, true);
+    else { halt(); setLens(null, 1, true); setBox(home.slice()); $("gt-off").textContent = ""; }
   }
 
   view.addEventListener("wheel", function (e) {
@@ -264,10 +320,10 @@
     var g = e.target.closest ? e.target.closest("g[id^='n']") : null;
     pressed = g && /^n\d+$/.test(g.id) ? [g.id.slice(1), e.clientX, e.clientY] : null;
     drag = { x: e.clientX, y: e.clientY, box: box.slice(), s: scale() };
-    svg.style.willChange = "transform";     /* a drag moves a ready layer, no repaint */
+    svg.style.willChange = "transform";  /* a drag moves a ready layer, no repaint */
     view.setPointerCapture(e.pointerId);
   });
-  view.addEventListener("pointermove", function (e) {     /* at most one move per frame */
+  view.addEventListener("pointermove", function (e) {  /* at most one move per frame */
     if (!drag) return;
     var first = !pending;
     pending = [e.clientX, e.clientY];
@@ -310,7 +366,7 @@
     var id = "n" + nid;
     measureNode(id);
     var b2 = targetFor(geo[id] ? [id] : []);
-    if (b2) { halt(); setBox(b2); }
+    if (b2) { halt(); setLens(null, 1, false); setBox(b2.box); }
     inspect(nid);
     return true;
   }
@@ -349,7 +405,7 @@
     var tag = e.target && e.target.tagName;
     if (e.target === slider || tag === "SELECT" || tag === "INPUT" || tag === "TEXTAREA" ||
         e.altKey || e.ctrlKey || e.metaKey) return;
-    if ((e.key === " " || e.key === "Enter") && tag === "BUTTON") return;   /* press it */
+    if ((e.key === " " || e.key === "Enter") && tag === "BUTTON") return;
     var k = e.key;
     if (e.shiftKey && k.indexOf("Arrow") === 0) {
       pan(k === "ArrowLeft" ? -0.15 : k === "ArrowRight" ? 0.15 : 0,
@@ -376,8 +432,7 @@
     var n = fromHash();
     if (n !== null && n !== cur) go(n, "jump");
   });
-  /* for the pieces that build on this page: whatif.js shows its texts (override) and
-     hears of steps (onstep); go / step / steps / onStep for anything else */
+  /* for whatif.js (override, onstep) and others */
   window.gtPage = window.gradtracePage = {
     last: last, onstep: null, original: original, steps: steps,
     go: go, step: function () { return cur; }, onStep: function (h) { hooks.push(h); },

@@ -28,12 +28,13 @@ from .drawing import Drawing, make_drawing
 from .labels import clean
 from .output import svg_of
 from .palette import is_dark
-from .story import line_ids, story
+from .story import main_line, story
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 MAX_NODES = 20_000      # past this a page is tens of megabytes: fold scopes first
 DEFAULT_LR = 0.1
+CULL_BOXES = 1_000      # past this the page lays out only the texts near the view (page.js)
 
 
 def page(trace, lr: float = DEFAULT_LR, timeout: float | None = None, params=None,
@@ -64,7 +65,7 @@ def _page(drawing: Drawing, lr: float, timeout: float | None, params=None,
                           "--collapse-all or --depth 1, or render .svg instead")
     steps = _steps_data(drawing.trace, painter, lr, params, data)
     drawn = svg_of(drawing, timeout)
-    svg, marked = mark(drawn, painter, view)
+    svg, marked = mark(drawn, painter, view, set(steps["steps"][0]["show"]))
     extra = ("", "")
     if drawing.options.whatif is not False:
         moves = split(drawing.recorded, params, data)[0]   # the update step's parameters
@@ -114,10 +115,12 @@ def page_data(path) -> dict:
     return json.loads(m.group(1)) if m else {}
 
 
-def mark(svg: str, painter, view) -> tuple[str, list[str]]:
+def mark(svg: str, painter, view, shown: set | None = None) -> tuple[str, list[str]]:
     """Give the lines the steps name their ids (``v17``, ``g17``, ``l3_17_0``,
-    ``c3_17_0``) and the class ``gt-x``; returns the SVG for inline use (no XML
-    declaration, doctype or namespace URLs) and the ids marked."""
+    ``c3_17_0``) and the class ``gt-x`` (a matrix's further rows ``v17r1``…: ``gt-xr``),
+    and ``gt-hidden`` to those not in ``shown`` (the
+    first step's lines: the page opens without restyling thousands of them); returns the
+    SVG for inline use (no XML declaration, doctype or namespace URLs) and the ids marked."""
     ET.register_namespace("", SVG_NS)
     ET.register_namespace("xlink", XLINK_NS)
     root = ET.fromstring(svg.encode("utf-8"))
@@ -126,7 +129,7 @@ def mark(svg: str, painter, view) -> tuple[str, list[str]]:
     for v in view.nodes:
         if isinstance(v, str):
             continue
-        for line_id, row in zip(line_ids(painter, v), painter.node_rows(v)):
+        for line_id, row in painter.node_lines(v):
             if line_id is not None:
                 wanted.append((f"n{v}", line_id, row[0][0]))
     for u, v, k, e in view.edges:
@@ -142,8 +145,11 @@ def mark(svg: str, painter, view) -> tuple[str, list[str]]:
         if el is None:
             raise RenderError(f"internal: the line '{text}' of {gid} was not found in the SVG")
         el.set("id", line_id)
-        el.set("class", (el.get("class", "") + " gt-x").strip())
-        marked.append(line_id)
+        hidden = " gt-hidden" if shown is not None and main_line(line_id) not in shown else ""
+        kind = " gt-x" if main_line(line_id) == line_id else " gt-xr"    # a matrix's next row
+        el.set("class", (el.get("class", "") + kind + hidden).strip())
+        if kind == " gt-x":
+            marked.append(line_id)
     out = ET.tostring(root, encoding="unicode")
     out = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", out, count=2)
     return out, marked
@@ -231,14 +237,16 @@ def assemble(painter, svg: str, data: dict, marked: list[str],
     names = "".join(f'<option value="{html.escape(clean(d[0]), quote=True)}">'
                     for d in data.get("nodes", {}).values())
     dark = ' class="gt-dark"' if is_dark(s["bg"]) else ""
+    cull = ' class="gt-cull"' if len(data.get("nodes", {})) > CULL_BOXES else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<style>{css}</style></head>
+<style>{css}</style>
+<noscript><style>#gt-view svg{{display:block!important}}</style></noscript></head>
 <body style="{colours}"{dark}>
 <main id="gt">
-<div id="gt-view" tabindex="0" aria-label="diagram: drag to pan, wheel to zoom">{svg}</div>
+<div id="gt-view"{cull} tabindex="0" aria-label="diagram: drag to pan, wheel to zoom">{svg}</div>
 <aside id="gt-panel"><p id="gt-caption">{head}</p>
 <div aria-live="polite"><h1 id="gt-title"></h1><ol id="gt-lines"></ol>
 <p id="gt-off"></p></div><div id="gt-node" hidden></div>

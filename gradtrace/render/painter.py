@@ -12,6 +12,7 @@ import numpy as np
 from ..core.formulas import node_texts
 from ..core.graph import nodes_of, paths_to_output, preds_of, succs_of
 from ..notation import (
+    SHOWN_ON_EDGE,
     magnitude,
     num,
     partial,
@@ -69,13 +70,26 @@ class Painter:
 
     def node_rows(self, v: int) -> list[list[tuple]]:
         """What a node box says: rows of (text, colour, size or None, bold) pieces."""
+        return [row for _, row in self.node_lines(v)]
+
+    def node_lines(self, v: int) -> list[tuple[str | None, list[tuple]]]:
+        """The box's rows with the page's id of each: ``v17`` (value), ``g17`` (gradient),
+        ``v17r1``… (a matrix's further rows), None (the name row, a student's .grad)."""
+        rows: list[tuple[str | None, list[tuple]]] = []
+        for line_id, row in self._labelled_rows(v):
+            text, *look = row[0]
+            for i, part in enumerate(text.split("\n") if line_id else [text]):
+                rows.append((f"{line_id}r{i}" if i else line_id, [(part, *look), *row[1:]]))
+        return rows
+
+    def _labelled_rows(self, v: int) -> list[tuple[str | None, list[tuple]]]:
         a = nodes_of(self.graph)[v]
         d = self.opts.digits
         fade = self.faded(v)
         fg, dim = self.ink("fg", fade), self.ink("dim", fade)
         name = self.texts[v]
         if a["kind"] == "const":
-            return [[(name, dim, 10, False)]]
+            return [(None, [(name, dim, 10, False)])]
         head: list[tuple] = [(name, fg, None, True)]
         if a["kind"] == "op":       # a folded value says what it computes: w(L)·a(L−1) + b(L)
             expr = a.get("expr") or ""
@@ -84,16 +98,18 @@ class Painter:
                          (a["params"] or {}).get("fn") or a["op"], dim, 10, False))
         if a["shape"]:
             head.append((shape_text(a["shape"]), dim, 10, False))
-        rows = [head]
+        rows: list[tuple[str | None, list[tuple]]] = [(None, head)]
         terse = self.opts.terse
         if self.opts.values:
-            val = value_text(a["value"], d)
-            rows.append([(val if terse else f"= {val}", self.ink("value", fade), None, False)])
+            val = value_text(a["value"], d, rows=True)
+            rows.append((f"v{v}", [(val if terse else f"= {val}", self.ink("value", fade),
+                                    None, False)]))
         if self.has_grads and "grad" in a:
-            rows.append([(self.grad_text(v, terse), self.ink("grad", fade), None, False)])
+            rows.append((f"g{v}", [(self.grad_text(v, terse), self.ink("grad", fade), None,
+                                    False)]))
             if a.get("student") is not None:     # gt.grade: the student's differing .grad
-                rows.append([(f"✗ your .grad = {num(a['student'], d)}", self.ink("wrong", fade),
-                              None, True)])
+                rows.append((None, [(f"✗ your .grad = {num(a['student'], d)}",
+                                     self.ink("wrong", fade), None, True)]))
         return rows
 
     def node_attrs(self, v: int, frame=None) -> str:
@@ -169,16 +185,16 @@ class Painter:
         a = nodes_of(self.graph)[v]
         d = self.opts.digits
         if terse:
-            return f"∇ {value_text(a['grad'], d)}"
+            return f"∇ {value_text(a['grad'], d, rows=True)}"
         label = partial(self.out_name, self.texts[v])
         terms = [e.get("contribution") for _, keyed in sorted(succs_of(self.graph)[v].items())
                  for _, e in sorted(keyed.items())]
         terms = [c for c in terms if c is not None]
         if len(terms) > MAX_TERMS:   # a weight used in every step: the count, not 2,500 terms
-            return f"{label} = Σ of {len(terms):,} paths = {value_text(a['grad'], d)}"
+            return f"{label} = Σ of {len(terms):,} paths = {value_text(a['grad'], d, rows=True)}"
         if len(terms) > 1:
             return f"{label} = {sum_rule_text(a['grad'], terms, d)}"
-        return f"{label} = {value_text(a['grad'], d)}"
+        return f"{label} = {value_text(a['grad'], d, rows=True)}"
 
     def edge_look(self, u: int, v: int, e: dict) -> tuple[list[tuple], str, float]:
         """An edge's label lines [(text, colour)] (empty when it shows none), colour, width."""
@@ -205,7 +221,8 @@ class Painter:
                     lines.append((f"{num(g, o.digits)} · {signed_term(local, o.digits)} = "
                                   f"{num(contribution, o.digits)}", s["grad"]))
                 else:
-                    lines.append((f"← {value_text(contribution, o.digits)}", s["grad"]))
+                    lines.append((f"← {value_text(contribution, o.digits, whole=SHOWN_ON_EDGE)}",
+                                  s["grad"]))
         return lines, color, width
 
     def edge_attrs(self, u: int, v: int, e: dict, k: int = 0, frame=None) -> str:

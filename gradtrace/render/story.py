@@ -49,12 +49,14 @@ class Step:
 
 
 def line_ids(painter, v: int) -> list[str | None]:
-    """The step-through id of each row of node ``v``'s box (None: the name row)."""
-    a = nodes_of(painter.graph)[v]
-    if a["kind"] == "const":
-        return [None]
-    return [None] + ([f"v{v}"] if painter.opts.values else []) + \
-        ([f"g{v}"] if painter.has_grads and "grad" in a else [])
+    """The step-through id of each row of node ``v``'s box (None: the name row;
+    ``v17r1``…: a matrix's further rows, shown and written with ``v17``)."""
+    return [line_id for line_id, _ in painter.node_lines(v)]
+
+
+def main_line(line_id: str) -> str:
+    """The line a matrix's further row belongs to: ``v17r2`` → ``v17``."""
+    return re.sub(r"r\d+$", "", line_id)
 
 
 def story(trace, painter, lr: float = 0.1, params=None, data=None) -> list[Step]:
@@ -359,6 +361,6 @@ def _redraw_values(step: Step, painter, nodes, new_values: dict, d: int) -> None
         elif np.array_equal(old, value):
             continue
         else:
-            step.text[f"v{v}"] = prefix + value_text(value, d)
+            step.text[f"v{v}"] = prefix + value_text(value, d, rows=True)
         if f"n{v}" not in step.now:
             step.also.append(f"n{v}")

@@ -360,9 +360,14 @@
     return "[" + parts.join(", ") + "]";
   }
   function norm(a) { var t = 0; for (var i = 0; i < a.length; i++) t += a[i] * a[i]; return Math.sqrt(t); }
-  function valueText(x, d) {
+  function valueText(x, d, rows, whole) {   /* notation.value_text: up to 16 values written out */
     if (typeof x === "number") return fmt(x, d);
-    if (x.d.length <= 6) return nested(x.d, x.s, 0, d);
+    if (x.d.length <= (whole || 16)) {
+      if (!rows || x.s.length !== 2 || x.s[0] < 2) return nested(x.d, x.s, 0, d);
+      var out = [];      /* a matrix one row per line, as its box shows it */
+      for (var i = 0; i < x.s[0]; i++) out.push(nested(x.d, [x.s[1]], i * x.s[1], d));
+      return "[" + out.join(",\n") + "]";
+    }
     var fin = Array.prototype.filter.call(x.d, isFinite), bad = x.d.length - fin.length, s;
     if (fin.length) {
       var lo = Infinity, hi = -Infinity;
@@ -400,7 +405,8 @@
       var s = numText(x);
       return f === "s" && s.charCodeAt(0) === 8722 ? "(" + s + ")" : s;
     }
-    return f === "n" ? fmt(x, D) : f === "s" ? signed(x, D) : f === "m" ? fmt(magnitude(x), D) : valueText(x, D);
+    return f === "n" ? fmt(x, D) : f === "s" ? signed(x, D) : f === "m" ? fmt(magnitude(x), D) :
+      valueText(x, D, f === "r", f === "e" ? 6 : 16);
   }
   function texts(st) {
     var res = {};

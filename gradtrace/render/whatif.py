@@ -22,7 +22,7 @@ import numpy as np
 from ..calculus.params import update_targets
 from ..core.graph import nodes_of
 from ..core.tape import ARGS, KIND, LOCS, OP, PARAMS, REQ, VALUE
-from ..notation import magnitude, num, signed_term, value_text
+from ..notation import SHOWN_ON_EDGE, magnitude, num, signed_term, value_text
 from ..ops.core import NotReplayable, plain_js
 from .whatif_fold import FoldNumbers
 from .whatif_text import drawn_text, grad_template, local_template, value_template
@@ -199,7 +199,9 @@ def format_number(x, fmt: str, digits: int) -> str:
         return signed_term(x, digits)
     if fmt == "m":
         return num(magnitude(x), digits)
-    return value_text(x, digits)
+    if fmt == "e":
+        return value_text(x, digits, whole=SHOWN_ON_EDGE)
+    return value_text(x, digits, rows=fmt == "r")
 
 
 def _asset(name: str) -> str:
@@ -225,8 +227,29 @@ inputs. Step (← →) or press “Traced values” to go back to the trace.</p>
 <button id="gt-reset" type="button">Traced values</button></div>
 <div id="gt-descend-plot" role="img" aria-label="the cost after each step"></div>
 </section>"""
+    lazy = len(data.get("nodes", ())) > LAZY_NODES
+    starter = (f'<p id="gt-whatif-start"><button type="button">Start the what-if</button> '
+               f'({len(data["nodes"]):,} nodes: set up when asked, so the page opens fast)'
+               '</p>' if lazy else "")
+    panel = panel.replace("<h2>What if?</h2>", "<h2>What if?</h2>" + starter)
+    cls = ' class="gt-wi-lazy"' if lazy else ""
+    panel = panel.replace('<section id="gt-whatif" ', f'<section id="gt-whatif"{cls} ')
     tail = (f'<style>{_asset("whatif.css")}</style>'
             f'<script type="application/json" id="gt-whatif-data">{data_json}'
-            f'</script><script>{_asset("whatif.js")}\n{_asset("whatif_ui.js")}</script>')
+            f'</script><script>window.gtWhatifStart = function () {{\n{_asset("whatif.js")}\n'
+            f'{_asset("whatif_ui.js")}\n}};\n{START}</script>')
     return panel, tail
+
+
+LAZY_NODES = 1_500     # past this the what-if is set up on first use, not while the page loads
+# the what-if starts with the page, or (a big page) when its button is pressed: its setup
+# (reading the program, the replay that checks every line) would hold the page's first step
+START = """(function () {
+  var box = document.getElementById("gt-whatif"), go = window.gtWhatifStart;
+  function start() { window.gtWhatifStart = null; box.classList.remove("gt-wi-lazy"); go(); }
+  if (!box.classList.contains("gt-wi-lazy")) { start(); return; }
+  box.querySelector("#gt-whatif-start button").addEventListener("click", function () {
+    box.removeChild(document.getElementById("gt-whatif-start")); start();
+  });
+})();"""
 

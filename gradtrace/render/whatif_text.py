@@ -7,9 +7,11 @@ A slot is ``["v", node, fmt]`` (a value), ``["g", node, fmt]`` (a gradient),
 (a contribution), or on a folded edge of the lesson view ``["L", node, u, fmt]`` (the
 composite local ∂node/∂u through the fold) and ``["C", node, u, fmt]`` (the contribution
 that crossed into the fold from u), both derived from the trace's own edges
-(``lesson.Fold``); ``fmt`` is ``n`` (num), ``s`` (signed term), ``m`` (the norm, num)
-or ``t`` (value_text).  Only numbers move under a what-if: names, formulas, shapes and
-the number of paths are fixed by the trace.
+(``lesson.Fold``); ``fmt`` is ``n`` (num), ``s`` (signed term), ``m`` (the norm, num),
+``t`` (value_text), ``r`` (value_text, a matrix one row per line, as a box shows it)
+or ``e`` (value_text as an edge's label writes it: up to 6 values).
+Only numbers move under a what-if: names, formulas, shapes and the number of paths are
+fixed by the trace.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from ..core.graph import nodes_of, succs_of
 from ..notation import num, partial
 from .painter import MAX_TERMS
-from .story import line_ids
+from .story import main_line
 
 
 def _is_float(x) -> bool:
@@ -36,21 +38,21 @@ def edge_slot(g, kind: str, u: int, v: int, k: int, fmt: str) -> list:
 
 
 def value_template(painter, v: int) -> list:
-    slot = ["v", v, "t"]
+    slot = ["v", v, "r"]
     return [slot] if painter.opts.terse else ["= ", slot]
 
 
 def grad_template(painter, v: int) -> list:
     g = painter.graph
     if painter.opts.terse:
-        return ["∇ ", ["g", v, "t"]]
+        return ["∇ ", ["g", v, "r"]]
     label = partial(painter.out_name, painter.texts[v])
     terms = [(w, k, e["contribution"]) for w, keyed in sorted(succs_of(g)[v].items())
              for k, e in sorted(keyed.items()) if e.get("contribution") is not None]
     if len(terms) > MAX_TERMS:
-        return [f"{label} = Σ of {len(terms):,} paths = ", ["g", v, "t"]]
+        return [f"{label} = Σ of {len(terms):,} paths = ", ["g", v, "r"]]
     if len(terms) <= 1:
-        return [f"{label} = ", ["g", v, "t"]]
+        return [f"{label} = ", ["g", v, "r"]]
     out: list = [f"{label} = "]
     if all(_is_float(c) for _, _, c in terms):
         fmt, total, sep = "s", "n", " + "
@@ -77,7 +79,7 @@ def local_template(painter, kind: str, u: int, v: int, k: int) -> list:
                 painter.path_nodes is not None or painter.opts.products):
             return [["g", v, "n"], " · ", edge_slot(g, "l", u, v, k, "s"), " = ",
                     edge_slot(g, "c", u, v, k, "n")]
-        return ["← ", edge_slot(g, "c", u, v, k, "t")]
+        return ["← ", edge_slot(g, "c", u, v, k, "e")]
     head = partial(painter.texts[v], painter.texts[u])
     formula = e.get("formula") or ""
     if local is None:
@@ -97,10 +99,9 @@ def local_template(painter, kind: str, u: int, v: int, k: int) -> list:
 def drawn_text(painter, line_id: str) -> str:
     """The text the painter writes for a marked line (what its template must give)."""
     kind, rest = line_id[0], line_id[1:]
-    if kind in "vg":
-        v = int(rest)
-        ids = line_ids(painter, v)
-        return painter.node_rows(v)[ids.index(line_id)][0][0]
+    if kind in "vg":       # with a matrix's further rows, one per line
+        return "\n".join(row[0][0] for i, row in painter.node_lines(int(rest))
+                         if i is not None and main_line(i) == line_id)
     u, v, k = (int(x) for x in rest.split("_"))
     lines = painter.edge_look(u, v, painter.graph.pred[v][u][k])[0]
     return lines[0 if kind == "l" else 1][0]
