@@ -31,7 +31,12 @@ def test_fast_layout_draws_the_legend_below_the_picture():
 
 
 @needs_dot
-def test_html_page_has_the_legend_by_default():
+def test_html_page_explains_itself_in_its_panel_not_under_it():
+    """The page's legend is its panel's #gt-legend; the diagram's own legend (which the
+    panel would cover) is drawn when asked, or with heat, whose scale only it shows."""
     t = gt.trace(ex.seed_chain).backward()
-    assert "the gradient, from the backward pass" in page(t)
-    assert "the gradient, from the backward pass" not in page(t, legend=False)
+    plain = page(t)
+    assert 'id="gt-legend"' in plain and "the gradient, from the backward pass" not in plain
+    assert "the gradient, from the backward pass" in page(t, legend=True)
+    assert '<g class="legend"' in page(t, heat=True, layout="fast") or \
+        "10⁻⁴" in page(t, heat=True)

@@ -23,8 +23,11 @@ from .view import View, build_view
 # (upstream · local = product); the page finds lines by their SVG ids
 PRESETS: dict[str, dict] = {"html": {"products": True, "element_ids": True},
                             "gif": {"products": True}}
-# what an output format turns on unless asked otherwise: the page explains its colours
-DEFAULTS: dict[str, dict] = {"html": {"legend": True}}
+# what an output format turns on unless asked otherwise (the page explains its colours in
+# its own panel, #gt-legend; the diagram's legend would sit under that panel, so it is
+# drawn only when asked, or with heat, whose scale only the diagram's legend shows)
+DEFAULTS: dict[str, dict] = {}
+HEAT_DEFAULTS: dict[str, dict] = {"html": {"legend": True}}
 
 
 class Drawing:
@@ -126,6 +129,8 @@ def make_drawing(trace, fmt: str | None = None, **options) -> Drawing:
     always turns on (the page and the GIF play the backward pass: it runs if it has not)."""
     opts = make_options(**{**DEFAULTS.get(fmt or "", {}), **options,
                            **PRESETS.get(fmt or "", {})})
+    if opts.heat and fmt in HEAT_DEFAULTS:
+        opts = make_options(**{**HEAT_DEFAULTS[fmt], **options, **PRESETS.get(fmt or "", {})})
     if fmt in PRESETS and not trace.has_grads:
         trace.backward()
     return Drawing(trace, opts)
