@@ -251,20 +251,7 @@ class Traced:
     def fill(self, value):
         inplace.write(self, Ellipsis, value)
 
-    # ---- array-like surface
-    def __getattr__(self, name):
-        """ndarray attributes gradtrace does not model (``.nbytes``, ``.flags``): read off
-        the plain value when no gradient can be lost through them."""
-        if name in ("view", "base", "data", "ctypes"):     # would alias the tape's copy
-            raise AttributeError(f"x.{name} is not available on a traced array (a trace "
-                                 "records versions, not memory); use x itself or x.copy()")
-        if name.startswith("_") or self._needs:
-            raise AttributeError(
-                f"a traced array has no attribute {name!r} while tracing"
-                + ("" if name.startswith("_") else
-                   " (it carries a gradient; use numpy functions gradtrace supports)"))
-        return getattr(self.value, name)
-
+    # ---- array-like surface (other ndarray and float attributes: _install_plain_attributes)
     @property
     def shape(self):
         return () if type(self.value) is _FLOAT else self.value.shape
@@ -368,4 +355,30 @@ def _install_methods():
             setattr(Traced, name, handler)
 
 
+def _plain_attribute(name: str) -> property:
+    """``x.nbytes``, ``x.flags``, ``x.tobytes`` ...: read off the plain value when no
+    gradient can be lost through it; refused where it would alias the tape's copy."""
+    def get(self):
+        if name in ("view", "base", "data", "ctypes"):
+            raise AttributeError(f"x.{name} is not available on a traced array (a trace "
+                                 "records versions, not memory); use x itself or x.copy()")
+        if self._needs:
+            raise AttributeError(f"a traced array has no attribute {name!r} while tracing (it "
+                                 "carries a gradient; use numpy functions gradtrace supports)")
+        return getattr(self.value, name)
+    return property(get, doc=f"The plain value's ``{name}`` (a constant's only).")
+
+
+def _install_plain_attributes():
+    """One property per public attribute of ndarray and float that Traced does not
+    model.  Properties, not ``__getattr__``: a class with ``__getattr__`` loses CPython's
+    specialised attribute reads, and every op reads ``.value``, ``._id``, ``._needs`` and
+    ``._rec`` (the scalar MLP traced 15% slower with it: 24.5 against 20.7 ms of the
+    forward pass without naming, best of 21 on this machine)."""
+    for name in sorted(set(dir(np.ndarray)) | set(dir(float))):
+        if not name.startswith("_") and not hasattr(Traced, name):
+            setattr(Traced, name, _plain_attribute(name))
+
+
 _install_methods()
+_install_plain_attributes()
