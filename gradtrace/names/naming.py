@@ -74,7 +74,7 @@ class Naming:
         self.scopes: list[tuple[int, str]] = []
         self.pending: tuple | None = None    # (frame, lasti, name, node id)
         self._interned: dict[tuple, tuple] = {(): ()}
-        self._site_cache: list = []
+        self._site_cache: dict = {}   # frame -> (its caller, scope_version, lasti -> site)
         self.scope_version = 0     # bumped whenever gt.scope enters or leaves
         self.sites = sites         # per node id: (file, line) of the code that made it, or None
         self._locs: dict = {}      # interned (file, line) pairs
@@ -112,49 +112,54 @@ class Naming:
             return None, ()
         lasti = f.f_lasti
         hit = None
-        cache = self._site_cache
-        if cache:                        # the frame of the previous op, most of the time
-            fr, bk, version, table = cache[0]
-            if fr is f and bk is f.f_back and version == self.scope_version:
-                hit = table.get(lasti)
+        known = self._site_cache.get(f)     # one of the frames of the latest ops
+        if known is not None and known[0] is f.f_back and known[1] == self.scope_version:
+            hit = known[2].get(lasti)
         is_call, name, scope, loc = hit if hit is not None else self._site(f, lasti)
         self.sites.append(loc)
-        parts = False
+        pending = self.pending
         if type(name) is tuple:          # hs[t] = ...: the slot's key is read now
             if name[0] == UNPACK:        # the parts of one call made right here
-                parts = True
                 name = self._next_part(f, lasti, name[1]) \
                     if direct_caller(sys._getframe(1)) is f else None
-            elif name[0] is COMP:
+                if pending is not None and pending[0] is f and pending[1] != lasti:
+                    self.commit_pending()
+                return name, scope
+            if name[0] is COMP:
                 if not (dunder and is_call):     # (a builtin's adds: when it is over)
                     name = self.comp_index(name[2], name[1])
             else:
                 name = slot_name(f, name)
-        pending = self.pending
-        if pending is not None and pending[0] is f and pending[1] != lasti:
-            self.commit_pending()
-        if dunder and is_call and name is not None and not parts:
+        if pending is not None and pending[0] is f:
+            if pending[1] != lasti:
+                self.commit_pending()
+            elif dunder and is_call and name is not None and pending[2] is not None:
+                pending[3].append(nid)       # the next add of the same sum() call
+                return None, scope
+        if dunder and is_call and name is not None:
             name = self._name_from_builtin(f, name, nid)
         return name, scope
 
     def _site(self, user, lasti):
         """(is a call, variable name, scope) of an instruction, remembered per frame.
 
-        Loops run the same few instructions of one or two frames again and again; a
-        frame's callers are fixed while it runs (a generator's f_back can change
-        between resumptions, so it is part of the key).
+        Loops run the same few instructions of one or two frames again and again (a
+        ``sum()`` over a generator alternates between the generator's frame and its
+        caller's), so the two frames of the latest ops keep their tables; a frame's
+        callers are fixed while it runs (a generator's f_back can change between
+        resumptions, so it is part of the key).
         """
         back = user.f_back
-        for fr, bk, version, table in self._site_cache:
-            if fr is user and bk is back and version == self.scope_version:
-                hit = table.get(lasti)
-                if hit is None:
-                    hit = table[lasti] = self._site_walk(user)
-                return hit
-        table = {}
-        self._site_cache.insert(0, (user, back, self.scope_version, table))
-        del self._site_cache[2:]
-        hit = table[lasti] = self._site_walk(user)
+        cache = self._site_cache
+        known = cache.get(user)
+        if known is None or known[0] is not back or known[1] != self.scope_version:
+            if known is None and len(cache) >= 2:
+                del cache[next(iter(cache))]      # the frame seen longest ago
+            known = cache[user] = (back, self.scope_version, {})
+        table = known[2]
+        hit = table.get(lasti)
+        if hit is None:
+            hit = table[lasti] = self._site_walk(user)
         return hit
 
     def _site_walk(self, user):
@@ -257,21 +262,23 @@ class Naming:
     def commit_pending(self):
         """Name the adds a builtin call made: each chain (one call) ends in the
         variable's node, and its earlier adds are ``z (partial k of n)``."""
-        if self.pending is None:
+        pending = self.pending
+        if pending is None:
             return
-        _, _, name, entries = self.pending
         self.pending = None
+        name, entries = pending[2], pending[3]
         if name is None:
             return
-        records, names = self.records, self.names
-        if not all(e < 0 or records[e][OP].name == "add" for e in entries):
-            last = entries[-1]           # a module or library call: its last node is it
+        chains = _chains(entries, self.records)
+        names = self.names
+        if chains is None:               # a module or library call: its last node is it
+            last = entries[-1]
             if last >= 0 and names[last] is None:
                 names[last] = self.comp_index(name[2], name[1]) if type(name) is tuple \
                     else name
             return
-        for start, adds in _chains(entries, records):
-            _name_chain(self.names, self.comp_index(name[2], name[1]) if type(name) is tuple
+        for start, adds in chains:
+            _name_chain(names, self.comp_index(name[2], name[1]) if type(name) is tuple
                         else name, start, adds)
 
     def _scope_walk(self, user) -> tuple:
@@ -346,21 +353,28 @@ def direct_caller(f: FrameType | None) -> FrameType | None:
     return f
 
 
-def _chains(entries: list[int], records) -> list[tuple[int | None, list[int]]]:
+def _chains(entries: list[int], records) -> list[tuple[int | None, list[int]]] | None:
     """Split one call site's nodes into calls: (start term or None, adds), where each
-    add takes the one before it (or the start) as an argument."""
+    add takes the one before it (or the start) as an argument; None when a node is not
+    an add (a module or library call made them).  One pass: it runs for every sum()."""
     out: list[tuple[int | None, list[int]]] = []
+    adds: list[int] = []
+    prev = -1                           # the chain's last node so far (-1: no chain yet)
     for e in entries:
         if e < 0:                       # a start value: a new call
-            out.append((~e, []))
+            prev = ~e
+            adds = []
+            out.append((prev, adds))
             continue
-        if out:
-            start, adds = out[-1]
-            prev = adds[-1] if adds else start
-            if prev is not None and prev in records[e][ARGS]:
-                adds.append(e)
-                continue
-        out.append((None, [e]))
+        rec = records[e]
+        if rec[OP].name != "add":
+            return None
+        if prev in rec[ARGS]:
+            adds.append(e)
+        else:
+            adds = [e]
+            out.append((None, adds))
+        prev = e
     return out
 
 
