@@ -9,6 +9,7 @@ return sigmoid(z)`` names its result after the caller's variable.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from .versions import (  # noqa: F401  (the names every stage asks naming for)
     _MARK,
     name_instances,
     partial_name,
+    partial_names,
     partial_of,
     version_names,
     versioned,
@@ -54,6 +56,7 @@ def _package_files() -> set[str]:
 INTERNAL_FILES: set[str] = _package_files()
 OWN_DIR = PACKAGE_DIR + os.sep
 
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _NOT_NAMES = {"forward", "__call__", "_"}   # a module's output is named by its path instead
 
 
@@ -74,8 +77,8 @@ class Naming:
         self.scopes: list[tuple[int, str]] = []
         self.pending: tuple | None = None    # (frame, lasti, name, node id)
         self._interned: dict[tuple, tuple] = {(): ()}
-        self._site_cache: dict = {}   # frame -> (its caller, scope_version, lasti -> site)
-        self.scope_version = 0     # bumped whenever gt.scope enters or leaves
+        self._site_cache: dict = {}   # frame -> (its caller or None, lasti -> site)
+        self._scope_version = 0
         self.sites = sites         # per node id: (file, line) of the code that made it, or None
         self._locs: dict = {}      # interned (file, line) pairs
         self._frames: dict = {}    # call frame -> its instance label (see instance_label)
@@ -83,6 +86,17 @@ class Naming:
         self._unpacking: tuple | None = None   # (frame, lasti, part index) being unpacked
         self._comps: dict = {}     # list comprehension frame -> elements named so far
         self.const_site: tuple | None = None   # where const_name last found a name
+
+    @property
+    def scope_version(self) -> int:
+        """Bumped whenever gt.scope enters or leaves: every remembered site's scope is
+        stale, so the site cache starts again (the hot path compares no version)."""
+        return self._scope_version
+
+    @scope_version.setter
+    def scope_version(self, version: int) -> None:
+        self._scope_version = version
+        self._site_cache.clear()
 
     def has_instances(self) -> bool:
         """Did any call or gt.scope get an instance label (names to resolve at the end)?"""
@@ -113,8 +127,8 @@ class Naming:
         lasti = f.f_lasti
         hit = None
         known = self._site_cache.get(f)     # one of the frames of the latest ops
-        if known is not None and known[0] is f.f_back and known[1] == self.scope_version:
-            hit = known[2].get(lasti)
+        if known is not None and (known[0] is None or known[0] is f.f_back):
+            hit = known[1].get(lasti)
         is_call, name, scope, loc = hit if hit is not None else self._site(f, lasti)
         self.sites.append(loc)
         pending = self.pending
@@ -145,18 +159,18 @@ class Naming:
 
         Loops run the same few instructions of one or two frames again and again (a
         ``sum()`` over a generator alternates between the generator's frame and its
-        caller's), so the two frames of the latest ops keep their tables; a frame's
-        callers are fixed while it runs (a generator's f_back can change between
-        resumptions, so it is part of the key).
+        caller's), so the two frames of the latest ops keep their tables; a function's
+        callers are fixed while it runs, but a generator's f_back can change between
+        resumptions, so for a generator it is part of the key.
         """
-        back = user.f_back
+        back = user.f_back if user.f_code.co_flags & _RESUMABLE else None
         cache = self._site_cache
         known = cache.get(user)
-        if known is None or known[0] is not back or known[1] != self.scope_version:
+        if known is None or known[0] is not back:
             if known is None and len(cache) >= 2:
                 del cache[next(iter(cache))]      # the frame seen longest ago
-            known = cache[user] = (back, self.scope_version, {})
-        table = known[2]
+            known = cache[user] = (back, {})
+        table = known[1]
         hit = table.get(lasti)
         if hit is None:
             hit = table[lasti] = self._site_walk(user)
@@ -385,9 +399,8 @@ def _name_chain(names: list, name, start: int | None, adds: list[int]) -> None:
         if start is not None and names[start] is None:
             names[start] = name
         return
-    terms = len(adds) + 1
-    for k, nid in enumerate(adds[:-1]):
+    for nid, partial in zip(adds, partial_names(name, len(adds) + 1)):   # (all but the last)
         if names[nid] is None:
-            names[nid] = partial_name(name, k + 2, terms)
+            names[nid] = partial
     if names[adds[-1]] is None:
         names[adds[-1]] = name

@@ -17,6 +17,13 @@ def partial_name(name: str, k: int, n: int) -> str:
     return f"{name}{_PARTIAL}{k} of {n})"
 
 
+@functools.lru_cache(maxsize=1024)
+def partial_names(name: str, n: int) -> tuple[str, ...]:
+    """The names of a sum of n terms' partial sums, k = 2 .. n−1: one lookup per sum()
+    instead of one per add."""
+    return tuple([partial_name(name, k, n) for k in range(2, n)])
+
+
 def partial_of(name: str | None) -> tuple[str, int, int] | None:
     """(variable, k, n) for the display name of a partial sum ``z (partial k of n)``
     (``z₂ (partial 2 of 3)`` when z is bound several times), else None."""
