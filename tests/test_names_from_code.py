@@ -64,6 +64,31 @@ def test_partials_in_a_loop_take_their_sums_version_and_a_one_term_sum_names_its
     assert t.check().ok
 
 
+def test_generator_sums_keep_their_callers_scope_and_names():
+    """Each sum() over a generator makes a new generator frame; its sites are shared by
+    code and caller (gradtrace.naming), so two calls of a helper, a gt.scope block and
+    the plain function each keep their own scope and names."""
+    def dense(ws, xs):
+        z = sum(w * x for w, x in zip(ws, xs))
+        return z
+
+    def f(ws=[0.5, -0.3, 0.2], xs=[1.0, 2.0, 3.0]):  # noqa: B006
+        a = dense(ws, xs)
+        b = dense(ws, xs)
+        with gt.scope("extra"):
+            c = sum(w * x for w, x in zip(ws, xs))
+        d = sum(w * x for w, x in zip(ws, xs))
+        return a * b + c * d
+    t = gt.trace(f).backward()
+    ops = [(a["name"], a["scope"]) for _, a in t.graph.nodes(data=True) if a["kind"] == "op"]
+    for k, (var, scope) in enumerate([("z₁", ("dense#1",)), ("z₂", ("dense#2",)),
+                                      ("c", ("extra",)), ("d", ())]):
+        assert ops[5 * k: 5 * k + 5] == [(None, scope), (None, scope),
+                                         (f"{var} (partial 2 of 3)", scope), (None, scope),
+                                         (var, scope)]
+    assert t.check().ok
+
+
 def test_a_running_sum_loop_versions_its_variable():
     def f(ws=[0.5, -0.3, 0.2], xs=[1.0, 2.0, 3.0]):  # noqa: B006
         s = 0.0

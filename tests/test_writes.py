@@ -251,6 +251,19 @@ def test_buffers_of_constants_still_act_as_arrays():
         return np.sum(w * vals)
     np.testing.assert_allclose(gt.trace(f, np.ones(3)).backward().grads["w"], [2.0] * 3)
 
+    def attributes(w):
+        e = np.eye(3)
+        assert e.itemsize == 8 and e.tobytes() == np.eye(3).tobytes()    # a constant's
+        with pytest.raises(AttributeError, match="carries a gradient"):
+            w.nbytes                             # noqa: B018 - w gets a gradient
+        with pytest.raises(AttributeError, match="records versions, not memory"):
+            e.base                               # noqa: B018 - would alias the tape's copy
+        with pytest.raises(AttributeError):
+            e.no_such_attribute                  # noqa: B018
+        return np.sum(w * e[0])
+    np.testing.assert_allclose(gt.trace(attributes, np.ones(3)).backward().grads["w"],
+                               [1.0, 0.0, 0.0])
+
     outside = np.zeros(2)
 
     def into_outside(w):

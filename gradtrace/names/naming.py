@@ -79,6 +79,7 @@ class Naming:
         self._interned: dict[tuple, tuple] = {(): ()}
         self._site_cache: dict = {}   # frame -> (its caller or None, lasti -> site)
         self._scope_version = 0
+        self._genexpr_sites: dict = {}   # (code, caller frame) -> a genexpr's lasti -> site
         self.sites = sites         # per node id: (file, line) of the code that made it, or None
         self._locs: dict = {}      # interned (file, line) pairs
         self._frames: dict = {}    # call frame -> its instance label (see instance_label)
@@ -97,6 +98,7 @@ class Naming:
     def scope_version(self, version: int) -> None:
         self._scope_version = version
         self._site_cache.clear()
+        self._genexpr_sites.clear()
 
     def has_instances(self) -> bool:
         """Did any call or gt.scope get an instance label (names to resolve at the end)?"""
@@ -110,6 +112,7 @@ class Naming:
         """Drop every frame reference once the trace is over (frames hold user objects)."""
         self.entry = None
         self._site_cache.clear()
+        self._genexpr_sites.clear()
         self._frames.clear()
         self._unpacking = None
         self.commit_pending()
@@ -163,13 +166,20 @@ class Naming:
         callers are fixed while it runs, but a generator's f_back can change between
         resumptions, so for a generator it is part of the key.
         """
-        back = user.f_back if user.f_code.co_flags & _RESUMABLE else None
+        code = user.f_code
+        back = user.f_back if code.co_flags & _RESUMABLE else None
         cache = self._site_cache
         known = cache.get(user)
         if known is None or known[0] is not back:
             if known is None and len(cache) >= 2:
                 del cache[next(iter(cache))]      # the frame seen longest ago
-            known = cache[user] = (back, {})
+            if back is not None and code.co_name == "<genexpr>":
+                # sum(w * x for ...) makes a new generator per call, whose sites (no name,
+                # no instance label of its own) depend only on its code and its caller
+                table = self._genexpr_sites.setdefault((code, back), {})
+            else:
+                table = {}
+            known = cache[user] = (back, table)
         table = known[1]
         hit = table.get(lasti)
         if hit is None:
