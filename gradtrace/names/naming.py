@@ -172,7 +172,8 @@ class Naming:
         known = cache.get(user)
         if known is None or known[0] is not back:
             if known is None and len(cache) >= 2:
-                del cache[next(iter(cache))]      # the frame seen longest ago
+                caller = user.f_back          # (kept: it runs again when this one is done)
+                del cache[next(fr for fr in cache if fr is not caller)]
             if back is not None and code.co_name == "<genexpr>":
                 # sum(w * x for ...) makes a new generator per call, whose sites (no name,
                 # no instance label of its own) depend only on its code and its caller
