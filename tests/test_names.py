@@ -44,9 +44,11 @@ def test_reassigned_variables_get_versions_and_lines():
     hs = [(a["name"], a["line"]) for _, a in t.graph.nodes(data=True)
           if a.get("var") == "h" and a["kind"] == "op"]
     assert [n for n, _ in hs] == ["h₁", "h₂", "h₃", "h₄", "h₅"]
-    # the h the loop starts from, np.zeros(4), is a constant: its entries, no made-up id
-    texts = [text for text, _ in node_texts(t.graph).values()]
-    assert "[0, 0, 0, 0]" in texts
+    # the h the loop starts from, np.zeros(4), is a constant the code names h: h₀
+    texts = {v: text for v, (text, _) in node_texts(t.graph).items()}
+    h0 = [v for v, text in texts.items() if text == "h₀"]
+    assert len(h0) == 1 and t.graph.nodes[h0[0]]["kind"] == "const"
+    assert not t.graph.nodes[h0[0]]["value"].any()
     assert all(isinstance(line, int) and line > 0 for _, line in hs)
     assert all(a["file"].endswith("test_names.py") for _, a in t.graph.nodes(data=True)
                if a["kind"] == "op")

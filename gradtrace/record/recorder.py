@@ -174,15 +174,15 @@ class Recorder(Naming):
         return t
 
     def buffer(self, value) -> Traced:
-        """An array a constructor made during the trace (``out = np.zeros(...)``): a
-        constant like any other (unnamed), whose writes are versions named after its
-        variable (``out₁, out₂ ...``)."""
+        """An array a constructor made during the trace (``h = np.zeros(...)``): a
+        constant named after its variable, so a loop that rebinds ``h`` to traced values
+        draws it as ``h₀`` before ``h₁, h₂ ...``, and writes into it are versions of it."""
         nid = self.n
         self.n = nid + 1
         name, scope = self._locate(nid, False)
         value.flags.writeable = False          # the tape's copy: writes make new versions
         self.records.append(("const", None, value, (), None, False, scope, None))
-        self.names.append(None)
+        self.names.append(name)
         self.buffer_names[nid] = name
         return Traced(nid, value, self, False)
 
