@@ -79,6 +79,7 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
         with tracing(rec, guard=guard):
             with nesting():
                 traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
+                rec.object_paths = _inputs.object_paths(traced_args)
             floating = list(input_ids)
             _inputs.check_wrt(wrt, floating)
             warn_nonfinite(rec)

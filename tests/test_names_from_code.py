@@ -208,3 +208,37 @@ def test_split_unpack_underscore_forward_and_a_constant_through_a_call():
         np.testing.assert_allclose(t.graph.nodes[t.node_id(name)]["value"],
                                    value.detach().numpy(), err_msg=name)
     assert t.check().ok
+
+
+def test_a_call_on_an_object_is_the_scope_the_user_would_write():
+    """``layer(x)`` inside ``net(x)``: the scopes are ``net`` and ``net.layers[0]``, the
+    paths of the objects in the arguments, never ``__call__#2``; an object made inside
+    the function is its class; another method keeps its name after the path."""
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class Layer:
+        W: np.ndarray
+        def __call__(self, x):
+            return np.tanh(x @ self.W)
+
+    @dataclass
+    class Net:
+        layers: list = field(default_factory=lambda: [Layer(np.full((2, 3), 0.1)),
+                                                      Layer(np.full((3, 1), 0.2))])
+        def __call__(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+        def head(self, x):
+            return Layer(np.full((1, 1), 0.5))(self(x))
+
+    def loss(net=Net(), x=np.ones((4, 2))):
+        return np.sum(net.head(x) ** 2)
+
+    t = gt.trace(loss)
+    scopes = {s for _, a in t.graph.nodes(data=True) for s in a["scope"]}
+    assert {"net.head", "net", "net.layers[0]", "net.layers[1]", "Layer"} <= scopes
+    assert not any("__call__" in s or "#" in s for s in scopes), scopes
+    assert set(t.grads) >= {"net.layers[0].W", "net.layers[1].W"}

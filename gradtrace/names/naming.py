@@ -84,6 +84,7 @@ class Naming:
         self._locs: dict = {}      # interned (file, line) pairs
         self._frames: dict = {}    # call frame -> its instance label (see instance_label)
         self._calls: dict = {}     # function or scope name -> instances so far
+        self.object_paths: dict[int, str] = {}   # id of an object in the arguments -> path
         self._unpacking: tuple | None = None   # (frame, lasti, part index) being unpacked
         self._comps: dict = {}     # list comprehension frame -> elements named so far
         self.const_site: tuple | None = None   # where const_name last found a name
@@ -338,8 +339,23 @@ class Naming:
         (frames are held until the trace ends, so a new call never reuses an old label)."""
         label = self._frames.get(f)
         if label is None:
-            label = self._frames[f] = self.instance_label(f.f_code.co_name)
+            label = self._frames[f] = self.instance_label(self._call_name(f))
         return label
+
+    def _call_name(self, f) -> str:
+        """A function's name; a method's called on an object is the object's access path
+        (``net.layers[0]`` for ``layer(x)``, ``net.encode`` for ``net.encode(x)``), or its
+        class for ``__call__`` on an object made inside the function (``Layer``): never
+        ``__call__``, a name the user did not write for this call."""
+        code = f.f_code
+        name = code.co_name
+        if not code.co_argcount or code.co_varnames[0] != "self":
+            return name
+        obj = f.f_locals.get("self")
+        path = self.object_paths.get(id(obj))
+        if path is not None:
+            return path if name == "__call__" else f"{path}.{name}"
+        return type(obj).__name__ if name == "__call__" else name
 
     def instance_label(self, name: str) -> str:
         """``name`` plus its instance number, resolved by ``name_instances`` at the end."""

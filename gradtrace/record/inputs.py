@@ -303,3 +303,23 @@ def check_wrt(wrt, names: list[str]) -> None:
         if not any(wanted([w])(n) for n in names):
             raise TraceError(f"wrt names '{w}', which is not a floating input; the floating "
                              f"inputs are: {', '.join(names) or '(none)'}")
+
+
+def object_paths(args: dict[str, Any]) -> dict[int, str]:
+    """id -> access path of every object the (rebuilt) arguments hold (``net``,
+    ``net.layers[0]``), so a call on one (``layer(x)``) is drawn as the scope the user
+    would write, not ``__call__``.  Objects only: containers are paths, not scopes."""
+    out: dict[int, str] = {}
+    stack = [(v, p) for p, v in reversed(list(args.items()))]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, _child(path, k)) for k, v in reversed(list(value.items())))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, f"{path}[{i}]") for i, v in reversed(list(enumerate(value))))
+        elif not isinstance(value, (float, int, str, np.ndarray)) and value is not None \
+                and walkable(value) and id(value) not in out:
+            out[id(value)] = path
+            stack.extend((v, f"{path}.{k}")
+                         for k, v in reversed(list(attributes(value).items())))
+    return out
