@@ -48,8 +48,9 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     index, a key, or a function of the result; see ``gradtrace.outputs``).
     """
     check_call(fn, wrt)
-    named = _inputs.bind(fn, args, kwargs)
     fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
+    fn, args = _inputs.unbound(fn, args)
+    named = _inputs.bind(fn, args, kwargs)
     guard: contextlib.AbstractContextManager | None = None
     if "torch" in sys.modules:       # torch is never imported here, only used if it was
         from .pytorch import run as torchrun

@@ -64,6 +64,21 @@ def bind(fn: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
     return named
 
 
+def unbound(fn: Callable, args: tuple) -> tuple[Callable, tuple]:
+    """A bound method of a plain object, or a plain object with ``__call__``, as its
+    function with the object as the first argument: the object's float attributes are
+    then inputs named by the method's first parameter (``self.W1``), as they are for
+    ``gt.trace(Net.loss, net, x)``, instead of constants that silently get no gradient."""
+    if isinstance(fn, MethodType):
+        if walkable(fn.__self__) and isinstance(fn.__func__, FunctionType):
+            return fn.__func__, (fn.__self__, *args)
+        return fn, args
+    method = getattr(type(fn), "__call__", None)
+    if isinstance(method, FunctionType) and walkable(fn):
+        return method, (fn, *args)
+    return fn, args
+
+
 def call(fn: Callable, named: dict[str, Any], template: dict[str, Any]):
     """Call ``fn`` with arguments laid out as ``bind`` found them."""
     try:
