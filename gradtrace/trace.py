@@ -24,6 +24,7 @@ from .core.graph import nodes_of
 from .core.jsonio import dumps
 from .core.tape import Tape, from_graph, to_graph, write_gradients
 from .errors import GradtraceError, GradtraceWarning, TraceError
+from .names import spelling
 from .names.naming import name_instances, version_names, versioned
 from .notation import MAX_PATHS
 from .record import gcpause
@@ -214,9 +215,15 @@ class Trace:
             return exact[-1], ""
         bound = [n for n, a in nodes.items() if a.get("var") == name]
         if not bound:
+            every = {*self.inputs, *self.constants, self.name,
+                     *(str(a[k]) for a in nodes.values() for k in ("name", "var") if a.get(k))}
+            alike = spelling.matching(name, every)
+            if alike is not None and alike != name:      # w(L-2) typed for w(L−2)
+                return self.resolve(alike)
             known = sorted({str(a.get("var") or a["name"]) for a in nodes.values() if a["name"]})
             raise TraceError(f"no node named '{name}' in this trace; named nodes: "
-                             f"{', '.join(known[:30])}{' ...' if len(known) > 30 else ''}")
+                             f"{', '.join(known[:30])}{' ...' if len(known) > 30 else ''}"
+                             f"{spelling.differs(name, every)}")
         places = {nodes[n]["scope"] for n in bound}
         if len(places) == 1:
             last = bound[-1]

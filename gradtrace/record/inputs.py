@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TraceError
+from ..errors import TraceError, option
+from ..names import spelling
 
 _SIGNATURES: weakref.WeakKeyDictionary[Callable, inspect.Signature] = weakref.WeakKeyDictionary()
 
@@ -73,7 +74,7 @@ def unbound(fn: Callable, args: tuple) -> tuple[Callable, tuple]:
         if walkable(fn.__self__) and isinstance(fn.__func__, FunctionType):
             return fn.__func__, (fn.__self__, *args)
         return fn, args
-    method = getattr(type(fn), "__call__", None)
+    method = inspect.getattr_static(type(fn), "__call__", None)
     if isinstance(method, FunctionType) and walkable(fn):
         return method, (fn, *args)
     return fn, args
@@ -316,5 +317,6 @@ def check_wrt(wrt, names: list[str]) -> None:
         return
     for w in [wrt] if isinstance(wrt, str) else wrt:
         if not any(wanted([w])(n) for n in names):
-            raise TraceError(f"wrt names '{w}', which is not a floating input; the floating "
-                             f"inputs are: {', '.join(names) or '(none)'}")
+            raise TraceError(f"{option('wrt', '--wrt')} names '{w}', which is not a floating "
+                             f"input; the floating inputs are: {', '.join(names) or '(none)'}"
+                             f"{spelling.differs(w, names)}")
