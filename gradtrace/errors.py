@@ -32,10 +32,10 @@ class _Spelled:
     command line's."""
 
     def __str__(self) -> str:
-        return spelled(super().__str__())          # type: ignore[misc]
+        return spelled(super().__str__())
 
     def for_cli(self) -> str:
-        return spelled(super().__str__(), cli=True)  # type: ignore[misc]
+        return spelled(super().__str__(), cli=True)
 
 
 class GradtraceError(_Spelled, Exception):
@@ -71,12 +71,13 @@ class GradtraceWarning(_Spelled, UserWarning):
     """Something suspicious but allowed, such as NaN or inf among the inputs."""
 
 
-def warn_user(message: str) -> None:
-    """A GradtraceWarning pointing at the first line outside gradtrace (however deep in the
-    package it was raised), so the note names the user's call."""
+def warn_user(message: str, category: type[Warning] = GradtraceWarning) -> None:
+    """A warning (a GradtraceWarning unless ``category`` says) pointing at the first line
+    outside gradtrace (however deep in the package it was raised), so the note names the
+    user's call."""
     package = os.path.dirname(os.path.abspath(__file__)) + os.sep
     frame: FrameType | None = sys._getframe(1)
     level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
-    warnings.warn(message, GradtraceWarning, stacklevel=level + 1)
+    warnings.warn(message, category, stacklevel=level + 1)

@@ -9,10 +9,9 @@ with a note saying which; with none or several, the error lists what was returne
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
-from .errors import GradtraceWarning, TraceError, option
+from .errors import TraceError, option, warn_user
 
 CONTAINERS = (tuple, list, dict)
 PICK = option("output=", "--pick")
@@ -68,8 +67,7 @@ def choose(result, output, fname: str, is_scalar: Callable) -> tuple[object, Cal
                          + option("output= (an index or key, or a function: output=lambda "
                                   "out: out[1])", "--pick INDEX|KEY (e.g. --pick 1)"))
     key = scalars[0]
-    warnings.warn(f"{fname} returned a {type(result).__name__}; differentiating its "
-                  f"{'value ' + repr(key) if isinstance(result, dict) else f'element {key}'}, "
-                  f"the only scalar traced value in it ({PICK} picks another)",
-                  GradtraceWarning, stacklevel=4)
+    warn_user(f"{fname} returned a {type(result).__name__}; differentiating its "
+              f"{'value ' + repr(key) if isinstance(result, dict) else f'element {key}'}, "
+              f"the only scalar traced value in it ({PICK} picks another)")
     return result[key], lambda r: r[key]

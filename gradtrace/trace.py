@@ -23,7 +23,7 @@ from .core.formulas import fill_formulas
 from .core.graph import nodes_of
 from .core.jsonio import dumps
 from .core.tape import Tape, from_graph, to_graph, write_gradients
-from .errors import GradtraceError, GradtraceWarning, TraceError
+from .errors import GradtraceError, GradtraceWarning, TraceError, option
 from .names import spelling
 from .names.naming import name_instances, version_names, versioned
 from .notation import MAX_PATHS
@@ -176,11 +176,23 @@ class Trace:
             warnings.warn(note, GradtraceWarning, stacklevel=2)
         tape = self.tape
         if not tape.record(nid).req or tape.grads is None:
-            raise TraceError(f"'{name}' has no gradient: it does not depend on any input in "
-                             f"wrt ({', '.join(self.wrt)})")
+            raise TraceError(self.no_gradient(name))
         if self.user_grad is not None:
             return self.user_grad(name, tape.grads[nid])
         return read_only(tape.grads[nid])
+
+    def no_gradient(self, name: str) -> str:
+        """Why the node ``name`` has no gradient: an input left out of wrt (and how to put
+        it in), or a value that depends on no input in wrt."""
+        nid = self.node_id(name)
+        wrt = option(f"wrt={list(self.wrt)!r}", "--wrt " + ",".join(self.wrt))
+        if nid in self.inputs.values():
+            given = next(n for n, i in self.inputs.items() if i == nid)
+            advice = option(f"trace with it in wrt (gt.trace(..., wrt={[*self.wrt, given]!r})),"
+                            " or without wrt for every input",
+                            f"add --wrt {given}, or leave --wrt out for every input")
+            return f"'{name}' has no gradient: the input {given} is not among {wrt}; {advice}"
+        return f"'{name}' has no gradient: it does not depend on any input in {wrt}"
 
     def node_id(self, name: str) -> int:
         """The node a name means (see ``resolve``)."""

@@ -76,7 +76,7 @@ def load_target(target: str) -> tuple[Callable[..., Any], str]:
             if added and here in sys.path:
                 sys.path.remove(here)
         origin = where
-    fn = getattr(module, func, None)
+    fn = _attribute(module, func)
     if fn is None:
         defined = sorted(n for n, v in vars(module).items()
                          if inspect.isfunction(v) and v.__module__ == module.__name__
@@ -85,7 +85,18 @@ def load_target(target: str) -> tuple[Callable[..., Any], str]:
                              f"functions defined there: {', '.join(defined) or '(none)'}")
     if not callable(fn):
         raise GradtraceError(f"{origin}:{func} is a {type(fn).__name__}, not a function")
-    return fn, func
+    return fn, func.rpartition(".")[2]
+
+
+def _attribute(module, dotted: str):
+    """``net.forward``: a function, or a method of an object made at the file's top level
+    (its float attributes are traced as ``self.W``)."""
+    value = module
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    return value
 
 
 def did_you_mean(name: str, choices) -> str:

@@ -167,12 +167,15 @@ class ConstFloat(float):
 
 
 def marked(path: str, value: int | float, torch: bool = False) -> ConstInt | ConstFloat:
-    """A stand-in for a number argument that stays a constant, carrying why."""
+    """A stand-in for a number argument that stays a constant, carrying why (in a torch
+    trace a Python float is a constant too, so the advice there is a tensor)."""
     m: ConstInt | ConstFloat
     if isinstance(value, int):
         m = ConstInt(value)
-        m.reason = (f"{path}={value} is an int, so it is a constant and gets no gradient; "
-                    f"write {path}={float(value)!r}")
+        fix = (f"a Python float is a constant in a torch trace too: pass "
+               f"torch.tensor({float(value)!r}, dtype=torch.float64) (or make it an "
+               "nn.Parameter) to get one" if torch else f"write {path}={float(value)!r}")
+        m.reason = f"{path}={value} is an int, so it is a constant and gets no gradient; {fix}"
     else:
         m = ConstFloat(value)
         m.reason = (f"{path}={value!r} is a Python float in a torch trace, so it is a "
