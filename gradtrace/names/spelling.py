@@ -29,14 +29,15 @@ def matching(given: str, names) -> str | None:
 def differs(given: str, names) -> str:
     """'' or a clause saying which character of ``given`` differs from the closest name:
     ``; 'w(L-2)' is close to 'w(L−2)', whose character 4 is '−' (U+2212), not '-'``."""
-    close = difflib.get_close_matches(given, [str(n) for n in names], n=1, cutoff=0.6)
+    by_plain = {plain(str(n)): str(n) for n in names}
+    close = difflib.get_close_matches(plain(given), list(by_plain), n=1, cutoff=0.6)
     if not close:
         return ""
-    near = close[0]
-    for i, (a, b) in enumerate(zip(given, near)):
+    near = by_plain[close[0]]
+    for i, (a, b) in enumerate(zip(plain(given), close[0])):   # (look-alikes matched)
         if a != b:
             return (f"; '{given}' is close to '{near}', whose character {i + 1} is "
-                    f"'{b}' ({_code(b)}), not '{a}' ({_code(a)})")
+                    f"'{near[i]}' ({_code(near[i])}), not '{given[i]}' ({_code(given[i])})")
     shorter, longer = (given, near) if len(given) < len(near) else (near, given)
     return f"; '{given}' is close to '{near}' (they differ in length at character " \
         f"{len(shorter) + 1}: '{longer[len(shorter)]}')"
