@@ -117,7 +117,7 @@ def test_graphviz_timeout_advice_names_flags(model):
 
 def test_missing_graphviz_advice_names_flags(model, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    line = error("render", "{}:one".format(model), "--layout", "dot", "-o", "o.svg")
+    line = error("render", f"{model}:one", "--layout", "dot", "-o", "o.svg")
     assert "--layout dot needs Graphviz" in line and "use --layout auto" in line
     with pytest.raises(gt.GradtraceError, match="layout='dot' needs Graphviz"):
         gt.trace(lambda w: w * 2.0, 1.0).render(tmp_path / "o.svg", layout="dot")
