@@ -77,15 +77,13 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
         return t
 
     try:
-        with tracing(rec, guard=guard):
+        with tracing(rec, guard=guard), np.errstate(call=_numpy_warning, **_calling()):
             with nesting():
                 traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
-            floating = list(input_ids)
-            _inputs.check_wrt(wrt, floating)
+            _inputs.check_wrt(wrt, floating := list(input_ids))
             warn_nonfinite(rec)
             rec.entry = sys._getframe()
-            with np.errstate(call=_numpy_warning, **_calling(np.geterr())):
-                result = _inputs.call(fn, traced_args, named)
+            result = _inputs.call(fn, traced_args, named)
     except GradtraceError as e:
         located(e)
         raise
@@ -103,9 +101,10 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     return _made(t, wrt)
 
 
-def _calling(settings) -> dict:
-    """numpy's error settings with each 'warn' handed to ``_numpy_warning`` instead."""
-    return {k: "call" if v == "warn" else v for k, v in settings.items()}
+def _calling() -> dict:
+    """numpy's error settings with each 'warn' handed to ``_numpy_warning`` instead (a
+    user's 'ignore' or 'raise', and np.errstate inside the function, still hold)."""
+    return {k: "call" if v == "warn" else v for k, v in np.geterr().items()}
 
 
 def _numpy_warning(kind: str, flag: int) -> None:
