@@ -208,3 +208,8 @@ def test_comma_separated_name_options(model):
 def test_method_of_an_object_as_target(model):
     r = run("check", f"{model}:NET.forward")
     assert r.exit_code == 0 and "self.W" in r.output, r.output
+
+
+def test_wrt_accepts_lookalikes():
+    t = gt.trace(lambda p: p["w−1"] * p["b"], {"w−1": 2.0, "b": 3.0}, wrt=["p.w-1"])
+    assert t.wrt == ["p.w−1"] and t.grads == {"p.w−1": 3.0}

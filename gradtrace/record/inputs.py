@@ -308,10 +308,14 @@ def wanted(wrt) -> Callable[[str], bool]:
     """Does a leaf name fall under ``wrt`` (names or prefixes such as ``params``)?"""
     if wrt is None:
         return lambda name: True
-    prefixes = [wrt] if isinstance(wrt, str) else list(wrt)
-    exact = set(prefixes)
-    return lambda name: name in exact or any(
-        name.startswith(w + ".") or name.startswith(w + "[") for w in prefixes)
+    prefixes = [spelling.plain(w) for w in ([wrt] if isinstance(wrt, str) else wrt)]
+    exact = set(prefixes)       # compared with look-alikes folded: 'w-1' means 'w−1'
+
+    def match(name: str) -> bool:
+        name = spelling.plain(name)
+        return name in exact or any(
+            name.startswith(w + ".") or name.startswith(w + "[") for w in prefixes)
+    return match
 
 
 def check_wrt(wrt, names: list[str]) -> None:
