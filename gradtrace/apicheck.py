@@ -7,7 +7,7 @@ import contextlib
 
 import numpy as np
 
-from .errors import TraceError
+from .errors import TraceError, option
 
 
 def check_call(fn, wrt) -> None:
@@ -18,6 +18,15 @@ def check_call(fn, wrt) -> None:
         raise TraceError(f"gt.trace(np.{fn.__name__}, ...): a numpy ufunc has no parameter "
                          f"names to call its inputs by; wrap it: gt.trace(lambda {xs}: "
                          f"np.{fn.__name__}({xs}), ...)")
+    if isinstance(fn, type) and not any(k.__module__.startswith("torch") for k in fn.__mro__):
+        name = fn.__name__
+        raise TraceError(
+            f"{name} is a class; gradtrace traces a function or a method: make an instance "
+            f"and trace its method, " + option(
+                f"gt.trace({name}().forward, ...) or gt.trace(obj, ...) for an instance "
+                "with __call__",
+                f"e.g. FILE.py:NET.forward for an instance NET = {name}() made in the file")
+            + ", or write a function that builds it and returns the loss")
     names = [wrt] if isinstance(wrt, str) else wrt
     if wrt is not None and not (isinstance(names, (list, tuple, set, frozenset)) and
                                 all(isinstance(n, str) for n in names)):

@@ -9,12 +9,18 @@ with a note saying which; with none or several, the error lists what was returne
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
-from .errors import GradtraceWarning, TraceError
+from .errors import TraceError, option, warn_user
 
 CONTAINERS = (tuple, list, dict)
+PICK = option("output=", "--pick")
+
+
+def _given(output) -> str:
+    """The selector as the caller wrote it: ``output=1`` in Python, ``--pick 1`` on the
+    command line."""
+    return option(f"output={output!r}", f"--pick {output}")
 
 
 def pick(result, output, fname: str):
@@ -30,18 +36,18 @@ def pick(result, output, fname: str):
                              f"{type(e).__name__}: {e}") from None
     if isinstance(result, dict):
         if output not in result:
-            raise TraceError(f"output={output!r}: {fname} returned a dict with keys "
+            raise TraceError(f"{_given(output)}: {fname} returned a dict with keys "
                              f"{', '.join(map(repr, result))}; name one of them")
         return result[output]
     if isinstance(result, (tuple, list)):
         index = int(output) if isinstance(output, str) and output.lstrip("-").isdigit() \
             else output
         if type(index) is not int or not -len(result) <= index < len(result):
-            raise TraceError(f"output={output!r}: {fname} returned a {type(result).__name__} "
+            raise TraceError(f"{_given(output)}: {fname} returned a {type(result).__name__} "
                              f"of {len(result)} values; give an index 0 .. {len(result) - 1}")
         return result[index]
-    raise TraceError(f"output={output!r} selects from a tuple, list or dict, but {fname} "
-                     f"returned a {type(result).__name__}; leave output= out")
+    raise TraceError(f"{_given(output)} selects from a tuple, list or dict, but {fname} "
+                     f"returned a {type(result).__name__}; leave {PICK} out")
 
 
 def choose(result, output, fname: str, is_scalar: Callable) -> tuple[object, Callable | None]:
@@ -57,12 +63,11 @@ def choose(result, output, fname: str, is_scalar: Callable) -> tuple[object, Cal
         what = "no scalar traced value" if not scalars else \
             f"{len(scalars)} scalar traced values ({', '.join(map(repr, scalars))})"
         raise TraceError(f"{fname} returned a {type(result).__name__} of {len(parts)} values "
-                         f"with {what}; pick the value to differentiate with output= (an "
-                         "index or key, or a function: output=lambda out: out[1]; on the "
-                         "command line --output 1)")
+                         f"with {what}; pick the value to differentiate with "
+                         + option("output= (an index or key, or a function: output=lambda "
+                                  "out: out[1])", "--pick INDEX|KEY (e.g. --pick 1)"))
     key = scalars[0]
-    warnings.warn(f"{fname} returned a {type(result).__name__}; differentiating its "
-                  f"{'value ' + repr(key) if isinstance(result, dict) else f'element {key}'}, "
-                  "the only scalar traced value in it (output= picks another)",
-                  GradtraceWarning, stacklevel=4)
+    warn_user(f"{fname} returned a {type(result).__name__}; differentiating its "
+              f"{'value ' + repr(key) if isinstance(result, dict) else f'element {key}'}, "
+              f"the only scalar traced value in it ({PICK} picks another)")
     return result[key], lambda r: r[key]

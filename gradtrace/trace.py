@@ -23,7 +23,8 @@ from .core.formulas import fill_formulas
 from .core.graph import nodes_of
 from .core.jsonio import dumps
 from .core.tape import Tape, from_graph, to_graph, write_gradients
-from .errors import GradtraceError, GradtraceWarning, TraceError
+from .errors import GradtraceError, GradtraceWarning, TraceError, option
+from .names import spelling
 from .names.naming import name_instances, version_names, versioned
 from .notation import MAX_PATHS
 from .record import gcpause
@@ -175,11 +176,23 @@ class Trace:
             warnings.warn(note, GradtraceWarning, stacklevel=2)
         tape = self.tape
         if not tape.record(nid).req or tape.grads is None:
-            raise TraceError(f"'{name}' has no gradient: it does not depend on any input in "
-                             f"wrt ({', '.join(self.wrt)})")
+            raise TraceError(self.no_gradient(name))
         if self.user_grad is not None:
             return self.user_grad(name, tape.grads[nid])
         return read_only(tape.grads[nid])
+
+    def no_gradient(self, name: str) -> str:
+        """Why the node ``name`` has no gradient: an input left out of wrt (and how to put
+        it in), or a value that depends on no input in wrt."""
+        nid = self.node_id(name)
+        wrt = option(f"wrt={list(self.wrt)!r}", "--wrt " + ",".join(self.wrt))
+        if nid in self.inputs.values():
+            given = next(n for n, i in self.inputs.items() if i == nid)
+            advice = option(f"trace with it in wrt (gt.trace(..., wrt={[*self.wrt, given]!r})),"
+                            " or without wrt for every input",
+                            f"add --wrt {given}, or leave --wrt out for every input")
+            return f"'{name}' has no gradient: the input {given} is not among {wrt}; {advice}"
+        return f"'{name}' has no gradient: it does not depend on any input in {wrt}"
 
     def node_id(self, name: str) -> int:
         """The node a name means (see ``resolve``)."""
@@ -214,9 +227,15 @@ class Trace:
             return exact[-1], ""
         bound = [n for n, a in nodes.items() if a.get("var") == name]
         if not bound:
+            every = {*self.inputs, *self.constants, self.name,
+                     *(str(a[k]) for a in nodes.values() for k in ("name", "var") if a.get(k))}
+            alike = spelling.matching(name, every)
+            if alike is not None and alike != name:      # w(L-2) typed for w(L−2)
+                return self.resolve(alike)
             known = sorted({str(a.get("var") or a["name"]) for a in nodes.values() if a["name"]})
             raise TraceError(f"no node named '{name}' in this trace; named nodes: "
-                             f"{', '.join(known[:30])}{' ...' if len(known) > 30 else ''}")
+                             f"{', '.join(known[:30])}{' ...' if len(known) > 30 else ''}"
+                             f"{spelling.differs(name, every)}")
         places = {nodes[n]["scope"] for n in bound}
         if len(places) == 1:
             last = bound[-1]

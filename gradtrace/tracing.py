@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import warnings
 from collections.abc import Callable
+from types import FrameType
 
 import numpy as np
 
 from . import outputs
 from .apicheck import check_call, nesting
 from .core.tape import REQ, Record
-from .errors import GradtraceError, GradtraceWarning, OutputError, TraceError
+from .errors import GradtraceError, OutputError, TraceError, warn_user
 from .names.usercode import located
 from .record import inputs as _inputs
 from .record.recorder import (
@@ -48,8 +48,9 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     index, a key, or a function of the result; see ``gradtrace.outputs``).
     """
     check_call(fn, wrt)
-    named = _inputs.bind(fn, args, kwargs)
     fname = getattr(getattr(fn, "func", fn), "__name__", None) or type(fn).__name__
+    fn, args = _inputs.unbound(fn, args)
+    named = _inputs.bind(fn, args, kwargs)
     guard: contextlib.AbstractContextManager | None = None
     if "torch" in sys.modules:       # torch is never imported here, only used if it was
         from .pytorch import run as torchrun
@@ -76,12 +77,11 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
         return t
 
     try:
-        with tracing(rec, guard=guard):
+        with tracing(rec, guard=guard), np.errstate(call=_numpy_warning, **_calling()):
             with nesting():
                 traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
                 rec.object_paths = _inputs.object_paths(traced_args)
-            floating = list(input_ids)
-            _inputs.check_wrt(wrt, floating)
+            _inputs.check_wrt(wrt, floating := list(input_ids))
             warn_nonfinite(rec)
             rec.entry = sys._getframe()
             result = _inputs.call(fn, traced_args, named)
@@ -100,6 +100,33 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     t = _finished(rec, result._id, input_ids, floating, fname, fn, named)
     t.select, t.constants = select, constants
     return _made(t, wrt)
+
+
+def _calling() -> dict:
+    """numpy's error settings with each 'warn' handed to ``_numpy_warning`` instead (a
+    user's 'ignore' or 'raise', and np.errstate inside the function, still hold)."""
+    return {k: "call" if v == "warn" else v for k, v in np.geterr().items()}
+
+
+def _numpy_warning(kind: str, flag: int) -> None:
+    """numpy's RuntimeWarning from an op run while tracing, at the user's line (numpy
+    itself would point into the recorder), naming the op."""
+    frame: FrameType | None = sys._getframe(1)
+    op = None
+    while frame is not None and op is None:
+        op = getattr(frame.f_locals.get("prim"), "name", None)
+        frame = frame.f_back
+    warn_user(f"{kind} encountered in {op or 'a numpy operation'}", RuntimeWarning)
+
+
+def _described(value) -> str:
+    """'a Net object' (a default repr names module internals and an address), or a
+    type with its repr, shortened whole."""
+    kind = type(value).__name__
+    if type(value).__repr__ is object.__repr__:
+        return f"a {kind} object"
+    text = repr(value)
+    return f"a {kind} ({text if len(text) <= 60 else text[:57] + '...'})"
 
 
 def _made(t: Trace, wrt) -> Trace:
@@ -133,14 +160,13 @@ def _constant_output(rec, result, fname: str, level: int = 3):
                 "reads its graph" if hasattr(result, "_prev") and hasattr(result, "data")
                 else "")
         raise OutputError(
-            f"the output of {fname} is a {type(result).__name__} ({result!r:.40}); it must "
+            f"the output of {fname} is {_described(result)}; it must "
             f"be a number or a float array computed from the function's float inputs{hint}",
             result)
-    warnings.warn(
+    warn_user(
         f"the output of {fname} does not depend on any traced input (it returned "
         f"{type(result).__name__} {result!r:.40}), so every gradient is 0; if that is not "
-        "what you meant, make it a function of its float inputs", GradtraceWarning,
-        stacklevel=level)
+        "what you meant, make it a function of its float inputs")
     value = np.asarray(result, dtype=np.float64)
     return rec.leaf("const", float(value) if value.ndim == 0 else value, None, False)
 
@@ -155,9 +181,8 @@ def _finished(rec, out_id: int, input_ids: dict, floating: list, fname: str, fn,
     out = Record._make(records[out_id])
     chosen = [n for n in floating if records[input_ids[n]][REQ]]
     if not out.req and chosen and out.kind == "op":
-        warnings.warn(f"the output of {fname} does not depend on any input in wrt "
-                      f"({', '.join(chosen)}), so every gradient is 0", GradtraceWarning,
-                      stacklevel=level)
+        warn_user(f"the output of {fname} does not depend on any input in wrt "
+                  f"({', '.join(chosen)}), so every gradient is 0")
     return Trace(rec.tape, out_id, input_ids, chosen, name=rec.names[out_id], fn=fn,
                  named_args=named, instances=rec.has_instances())
 

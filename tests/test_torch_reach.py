@@ -107,7 +107,9 @@ def test_number_arguments_of_a_torch_trace_say_they_are_constants():
     assert texts == [
         "alpha=0.5 is a Python float in a torch trace, so it is a constant and gets no "
         "gradient (as in torch); pass torch.tensor(0.5, dtype=torch.float64) to get one",
-        "k=2 is an int, so it is a constant and gets no gradient; write k=2.0"]
+        "k=2 is an int, so it is a constant and gets no gradient; a Python float is a "
+        "constant in a torch trace too: pass torch.tensor(2.0, dtype=torch.float64) (or make "
+        "it an nn.Parameter) to get one"]
     with pytest.raises(gt.TraceError, match="alpha=0.5 is a Python float"):
         t.grad("alpha")
     with pytest.raises(gt.TraceError, match="eps=1e-05 is a Python float"):

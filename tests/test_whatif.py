@@ -215,3 +215,12 @@ def test_the_gallery_seed_chain_page_has_its_what_if(tmp_path):
     _, t = render_entry(entry)
     data = _data(t.render(tmp_path / "seed_chain.html", **entry.options).read_text("utf-8"))
     assert data is not None and "off" not in data and data["folds"]
+
+
+def test_a_torch_call_without_a_javascript_form_is_named():
+    torch = pytest.importorskip("torch")
+
+    def f(w=torch.tensor([0.5, 1.5], dtype=torch.float64)):
+        return torch.special.sinc(w).sum()
+    text = page_mod.page(gt.trace(f).backward())
+    assert "What-if is off: the torch call " in text and "the op torch " not in text

@@ -43,6 +43,7 @@ class CheckReport:
     compared: str = "finite differences"   # what backward's gradients were compared with
     notes: list[str] = field(default_factory=list)   # what was not compared, and why
     constants: dict[str, str] = field(default_factory=dict)  # inputs left constant -> why
+    cause: str = ""    # why no gradient can be checked here: a NaN/inf input, an inf output
 
     @property
     def ok(self) -> bool:
@@ -56,10 +57,13 @@ class CheckReport:
         rows = [("input", "checked", "max abs err", "max rel err", "worst at", "backward",
                  "numeric", "")]
         for c in self.inputs:
-            rows.append((c.name, f"{c.checked}/{c.total}", f"{c.max_abs_error:.2e}",
-                         f"{c.max_rel_error:.2e}",
+            blocked = c.nonfinite and bool(self.cause)    # nothing to compare: not a mismatch
+            rows.append((c.name, f"{c.checked}/{c.total}",
+                         "-" if blocked else f"{c.max_abs_error:.2e}",
+                         "-" if blocked else f"{c.max_rel_error:.2e}",
                          str(list(c.worst_index)) if c.worst_index else "-",
-                         f"{c.analytic:.6g}", f"{c.numeric:.6g}", "ok" if c.ok else "MISMATCH"))
+                         f"{c.analytic:.6g}", f"{c.numeric:.6g}",
+                         "ok" if c.ok else "not finite" if blocked else "MISMATCH"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip()
                          for r in rows)
@@ -71,6 +75,8 @@ class CheckReport:
             verdict = ("NOT DETERMINISTIC: two runs of the function at the same inputs gave "
                        "different outputs (unseeded randomness, e.g. dropout?), so finite "
                        "differences cannot check it; seed it or make it a constant")
+        elif self.cause and bad:
+            verdict = f"NOT CHECKED: {self.cause}"
         elif bad:
             c = bad[0]
             verdict = (f"NOT FINITE: at {c.name}{list(c.worst_index) if c.worst_index else ''} "
@@ -114,6 +120,27 @@ def check_options(options: dict) -> None:
         raise GradtraceError(f"check: max_elements must be an int ≥ 1 (or None), got {limit!r}")
 
 
+def _unusable(originals: dict, output: float) -> str:
+    """Why no gradient can be checked at these inputs ('' if they can): an input holding
+    NaN or inf (named with its first such element), or an output that is not finite there
+    (an overflow past float64's range, or a NaN made inside)."""
+    for name, value in originals.items():
+        arr = np.asarray(value, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            at = [int(i) for i in np.unravel_index(int(bad[0]), arr.shape)] if arr.ndim else ""
+            return (f"input {name}{at} is {arr.ravel()[bad[0]]}, so the output and the "
+                    "gradients computed from it are not finite and cannot be compared; give "
+                    "it a finite value")
+    if not math.isfinite(output):
+        why = ("it overflowed: a value grew past float64's range (about 1.8e308)"
+               if math.isinf(output) else "a NaN was made inside the function (0/0, "
+               "inf − inf, sqrt or log of a negative number ...)")
+        return (f"the output is {output} at the traced inputs: {why}; finite differences "
+                "cannot check gradients there (try smaller or other input values)")
+    return ""
+
+
 def _as_input(flat: np.ndarray, like: np.ndarray):
     """A perturbed flat copy in the input's own form (a float for a 0-d input)."""
     return float(flat[0]) if like.ndim == 0 else flat.reshape(like.shape)
@@ -143,6 +170,7 @@ def check_trace(trace, eps: float = EPS, rtol: float = RTOL, atol: float = ATOL,
         report.deterministic = False
         return report
     originals = recorded_inputs(trace)     # the trace's snapshot, not the live arguments
+    report.cause = _unusable(originals, runs[0])
     for name in trace.wrt:
         x0 = np.array(originals[name], dtype=np.float64)
         g = np.asarray(trace.grads[name], dtype=np.float64)

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import re
 
-from ..errors import RenderError
+from ..errors import RenderError, option
+from ..names import spelling
 from ..record import inputs as _inputs
+
+WRT = option("wrt", "--wrt")
 
 DATA_NAMES = frozenset({"x", "X", "xs", "y", "Y", "ys", "target", "targets", "label",
                         "labels", "data", "inputs", "batch"})
@@ -41,11 +44,14 @@ def named_like_data(name: str) -> bool:
 
 def _matching(names: list[str], given: list[str], what: str) -> set[str]:
     """The inputs ``given`` names (exactly, or as a prefix such as ``params``)."""
+    given = [g if any(_inputs.wanted([g])(n) for n in names) else
+             spelling.matching(g, names) or g for g in given]     # w-1 typed for w−1
     hit = _inputs.wanted(given)
     for g in given:
         if not any(_inputs.wanted([g])(n) for n in names):
-            raise RenderError(f"{what}= names '{g}', which is not a floating input; the "
-                              f"floating inputs are: {', '.join(names) or '(none)'}")
+            raise RenderError(f"{option(what + '=', '--' + what)} names '{g}', which is not a "
+                              f"floating input; the floating inputs are: "
+                              f"{', '.join(names) or '(none)'}{spelling.differs(g, names)}")
     return {n for n in names if hit(n)}
 
 
@@ -60,11 +66,13 @@ def split(trace, params=None, data=None) -> tuple[list[str], list[tuple[str, str
         chosen = _matching(names, _names(params, "params"), "params")
         both = sorted(chosen & _matching(names, _names(data, "data"), "data"))
         if both:
-            raise RenderError(f"{', '.join(both)} named both in params= and in data=")
+            raise RenderError(f"{', '.join(both)} named both in "
+                              f"{option('params=', '--params')} and in {option('data=', '--data')}")
         lacking = sorted(chosen - set(trace.wrt))
         if lacking:
-            raise RenderError(f"params= names {', '.join(lacking)}, which has no gradient (not "
-                              "in wrt); trace with it in wrt, or leave it out of params")
+            raise RenderError(f"{option('params=', '--params')} names {', '.join(lacking)}, "
+                              f"which has no gradient (not in {WRT}); trace with it in {WRT}, "
+                              "or leave it out of params")
         other = "not in params"
     elif getattr(trace, "wrt_given", False):
         chosen, other = set(trace.wrt), "not in wrt"

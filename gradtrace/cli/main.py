@@ -33,6 +33,21 @@ def input_options(f):
     return f
 
 
+def listed(ctx, param, values: tuple[str, ...]) -> tuple[str, ...]:
+    """A repeatable name option also takes a comma-separated list (``--data aLm1,y``);
+    a comma inside brackets or parentheses is part of a name (``params[(0, 1)]``)."""
+    names: list[str] = []
+    for value in values:
+        depth, start = 0, 0
+        for i, ch in enumerate(value + ","):
+            depth += (ch in "([{") - (ch in ")]}")
+            if ch == "," and depth <= 0:
+                if value[start:i].strip():
+                    names.append(value[start:i].strip())
+                start = i + 1
+    return tuple(names)
+
+
 def pick_option(f):
     return click.option("--pick", metavar="INDEX|KEY",
                         help="Which value to differentiate when TARGET returns a tuple, list "
@@ -91,11 +106,13 @@ def list_ops():
                    "the edges; ops: one box per operation.")
 @input_options
 @pick_option
-@click.option("--wrt", multiple=True, metavar="NAME",
-              help="Inputs that get gradients (default: every floating input). Repeatable.")
+@click.option("--wrt", multiple=True, metavar="NAME", callback=listed,
+              help="Inputs that get gradients (default: every floating input). "
+                   "Repeatable, or comma-separated.")
 @click.option("--highlight", metavar="NAME", help="Emphasise the paths from NAME to the output.")
-@click.option("--collapse", multiple=True, metavar="SCOPE",
-              help="Fold a scope (function or gt.scope name) into one node. Repeatable.")
+@click.option("--collapse", multiple=True, metavar="SCOPE", callback=listed,
+              help="Fold a scope (function or gt.scope name) into one node. "
+                   "Repeatable, or comma-separated.")
 @click.option("--collapse-all", is_flag=True, help="Fold every top-level scope.")
 @click.option("--depth", type=click.IntRange(0), default=None, metavar="N",
               help="Fold every call nested deeper than N levels (each call its own box).")
@@ -118,12 +135,13 @@ def list_ops():
                    "(default 0.1; .html only).")
 @click.option("--no-whatif", is_flag=True,
               help="Leave out the HTML page's what-if (sliders that replay the model).")
-@click.option("--params", multiple=True, metavar="NAME",
+@click.option("--params", multiple=True, metavar="NAME", callback=listed,
               help="Inputs the HTML page's update step moves (default: wrt if given, else "
-                   "every input not named like data). Repeatable; .html only.")
-@click.option("--data", "data_names", multiple=True, metavar="NAME",
+                   "every input not named like data). Repeatable, or comma-separated; "
+                   ".html only.")
+@click.option("--data", "data_names", multiple=True, metavar="NAME", callback=listed,
               help="Inputs the update step holds fixed as data, besides x, y, targets, "
-                   "labels ... Repeatable; .html only.")
+                   "labels ... Repeatable, or comma-separated; .html only.")
 @quiet_option
 def render(target, output, fmt, style, view, sets, inputs_file, pick, wrt, highlight, collapse,
            collapse_all, depth, rankdir, layout, digits, no_values, no_grads, no_locals, timeout,
@@ -186,8 +204,9 @@ def render(target, output, fmt, style, view, sets, inputs_file, pick, wrt, highl
 @main.command()
 @click.argument("target")
 @click.argument("node", required=False)
-@click.option("--wrt", multiple=True, metavar="NAME",
-              help="Inputs that get gradients (default: every floating input). Repeatable.")
+@click.option("--wrt", multiple=True, metavar="NAME", callback=listed,
+              help="Inputs that get gradients (default: every floating input). "
+                   "Repeatable, or comma-separated.")
 @click.option("--form", type=click.Choice(["recursive", "paths"]), default="recursive",
               show_default=True)
 @click.option("--max-paths", type=click.IntRange(1), default=MAX_PATHS, show_default=True)
@@ -245,7 +264,8 @@ def explain(target, node, wrt, form, max_paths, latex, as_json, render_to, view,
 @click.argument("target")
 @input_options
 @pick_option
-@click.option("--wrt", multiple=True, metavar="NAME", help="Inputs to check (default: all).")
+@click.option("--wrt", multiple=True, metavar="NAME", callback=listed,
+              help="Inputs to check (default: all); repeatable, or comma-separated.")
 @click.option("--rtol", type=float, default=RTOL, show_default=True)
 @click.option("--atol", type=float, default=ATOL, show_default=True)
 @click.option("--eps", type=float, default=EPS, show_default=True,

@@ -30,7 +30,7 @@ def reported(what: str = ""):
     except click.ClickException:
         raise
     except GradtraceError as e:
-        raise InputError(str(e)) from None
+        raise InputError(e.for_cli()) from None
     except SystemExit as e:
         raise InputError(f"running {what} called sys.exit({e.code!r}); a traced function must "
                          "return its result") from None
@@ -50,7 +50,8 @@ def notes():
 
         def show(message, category, filename, lineno, file=None, line=None):
             if issubclass(category, GradtraceWarning):
-                click.echo(f"note: {message}", err=True)
+                text = message.for_cli() if isinstance(message, GradtraceWarning) else message
+                click.echo(f"note: {text}", err=True)
             else:
                 shown(message, category, filename, lineno, file, line)
         warnings.showwarning = show

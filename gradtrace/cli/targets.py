@@ -76,7 +76,7 @@ def load_target(target: str) -> tuple[Callable[..., Any], str]:
             if added and here in sys.path:
                 sys.path.remove(here)
         origin = where
-    fn = getattr(module, func, None)
+    fn = _attribute(module, func)
     if fn is None:
         defined = sorted(n for n, v in vars(module).items()
                          if inspect.isfunction(v) and v.__module__ == module.__name__
@@ -85,7 +85,18 @@ def load_target(target: str) -> tuple[Callable[..., Any], str]:
                              f"functions defined there: {', '.join(defined) or '(none)'}")
     if not callable(fn):
         raise GradtraceError(f"{origin}:{func} is a {type(fn).__name__}, not a function")
-    return fn, func
+    return fn, func.rpartition(".")[2]
+
+
+def _attribute(module, dotted: str):
+    """``net.forward``: a function, or a method of an object made at the file's top level
+    (its float attributes are traced as ``self.W``)."""
+    value = module
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    return value
 
 
 def did_you_mean(name: str, choices) -> str:
@@ -123,7 +134,7 @@ def _import_file(path: Path):
 
 
 def parse_value(name: str, text: str):
-    """A --set value: a number, a JSON list (becomes a float array), true/false, or else the
+    """A --set value: a number, a JSON list (an array: int if all ints), true/false, or else the
     text itself (a setting such as an activation's name: a constant)."""
     try:
         value = json.loads(text)
@@ -138,13 +149,25 @@ def parse_value(name: str, text: str):
         raise GradtraceError(f"--set {name}={text}: a JSON object is not a value; set its "
                              f"entries one by one (--set {name}.KEY=VALUE)")
     if isinstance(value, list):
-        try:
-            arr = np.array(value, dtype=float)
-        except (TypeError, ValueError):
+        arr = json_array(value)
+        if arr is None:
             raise GradtraceError(f"--set {name}={text}: the list must be numbers in a regular "
-                                 "(rectangular) nesting") from None
+                                 "(rectangular) nesting")
         return arr
     return float(value) if isinstance(value, float) else value
+
+
+def json_array(value: list) -> np.ndarray | None:
+    """A JSON list as an array: all ints stay an int array (labels, indices: constants, as
+    ``np.asarray`` gives them), any float makes it a float array; None if not numbers in a
+    rectangular nesting."""
+    try:
+        arr = np.asarray(value)
+        if arr.dtype.kind in "iu" and arr.size:
+            return arr
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def read_inputs_file(path: str) -> dict[str, Any]:
@@ -166,8 +189,12 @@ def read_inputs_file(path: str) -> dict[str, Any]:
             raise GradtraceError(f"cannot read {p} as JSON: {e}") from None
         if not isinstance(data, dict):
             raise GradtraceError(f"{p} must hold a JSON object of input name -> value")
-        return {k: (np.array(v, dtype=float) if isinstance(v, list) else v)
-                for k, v in data.items()}
+        arrays = {k: json_array(v) for k, v in data.items() if isinstance(v, list)}
+        for k, arr in arrays.items():
+            if arr is None:
+                raise GradtraceError(f"{p}: '{k}' must be a number or a list of numbers in a "
+                                     "regular (rectangular) nesting")
+        return data | arrays
     raise GradtraceError(f"--inputs takes a .npz or .json file, not {p.name}")
 
 
@@ -288,6 +315,10 @@ def build_inputs(fn: Callable, sets: tuple[str, ...] = (), inputs_file: str | No
                 f"{_short(default)}), and {text.strip()!r} is not one; give a number "
                 f"(--set {name}=0.5) or a JSON list of numbers (--set {name}='[1, 2]')")
         given[name] = value
+    for name, value in given.items():      # [1, 2] for a float parameter is a float array
+        if name in params and _floating_default(params[name].default) and \
+                isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+            given[name] = value.astype(float)
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     for path in [k for k in given if _root(k) != k]:     # params.W1, layers[0].b
         root = _root(path)
@@ -317,6 +348,11 @@ def _numeric_default(default) -> bool:
     if isinstance(default, (int, float, np.number)) and not isinstance(default, bool):
         return True
     return isinstance(default, np.ndarray) and default.dtype.kind in "iuf"
+
+
+def _floating_default(default) -> bool:
+    return isinstance(default, (float, np.floating)) or \
+        (isinstance(default, np.ndarray) and default.dtype.kind == "f")
 
 
 def _short(default) -> str:

@@ -192,7 +192,7 @@ def _marked_numbers(named: dict) -> tuple[dict, dict]:
     constants, args = {}, dict(named)
     for k, v in named.items():
         if type(v) in (int, float) and k.isidentifier():
-            args[k] = _inputs.marked(k, v)
+            args[k] = _inputs.marked(k, v, torch=True)
             constants[k] = args[k].reason
     return constants, args
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TraceError
+from ..errors import TraceError, option
+from ..names import spelling
 
 _SIGNATURES: weakref.WeakKeyDictionary[Callable, inspect.Signature] = weakref.WeakKeyDictionary()
 
@@ -62,6 +63,21 @@ def bind(fn: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
         else:
             named[pname] = val
     return named
+
+
+def unbound(fn: Callable, args: tuple) -> tuple[Callable, tuple]:
+    """A bound method of a plain object, or a plain object with ``__call__``, as its
+    function with the object as the first argument: the object's float attributes are
+    then inputs named by the method's first parameter (``self.W1``), as they are for
+    ``gt.trace(Net.loss, net, x)``, instead of constants that silently get no gradient."""
+    if isinstance(fn, MethodType):
+        if walkable(fn.__self__) and isinstance(fn.__func__, FunctionType):
+            return fn.__func__, (fn.__self__, *args)
+        return fn, args
+    method = inspect.getattr_static(type(fn), "__call__", None)
+    if isinstance(method, FunctionType) and walkable(fn):
+        return method, (fn, *args)
+    return fn, args
 
 
 def call(fn: Callable, named: dict[str, Any], template: dict[str, Any]):
@@ -151,12 +167,15 @@ class ConstFloat(float):
 
 
 def marked(path: str, value: int | float, torch: bool = False) -> ConstInt | ConstFloat:
-    """A stand-in for a number argument that stays a constant, carrying why."""
+    """A stand-in for a number argument that stays a constant, carrying why (in a torch
+    trace a Python float is a constant too, so the advice there is a tensor)."""
     m: ConstInt | ConstFloat
     if isinstance(value, int):
         m = ConstInt(value)
-        m.reason = (f"{path}={value} is an int, so it is a constant and gets no gradient; "
-                    f"write {path}={float(value)!r}")
+        fix = (f"a Python float is a constant in a torch trace too: pass "
+               f"torch.tensor({float(value)!r}, dtype=torch.float64) (or make it an "
+               "nn.Parameter) to get one" if torch else f"write {path}={float(value)!r}")
+        m.reason = f"{path}={value} is an int, so it is a constant and gets no gradient; {fix}"
     else:
         m = ConstFloat(value)
         m.reason = (f"{path}={value!r} is a Python float in a torch trace, so it is a "
@@ -289,10 +308,14 @@ def wanted(wrt) -> Callable[[str], bool]:
     """Does a leaf name fall under ``wrt`` (names or prefixes such as ``params``)?"""
     if wrt is None:
         return lambda name: True
-    prefixes = [wrt] if isinstance(wrt, str) else list(wrt)
-    exact = set(prefixes)
-    return lambda name: name in exact or any(
-        name.startswith(w + ".") or name.startswith(w + "[") for w in prefixes)
+    prefixes = [spelling.plain(w) for w in ([wrt] if isinstance(wrt, str) else wrt)]
+    exact = set(prefixes)       # compared with look-alikes folded: 'w-1' means 'w−1'
+
+    def match(name: str) -> bool:
+        name = spelling.plain(name)
+        return name in exact or any(
+            name.startswith(w + ".") or name.startswith(w + "[") for w in prefixes)
+    return match
 
 
 def check_wrt(wrt, names: list[str]) -> None:
@@ -301,8 +324,9 @@ def check_wrt(wrt, names: list[str]) -> None:
         return
     for w in [wrt] if isinstance(wrt, str) else wrt:
         if not any(wanted([w])(n) for n in names):
-            raise TraceError(f"wrt names '{w}', which is not a floating input; the floating "
-                             f"inputs are: {', '.join(names) or '(none)'}")
+            raise TraceError(f"{option('wrt', '--wrt')} names '{w}', which is not a floating "
+                             f"input; the floating inputs are: {', '.join(names) or '(none)'}"
+                             f"{spelling.differs(w, names)}")
 
 
 def object_paths(args: dict[str, Any]) -> dict[int, str]:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextvars
 import math
 import sys
-import warnings
 
 import numpy as np
 
 from .. import ops
 from ..core.tape import REQ, VALUE, Tape
-from ..errors import GradtraceWarning, TraceError
+from ..errors import TraceError, warn_user
 from ..names.naming import Naming
 from . import snapshot as _snapshots
 from .inplace import note_view
@@ -349,11 +348,10 @@ def note_nonfinite(rec: Recorder, name: str, value) -> None:
 def warn_dropped(rec: Recorder, level: int = 3) -> None:
     """One warning per input that holds a number but stays a constant."""
     for reason in rec.dropped.values():
-        warnings.warn(reason, GradtraceWarning, stacklevel=level + 1)
+        warn_user(reason)           # at the user's call, however it reached gt.trace
 
 
 def warn_nonfinite(rec: Recorder) -> None:
     if rec.nonfinite:
-        warnings.warn(f"inputs {', '.join(rec.nonfinite)} contain NaN or inf; they are traced "
-                      "as given, and gradients through them may be NaN", GradtraceWarning,
-                      stacklevel=3)
+        warn_user(f"inputs {', '.join(rec.nonfinite)} contain NaN or inf; they are traced "
+                  "as given, and gradients through them may be NaN")

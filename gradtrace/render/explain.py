@@ -226,8 +226,7 @@ def _explained(trace, name: str, form: str, max_paths: int) -> Explanation:
     g = trace.graph
     target, which = trace.resolve(name)
     if "grad" not in nodes_of(g)[target]:
-        raise GradtraceError(f"'{name}' has no gradient: it does not depend on any input in wrt "
-                             f"({', '.join(trace.wrt)})")
+        raise GradtraceError(trace.no_gradient(name))
     texts = {v: t for v, (t, _) in node_texts(g).items()}
     on_path = paths_to_output(trace, name)
     out_name = texts[trace.output]

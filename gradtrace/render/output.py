@@ -20,7 +20,7 @@ from pathlib import Path
 
 import graphviz
 
-from ..errors import RenderError, warn_user
+from ..errors import RenderError, option, warn_user
 from ..record import gcpause
 from .dot import dot_text
 from .drawing import Drawing, make_drawing
@@ -29,6 +29,10 @@ from .fast import write_svg
 from .options import FORMAT_NAMES, FORMATS
 
 DEFAULT_TIMEOUT = 120.0
+FAST = option("layout='fast'", "--layout fast")        # advice, in the caller's spelling
+COLLAPSE = option("collapse=True", "--collapse-all")
+DOT = option("layout='dot'", "--layout dot")
+AUTO = option("layout='auto'", "--layout auto")
 AUTO_BUDGET = 10.0    # layout="auto" gives dot this long, then draws with the fast layout
 INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: "
                 "brew install graphviz; conda: conda install graphviz) so that `dot` is on PATH")
@@ -134,7 +138,7 @@ def format_for(path: Path, format: str | None) -> str:
     found = FORMATS.get(Path(path).suffix.lower())
     if found is None:
         raise RenderError(f"cannot tell the format of '{path}' from its suffix; use one of "
-                          f"{', '.join(sorted(FORMATS))} or pass format=")
+                          f"{', '.join(sorted(FORMATS))} or pass {option('format=', '--format')}")
     return found
 
 
@@ -227,8 +231,9 @@ def run_graphviz(text: str, fmt: str, timeout: float | None = DEFAULT_TIMEOUT,
             proc.communicate()
             raise GraphvizTimeout(
                 f"Graphviz ran past the {limit:g} s time limit laying out about {nodes} "
-                "nodes; collapse scopes (collapse=True), use the fast layout (layout='fast'), "
-                "or allow more time (timeout=..., 0 for no limit)") from None
+                f"nodes; collapse scopes ({COLLAPSE}), use the fast layout ({FAST}), "
+                f"or allow more time ({option('timeout=...', '--timeout SECONDS')}, 0 for no "
+                "limit)") from None
     if proc.returncode == 0 and _drawing(fmt, out):
         pass_on_warnings(err.decode("utf-8", "replace"))
         return out
@@ -236,7 +241,7 @@ def run_graphviz(text: str, fmt: str, timeout: float | None = DEFAULT_TIMEOUT,
         raise RenderError(f"Graphviz ({Path(cmd[0]).name}) exited successfully but wrote "
                           f"{'nothing' if not out.strip() else 'no ' + fmt.upper() + ' drawing'}"
                           f" ({len(out)} bytes); check the Graphviz install (`dot -V`) or use "
-                          "the fast layout (layout='fast')")
+                          f"the fast layout ({FAST})")
     raise RenderError(_failure(Path(cmd[0]).name, proc.returncode,
                                err.decode("utf-8", "replace"), memory_mb, nodes))
 
@@ -262,8 +267,8 @@ def _kill_group(proc) -> None:
 
 def _failure(program: str, code: int, stderr: str, memory_mb: int, nodes: int) -> str:
     """One line that says what happened to Graphviz, and what to do instead."""
-    advice = ("use the fast layout (layout='fast'), which gradtrace draws itself, or fold "
-              "scopes (collapse=True)")
+    advice = f"use the fast layout ({FAST}), which gradtrace draws itself, or fold scopes " \
+        f"({COLLAPSE})"
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     text = " ".join(lines).lower()
     if "longer than" in text or "too long" in text:
@@ -326,8 +331,8 @@ def draws_own_svg(drawing: Drawing) -> bool:
     if has_dot():
         return False
     if drawing.options.layout == "dot":
-        graphviz_program("dot", "layout='dot'", "use layout='auto', which draws with "
-                         "gradtrace's own layout when Graphviz is missing")
+        graphviz_program("dot", DOT, f"use {AUTO}, which draws with gradtrace's own layout "
+                         "when Graphviz is missing")
     warn_user("Graphviz is not installed, so gradtrace drew this with its own layout; for "
               f"dot's layout, {INSTALL_HINT}")
     return True
@@ -347,7 +352,8 @@ def _drawn(drawing: Drawing, fmt: str, timeout) -> bytes | None:
     except GraphvizTimeout:
         warn_user(f"Graphviz dot did not lay this graph out within {AUTO_BUDGET:g} s, so it "
                   "was drawn with gradtrace's fast layout (every label kept); pass "
-                  "layout='dot' with a longer timeout to insist on dot")
+                  f"{DOT} with a longer "
+                  f"{option('timeout', '--timeout')} to insist on dot")
     if fmt == "svg":
         return None
     return run_graphviz(pinned_dot_text(drawing.scene), fmt, DEFAULT_TIMEOUT, pinned=True)

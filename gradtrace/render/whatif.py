@@ -89,8 +89,9 @@ def _program(trace, painter, view, marked, lr, descend) -> dict:
 
 def _params(prim, rec, tape):
     if prim.js is None:
-        raise Off(f"the op {prim.name} has no JavaScript form yet, so the page cannot "
-                  "replay it")
+        fn = (rec[PARAMS] or {}).get("fn") if isinstance(rec[PARAMS], dict) else None
+        what = f"the torch call {fn}" if fn else f"the op {prim.name}"   # torch.cdist, not torch
+        raise Off(f"{what} has no JavaScript form yet, so the page cannot replay it")
     shapes = [np.shape(tape.records[u][VALUE]) for u in rec[ARGS]]
     try:
         return (prim.js.prep or plain_js)(prim, rec[PARAMS], shapes)

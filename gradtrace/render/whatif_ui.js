@@ -225,7 +225,7 @@
     el("polyline", { points: pts.join(" "), "class": "gt-curve-line" }, svg);
     var t = el("text", { x: 290, y: 10, "text-anchor": "end", "class": "gt-slope" }, svg);
     t.textContent = P.outputName + ": " + W.fmt(history[0], P.digits) + " → " +
-      W.fmt(history[n - 1], P.digits) + " in " + (n - 1) + " steps";
+      W.fmt(history[n - 1], P.digits) + " in " + (n - 1) + (n === 2 ? " step" : " steps");
   }
   var descend = $("gt-descend");
   if (!scalarOut || !P.descend.length) descend.disabled = true;
