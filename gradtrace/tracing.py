@@ -39,6 +39,14 @@ def _traced_scalar(v) -> bool:
     return type(v) is Traced and type(v.value) is float
 
 
+def _stand_ins(rec: Recorder, named: dict, stand_in: Callable) -> dict:
+    """The arguments with traced stand-ins for their floats; the recorder learns where
+    each object in them is (``net.layers[0]``), to name the calls made on it."""
+    traced = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
+    rec.object_paths = _inputs.object_paths(traced)
+    return traced
+
+
 def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     """Run ``fn(*args, **kwargs)`` once on traced stand-ins and record every op.
 
@@ -79,8 +87,7 @@ def trace(fn: Callable, *args, wrt=None, output=None, **kwargs) -> Trace:
     try:
         with tracing(rec, guard=guard), np.errstate(call=_numpy_warning, **_calling()):
             with nesting():
-                traced_args = {p: _inputs.rebuild(v, p, stand_in) for p, v in named.items()}
-                rec.object_paths = _inputs.object_paths(traced_args)
+                traced_args = _stand_ins(rec, named, stand_in)
             _inputs.check_wrt(wrt, floating := list(input_ids))
             warn_nonfinite(rec)
             rec.entry = sys._getframe()
