@@ -30,6 +30,17 @@ def number_text(x) -> str:
     return str(int(x)) if x.is_integer() and abs(x) < 1e15 else f"{x:.4g}"
 
 
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def power_text(p) -> str:
+    """An exponent as it is written: x², x⁻¹, x^0.5, x^−0.5."""
+    text = number_text(p)
+    if text.lstrip("-").isdigit():
+        return text.translate(_SUPERSCRIPTS)
+    return "^" + text.replace("-", MINUS)
+
+
 def num(x, digits: int = DIGITS) -> str:
     """A number as a reader wants it: 3 significant digits, a real minus sign."""
     x = float(x)

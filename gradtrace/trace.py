@@ -73,6 +73,7 @@ class Trace:
         self.torch_params: dict[str, Any] = {}  # torch tensors updated in place by name
         self.wrt_given = False     # wrt was chosen by the caller, not "every input"
         self.tracer: Callable | None = None     # gt.trace itself (traced_again re-traces)
+        self.headline = ""         # a finding the page states at its top (gt.grade's verdict)
 
     # ------------------------------------------------------------ the graph
     @property

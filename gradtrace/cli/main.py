@@ -424,13 +424,16 @@ def grade_command(target, html_out, quiet):
       gradtrace grade student.py:neuron --html neuron.html
     """
     from ..valuegraph import from_micrograd
+    from ..valuegraph.walk import check_root
     from .targets import load_target
     with reported(target):
         fn, _short = load_target(target)
     with reported(target):
         root = fn()
+    title = getattr(fn, "__name__", "") or target
     with reported(target):
-        report = from_micrograd(root).grade()
+        check_root(root, f"{title} returned", "grade reads")
+        report = from_micrograd(root, title=title).grade()
         if html_out:
             report.trace.render(html_out, whatif=False)
     if not quiet or not report.ok:

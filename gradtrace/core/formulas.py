@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..notation import number_text
+from ..notation import MINUS, number_text, power_text
 from ..ops import CALL, INFIX, PRIMITIVES
 from .graph import argument_ids, nodes_of, preds_of
 
@@ -46,17 +46,6 @@ def index_text(index) -> str:
     return ", ".join(parts)
 
 
-_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-
-
-def power_text(p) -> str:
-    """An exponent as it is written: x², x⁻¹, x^0.5."""
-    text = number_text(p)
-    if text.lstrip("-").isdigit():
-        return text.translate(_SUPERSCRIPTS)
-    return f"^{text}"
-
-
 def param_texts(params) -> dict[str, str]:
     if not params:
         return {}
@@ -85,7 +74,7 @@ def node_texts(graph) -> dict[int, tuple[str, int]]:
     for v, attrs in nodes.items():
         name = attrs["name"]
         if name is not None:
-            texts[v] = (shown_name(name), ATOM)
+            texts[v] = (shown_name(name), text_precedence(name))
             continue
         if attrs["kind"] != "op":
             texts[v] = (const_text(attrs["value"]), ATOM)
@@ -94,6 +83,30 @@ def node_texts(graph) -> dict[int, tuple[str, int]]:
         texts[v] = short_expression(prim, [texts[a] for a in argument_ids(pred[v])],
                                     attrs["params"])
     return texts
+
+
+_TOP_LEVEL = ((" + ", "add"), (" − ", "add"), ("·", "mul"), ("/", "mul"), ("@", "mul"),
+              ("^", "powc"))
+
+
+def text_precedence(text: str) -> int:
+    """How tightly a name binds as an operand: ATOM for one symbol (``z(L)``, ``tanh(z)``,
+    ``a²``), else the precedence of its loosest operator outside brackets, so that a
+    name like ``n − 1`` is bracketed in ``2·(n − 1)``; a leading minus binds like a sum
+    (``(−2)·x``)."""
+    depth = 0
+    lowest = ATOM
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth:
+            continue
+        for symbol, op in _TOP_LEVEL:
+            if text.startswith(symbol, i):
+                lowest = min(lowest, PRIMITIVES[op].prec)
+    if text.startswith(MINUS) or text.startswith("-"):
+        lowest = min(lowest, PRIMITIVES["add"].prec)
+    return lowest
 
 
 def const_text(value) -> str:
@@ -148,7 +161,8 @@ _TEMPLATES: dict[tuple, str] = {}
 
 def _template(prim, k: int, n: int):
     """Argument k's formula template for n operands; an operand already in the template's
-    own parentheses goes in bare (``tanh²(a + b)``, not ``tanh²((a + b))``)."""
+    own parentheses, or standing alone, goes in bare (``tanh²(a + b)``, not
+    ``tanh²((a + b))``; ``∂(x·y)/∂x = y − 1``, not ``(y − 1)``)."""
     key = (prim.name, k, n)
     template = _TEMPLATES.get(key)
     if template is None:
@@ -156,6 +170,9 @@ def _template(prim, k: int, n: int):
         if not callable(template):
             for i in range(n):
                 template = template.replace(f"({{{i}}})", f"({{b{i}}})")
+                template = template.replace(f"[{{{i}}} ", f"[{{b{i}}} ")
+                if template == f"{{{i}}}":
+                    template = f"{{b{i}}}"
         _TEMPLATES[key] = template
     return template
 

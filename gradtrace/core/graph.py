@@ -32,6 +32,7 @@ class NodeAttrs(TypedDict, total=False):
     requires_grad: bool     # some input in wrt reaches this node
     grad: Any               # ∂output/∂node, the node's shape
     student: float          # a graded engine's differing .grad (gt.grade marks it)
+    graded: str             # ... and gt.grade's words for it (the page's panel says them)
     file: str               # where the node was made
     line: int
     folded: int             # the lesson view's graph only: how many unnamed ops folded in

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ..notation import number_text
+from ..notation import MINUS, number_text, power_text
 from .core import (
     CALL,
     INFIX,
@@ -123,7 +123,7 @@ def _powc_formula(ops, p, shapes):
     e = p["p"]
     if e == 2:
         return f"2·{ops[0]}"
-    return f"{number_text(e)}·{ops[0]}^{number_text(e - 1)}"
+    return f"{number_text(e).replace('-', MINUS)}·{ops[0]}{power_text(e - 1)}"
 
 
 def _dpowc_array(out, x, p):
@@ -184,7 +184,7 @@ EXPM1 = register(Primitive(
     local=lambda out, x: (out + 1.0,), symbol="expm1", numpy=(np.expm1,)))
 
 SQRT = register(Primitive(
-    "sqrt", 1, "√{0}", CALL, 90, ("1/(2√{0})",),
+    "sqrt", 1, "√{0}", PREFIX, 90, ("1/(2√{0})",),
     js=JS("Math.sqrt(x)", ("0.5 / o",)),
     array=np.sqrt, scalar=math.sqrt,
     local=lambda out, x: (0.5 / out,), symbol="√", guard=True, numpy=(np.sqrt,)))

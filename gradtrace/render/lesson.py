@@ -24,7 +24,7 @@ from typing import NamedTuple
 import networkx as nx
 
 from ..calculus.backward import edge_contribution
-from ..core.formulas import ATOM, expression, node_texts
+from ..core.formulas import expression, node_texts
 from ..core.graph import argument_ids, enumerate_paths, nodes_of, preds_of, succs_of
 from ..names.versions import partial_of
 from ..notation import (
@@ -311,7 +311,7 @@ def _expression(v: int, members: set[int], pred, nodes, texts, kept) -> str | No
         operands = []
         for u in argument_ids(pred[x]):
             if u in kept or u not in members:
-                operands.append((texts[u][0], ATOM))
+                operands.append(texts[u])
             else:
                 operands.append(ranked[u])
         prim = PRIMITIVES[nodes[x]["op"]]

@@ -165,6 +165,10 @@ def _line(group, text: str):
     return None
 
 
+def _graded(painter) -> bool:
+    return any(a.get("student") is not None for a in nodes_of(painter.graph).values())
+
+
 def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
@@ -196,7 +200,13 @@ def caption(trace, out_name: str) -> str:
     return text + (f" — {html.escape(clean(doc))}" if doc and len(doc) < 300 else "")
 
 
-def legend(s: dict) -> str:
+def _headline(trace) -> str:
+    """A finding stated above the steps (``gt.grade``'s verdict on a student's engine)."""
+    text = getattr(trace, "headline", "") if trace is not None else ""
+    return f'<p id="gt-headline">{html.escape(clean(text))}</p>' if text else ""
+
+
+def legend(s: dict, graded: bool = False) -> str:
     """What the page's fills, colours, outlines and marks mean (never colour alone)."""
     def sw(fill, text="", colour=None, style="solid"):
         col = f"color:{colour};" if colour else ""
@@ -219,6 +229,9 @@ def legend(s: dict) -> str:
         (sw(s["bg"], "←"), "on an edge: what flows back along it; in the update: "
                            "w ← w − η·∂C/∂w"),
     ]
+    if graded:
+        rows.append((sw(s["bg"], "✗", s["wrong"]), "your .grad where it differs from the chain "
+                     "rule (gt.grade); the step that completes that gradient says why"))
     items = "".join(f"<li>{a}<span>{b}</span></li>" for a, b in rows)
     return (f'<details id="gt-legend" open><summary>Legend</summary><ul>{items}</ul>'
             "</details>")
@@ -231,7 +244,7 @@ def assemble(painter, svg: str, data: dict, marked: list[str],
     js, css = script_and_styles()
     steps = data["steps"]
     colours = (f"--bg:{s['bg']};--fg:{s['fg']};--dim:{s['dim']};--grad:{s['grad']};"
-               f"--value:{s['value']};--hi:{s['highlight']}")
+               f"--value:{s['value']};--hi:{s['highlight']};--wrong:{s['wrong']}")
     title = html.escape(clean(f"gradtrace — {painter.out_name}"))
     head = caption(trace, painter.out_name) if trace is not None else title
     names = "".join(f'<option value="{html.escape(clean(d[0]), quote=True)}">'
@@ -247,10 +260,10 @@ def assemble(painter, svg: str, data: dict, marked: list[str],
 <body style="{colours}"{dark}>
 <main id="gt">
 <div id="gt-view"{cull} tabindex="0" aria-label="diagram: drag to pan, wheel to zoom">{svg}</div>
-<aside id="gt-panel"><p id="gt-caption">{head}</p>
+<aside id="gt-panel"><p id="gt-caption">{head}</p>{_headline(trace)}
 <div aria-live="polite"><h1 id="gt-title"></h1><ol id="gt-lines"></ol>
 <p id="gt-off"></p></div><div id="gt-node" hidden></div>
-{extra[0]}<p id="gt-help">{HELP}</p>{legend(s)}</aside>
+{extra[0]}<p id="gt-help">{HELP}</p>{legend(s, _graded(painter))}</aside>
 </main>
 <nav id="gt-bar">
 <button id="gt-prev" type="button" aria-label="previous step">◀ Prev</button>

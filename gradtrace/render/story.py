@@ -127,6 +127,8 @@ def _backward_steps(trace, painter, texts, movable=frozenset()) -> list[Step]:
                     show=[f"g{v}"], text={f"g{v}": _final_text(painter, v, arrived.get(v))},
                     now=[f"n{v}"], node=v)
         step.say = _said(trace, v, arrived.get(v, []), texts, d)
+        if v == out and nodes[v].get("graded"):
+            step.lines.append(nodes[v]["graded"])
         done = []
         for u, keyed in sorted(pred[v].items()):
             for k in sorted(keyed):
@@ -217,6 +219,8 @@ def _completions(trace, painter, done, arrived, texts, d, movable=frozenset()) -
         elif len(terms) > MAX_TERMS:
             lines.append(f"{texts[u]} complete: Σ of {len(terms):,} paths = "
                          f"{value_text(nodes_of(g)[u]['grad'], d)}")
+        if nodes_of(g)[u].get("graded"):        # gt.grade's words for the student's .grad
+            lines.append(nodes_of(g)[u]["graded"])
         if u in movable:
             lines += why_lines(painter, u)
     return lines

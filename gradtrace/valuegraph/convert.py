@@ -17,10 +17,12 @@ import numpy as np
 from ..errors import GradtraceWarning
 from ..functions import label, relu, sigmoid, tanh
 from ..names.naming import versioned
+from ..record.traced import Traced
 from ..trace import Trace
 from ..tracing import trace
+from .checking import ValueCheckReport, value_check
 from .grading import GradeReport, grade_trace
-from .names import names_for
+from .names import names_for, own_name
 from .walk import Step, read
 
 _APPLY: dict[str, Callable[..., Any]] = {
@@ -42,6 +44,11 @@ class MicrogradTrace(Trace):
         """Compare the student's ``.grad`` on every Value with this trace's gradients."""
         return grade_trace(self)
 
+    def check(self, **options) -> ValueCheckReport:
+        """Central finite differences of the replayed forward pass, compared with
+        gradtrace's chain rule and with your engine's ``.grad`` on every leaf."""
+        return value_check(self, super().check(**options))
+
 
 def _input_names(steps: list[Step], names: list[str]) -> dict[int, str]:
     """Leaf step -> a unique input name (two leaves labelled ``w`` become w₁, w₂)."""
@@ -60,15 +67,18 @@ def _input_names(steps: list[Step], names: list[str]) -> dict[int, str]:
     return out
 
 
-def from_micrograd(root, name: str | None = None) -> MicrogradTrace:
+def from_micrograd(root, name: str | None = None, title: str | None = None) -> MicrogradTrace:
     """Read the graph under ``root`` (any object with ``data``, ``grad``, ``_prev``,
-    ``_op``, and ``label`` when present), replay it, and run gradtrace's backward."""
+    ``_op``, and ``label`` when present), replay it, and run gradtrace's backward.
+    ``name`` renames the root; ``title`` is what the page's heading and messages call
+    the graph (the CLI passes your function's name; default: the root's own name)."""
     steps = read(root)
     names = names_for(steps)
     if name:
         names[-1] = name
+    title = title or name or own_name(root) or "Value graph"
     leaf_names = _input_names(steps, names)
-    node_of: list[int] = [0] * len(steps)
+    node_of: list[int] = []      # filled by the traced run; re-runs (check) pass floats
 
     def replay(**leaves):
         held: list = [None] * len(steps)
@@ -81,9 +91,11 @@ def from_micrograd(root, name: str | None = None) -> MicrogradTrace:
                 held[i] = _APPLY[s.op](*(held[k] for k in s.args))
             if s.op is not None:
                 held[i] = label(held[i], names[i])
-            node_of[i] = held[i]._id
+        if not node_of and all(isinstance(h, Traced) for h in held):
+            node_of.extend(h._id for h in held)
         return held[-1]
 
+    replay.__name__ = replay.__qualname__ = title
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GradtraceWarning)      # NaN data is the student's
         t = trace(replay, **{leaf_names[i]: steps[i].data for i in leaf_names})
@@ -95,7 +107,7 @@ def from_micrograd(root, name: str | None = None) -> MicrogradTrace:
     return t
 
 
-def grade(root, name: str | None = None) -> GradeReport:
+def grade(root, name: str | None = None, title: str | None = None) -> GradeReport:
     """Grade the ``.grad`` values a student's ``backward()`` left on the graph under
     ``root``: ``.ok``, ``.mismatches`` (backward order), ``.first`` and ``.text``."""
-    return from_micrograd(root, name=name).grade()
+    return from_micrograd(root, name=name, title=title).grade()

@@ -73,16 +73,34 @@ class _Grader:
         order = range(len(self.t.steps) - 1, -1, -1)           # backward order
         wrong = [i for i in order if not _same(self.student[i], self.correct[i])]
         mismatches = [Mismatch(self.names[i], self.student[i], self.correct[i]) for i in wrong]
-        ran = any(s != 0 for s in self.student)      # (no backward at all: nothing to mark)
-        for i in wrong if ran else ():      # drawn beside the right gradient, in its own colour
-            self.nodes[self.t.node_of[i]]["student"] = self.student[i]
         first = self.names[wrong[0]] if wrong else None
+        n = len(self.t.steps)
         if not wrong:
-            text = (f"all {len(self.t.steps)} gradients match: every .grad equals "
-                    f"∂{self.names[-1]}/∂(that value)")
+            text = (f"all {n} gradients match: every .grad equals "
+                    f"{partial(self.names[-1], '(that value)')}")
+            self.t.headline = (f"✓ gt.grade: your engine's .grad matches the chain rule at "
+                               f"all {n} values")
+            return GradeReport(True, mismatches, first, text, n, self.t)
+        found = self._explain(wrong[0])
+        if any(s != 0 for s in self.student):        # (no backward at all: nothing to mark)
+            self._mark(wrong, found)
+            self.t.headline = (f"✗ gt.grade: {len(wrong)} of {n} .grad values differ from "
+                               f"the chain rule (marked ✗); the first, in backward order: "
+                               f"{first}")
         else:
-            text = self._explain(wrong[0]) + self._listing(mismatches)
-        return GradeReport(not wrong, mismatches, first, text, len(self.t.steps), self.t)
+            self.t.headline = f"✗ gt.grade: {found}"
+        return GradeReport(False, mismatches, first, found + self._listing(mismatches), n, self.t)
+
+    def _mark(self, wrong: list[int], found: str) -> None:
+        """Each wrong node carries the student's .grad (drawn beside the right one, in its
+        own colour) and the grade's words for it (the page says them at its step)."""
+        for i in wrong:
+            attrs = self.nodes[self.t.node_of[i]]
+            attrs["student"] = self.student[i]
+            attrs["graded"] = (f"✗ {found}" if i == wrong[0] else
+                               f"✗ your .grad of {self.names[i]} is {num(self.student[i], 4)}, "
+                               f"the chain rule gives {num(self.correct[i], 4)} (the first wrong "
+                               f".grad, in backward order, is {self.names[wrong[0]]}'s)")
 
     # ------------------------------------------------------------ diagnoses
     def _explain(self, i: int) -> str:

@@ -14,11 +14,12 @@ import weakref
 from types import FrameType, FunctionType, ModuleType
 from typing import Any
 
+from ..core.formulas import short_expression, text_precedence
 from ..errors import TraceError
 from ..notation import MINUS, number_text
+from ..ops import PRIMITIVES
 from .walk import Step
 
-_MAX_EXPR = 28          # characters before an expression name refers to a long part as (…)
 _MAX_DEPTH = 6          # attribute/container levels walked below a local variable
 
 # Values named by a watch: value -> [(priority, order, name)], held weakly where possible
@@ -150,50 +151,71 @@ def _codes_of(cls) -> set:
     return codes
 
 
-_SYMBOL = {"add": " + ", "mul": "·", "sub": " − ", "div": "/"}
-_FUNCTION = {"relu": "ReLU", "tanh": "tanh", "exp": "exp", "log": "log", "sigmoid": "σ",
-             "sqrt": "sqrt", "sin": "sin", "cos": "cos"}
+def _last_attribute(path: str) -> str:
+    """``model.layers[0].w[2]`` -> ``w[2]``: a watched path's tail after its last
+    attribute dot (dots inside brackets, such as a dict key's, stay)."""
+    depth, cut = 0, 0
+    for i, ch in enumerate(path):
+        depth += ch in "(["
+        depth -= ch in ")]"
+        if ch == "." and depth == 0 and path[i + 1:i + 2].isidentifier():
+            cut = i + 1
+    return path[cut:]
 
 
-def _expression(step: Step, names: list[str]) -> str:
-    parts = [names[k].rsplit(".", 1)[-1] for k in step.args]    # w[0] of model...w[0]
-    while sum(map(len, parts)) > _MAX_EXPR and any(p != "…" for p in parts):
-        longest = max(range(len(parts)), key=lambda k: len(parts[k]))
-        parts[longest] = "…"
-    return _combine(step, parts)
+def _negated(operand: tuple[str, int]) -> tuple[str, int] | None:
+    """``x`` for an operand reading ``−x`` (a negative number, or micrograd's ``x * -1``),
+    when dropping the minus leaves no loose + or − behind (``−a + b`` is not −(a + b))."""
+    text = operand[0]
+    if not text.startswith(MINUS):
+        return None
+    rest = text[1:]
+    prec = text_precedence(rest)
+    return (rest, prec) if prec > PRIMITIVES["add"].prec else None
 
 
-def _combine(step: Step, parts: list[str]) -> str:
-    op = step.op
-    if op in _SYMBOL:
-        a, b = parts
-        if op != "add":
-            a, b = (f"({x})" if (" " in x or x.startswith(MINUS)) and not x.startswith("(")
-                    else x for x in (a, b))
-        return f"{a}{_SYMBOL[op]}{b}"
-    x = parts[0]
-    if op == "pow":
-        base = f"({x})" if any(c in x for c in " ·/") else x
-        return f"{base}^{number_text(step.exponent)}"
-    if op == "neg":
-        return f"−({x})" if " " in x else f"−{x}"
-    return f"{_FUNCTION[op]}({x})"              # type: ignore[index]
+def _expression(step: Step, ranked: list[tuple[str, int]]) -> tuple[str, int]:
+    """An op over its arguments' names with the numpy path's brackets and elision
+    (``(−2)·1.5``, ``2·(n − 1)``, ``tanh(…)``), and the lecture's own idioms read back:
+    ``n + (−1)`` as ``n − 1``, ``x·(−1)`` as ``−x``."""
+    operands = [ranked[k] for k in step.args]
+    row, params = step.op, None
+    if row == "pow":
+        row, params = "powc", {"p": step.exponent}
+    elif row == "mul" and any(t == MINUS + "1" for t, _ in operands) and len(operands) == 2:
+        row, operands = "neg", [operands[1] if operands[0][0] == MINUS + "1" else operands[0]]
+    elif row == "add" and _negated(operands[1]) is not None:
+        row, operands = "sub", [operands[0], _negated(operands[1])]   # type: ignore[list-item]
+    return short_expression(PRIMITIVES[row], operands, params)
+
+
+def own_name(v) -> str:
+    """The name a Value was given: its ``label``, else the variable a watch saw holding
+    it ("" when neither)."""
+    label = getattr(v, "label", "")
+    if isinstance(label, str) and label.strip():
+        return label.strip()
+    watched = watched_names(v)
+    return sorted(watched, key=lambda t: (-t[0], t[1]))[0][2] if watched else ""
 
 
 def names_for(steps: list[Step]) -> list[str]:
     """One name per step: label, else the watched variable, else an expression (a leaf
     with neither reads as its number)."""
     names: list[str] = []
+    ranked: list[tuple[str, int]] = []        # each step as an operand: (text, precedence)
     for s in steps:
-        label = getattr(s.value, "label", "")
-        if isinstance(label, str) and label.strip():
-            names.append(label.strip())
-            continue
-        watched = watched_names(s.value)
-        if watched:
-            names.append(sorted(watched, key=lambda t: (-t[0], t[1]))[0][2])
+        name = own_name(s.value)
+        if name:
+            labelled = str(getattr(s.value, "label", "") or "").strip() == name
+            short = name if labelled else _last_attribute(name)
         elif s.op is None:
-            names.append(number_text(s.data).replace("-", MINUS))
+            name = short = number_text(s.data).replace("-", MINUS)
         else:
-            names.append(_expression(s, names))
+            expr = _expression(s, ranked)
+            names.append(expr[0])
+            ranked.append(expr)
+            continue
+        names.append(name)
+        ranked.append((short, text_precedence(short)))
     return names

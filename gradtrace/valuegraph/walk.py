@@ -47,6 +47,27 @@ def _check_value(v, where: str) -> None:
                 "Values (data, grad, _prev, _op), e.g. the root Value your code computed")
 
 
+def _kind(obj) -> str:
+    if obj is None:
+        return "None"
+    name = type(obj).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def check_root(root, who: str = "gt.from_micrograd got", reader: str = "it reads") -> None:
+    """Refuse an output that is not a Value, saying what it was: ``cost returned a float,
+    not a Value (grade reads a micrograd-style Value graph: ...)``."""
+    missing = [a for a in ("data", "grad", "_prev", "_op") if not hasattr(root, a)]
+    if not missing:
+        return
+    what = _kind(root)
+    if len(missing) < 4 and not isinstance(root, (int, float, tuple, list, dict)):
+        what += f" without {', '.join(repr(a) for a in missing)}"
+    hint = "; return the output Value itself" if isinstance(root, (tuple, list, dict)) else ""
+    raise TraceError(f"{who} {what}, not a Value ({reader} a micrograd-style Value graph: an "
+                     f"object with data, grad, _prev, _op){hint}")
+
+
 def _data(v, where: str) -> float:
     try:
         x = float(v.data)
@@ -59,7 +80,7 @@ def _data(v, where: str) -> float:
 def topological(root) -> list:
     """Every Value reachable from ``root``, children before parents (iterative: a long
     chain must not hit Python's recursion limit)."""
-    _check_value(root, "the root")
+    check_root(root)
     order: list = []
     state: dict[int, int] = {}          # id -> 1 (open) or 2 (done)
     stack: list[tuple[Any, bool]] = [(root, False)]
