@@ -179,13 +179,14 @@ def _expression(step: Step, ranked: list[tuple[str, int]]) -> tuple[str, int]:
     (``(−2)·1.5``, ``2·(n − 1)``, ``tanh(…)``), and the lecture's own idioms read back:
     ``n + (−1)`` as ``n − 1``, ``x·(−1)`` as ``−x``."""
     operands = [ranked[k] for k in step.args]
-    row, params = step.op, None
+    row, params = str(step.op), None
+    negated = _negated(operands[-1])
     if row == "pow":
         row, params = "powc", {"p": step.exponent}
-    elif row == "mul" and any(t == MINUS + "1" for t, _ in operands) and len(operands) == 2:
+    elif row == "mul" and any(t == MINUS + "1" for t, _ in operands):
         row, operands = "neg", [operands[1] if operands[0][0] == MINUS + "1" else operands[0]]
-    elif row == "add" and _negated(operands[1]) is not None:
-        row, operands = "sub", [operands[0], _negated(operands[1])]   # type: ignore[list-item]
+    elif row == "add" and negated is not None:
+        row, operands = "sub", [operands[0], negated]
     return short_expression(PRIMITIVES[row], operands, params)
 
 
