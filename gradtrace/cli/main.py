@@ -279,7 +279,8 @@ def check(target, sets, inputs_file, pick, wrt, rtol, atol, eps, max_elements, q
     Prints a table of inputs with their largest absolute and relative errors;
     exits 1 if any input is outside the tolerance. TARGET is FILE.py:FUNCTION,
     package.module:FUNCTION or a built-in example; a model file is imported,
-    so its top-level code runs.
+    so its top-level code runs. A TARGET returning a micrograd-style Value is
+    checked through its replay, your engine's .grad on each leaf compared too.
 
     \b
     Examples:
