@@ -130,9 +130,9 @@
     var ol = $("gt-lines");
     ol.textContent = "";
     (s.say || []).forEach(function (t) { var li = words(t); li.className = "gt-say"; ol.appendChild(li); });
-    s.lines.forEach(function (line) { var li = words(line);
-      li.className = /^✗ /.test(line) ? "gt-wrong" :      /* gt.grade's words on a .grad */
-        / complete: |^the lesson.s chain: |^held fixed: |→ .*, (down|up) /.test(line) ? "gt-key" : "";
+    s.lines.forEach(function (line) {
+      var li = words(line);
+      if (/ complete: |^the lesson.s chain: |^held fixed: |→ .*, (down|up) /.test(line)) li.className = "gt-key";
       ol.appendChild(li);
     });
   }

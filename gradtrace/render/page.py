@@ -203,7 +203,7 @@ def caption(trace, out_name: str) -> str:
 def _headline(trace) -> str:
     """A finding stated above the steps (``gt.grade``'s verdict on a student's engine)."""
     text = getattr(trace, "headline", "") if trace is not None else ""
-    return f'<p id="gt-headline">{html.escape(clean(text))}</p>' if text else ""
+    return f'<p id="gt-headline"><b>{html.escape(clean(text))}</b></p>' if text else ""
 
 
 def legend(s: dict, graded: bool = False) -> str:
@@ -244,7 +244,7 @@ def assemble(painter, svg: str, data: dict, marked: list[str],
     js, css = script_and_styles()
     steps = data["steps"]
     colours = (f"--bg:{s['bg']};--fg:{s['fg']};--dim:{s['dim']};--grad:{s['grad']};"
-               f"--value:{s['value']};--hi:{s['highlight']};--wrong:{s['wrong']}")
+               f"--value:{s['value']};--hi:{s['highlight']}")
     title = html.escape(clean(f"gradtrace — {painter.out_name}"))
     head = caption(trace, painter.out_name) if trace is not None else title
     names = "".join(f'<option value="{html.escape(clean(d[0]), quote=True)}">'

@@ -127,8 +127,6 @@ def _backward_steps(trace, painter, texts, movable=frozenset()) -> list[Step]:
                     show=[f"g{v}"], text={f"g{v}": _final_text(painter, v, arrived.get(v))},
                     now=[f"n{v}"], node=v)
         step.say = _said(trace, v, arrived.get(v, []), texts, d)
-        if v == out and nodes[v].get("graded"):
-            step.lines.append(nodes[v]["graded"])
         done = []
         for u, keyed in sorted(pred[v].items()):
             for k in sorted(keyed):
@@ -144,6 +142,8 @@ def _backward_steps(trace, painter, texts, movable=frozenset()) -> list[Step]:
                 if len(arrived[u]) == _n_terms(g, u):
                     done.append(u)
         step.lines += _completions(trace, painter, done, arrived, texts, d, movable)
+        step.say += [nodes[u]["graded"] for u in [v] * (v == out) + done  # gt.grade's words
+                     if nodes[u].get("graded")]            # on a .grad now complete
         step.lines += glosses(g, v, step.lines)
         steps.append(step)
     return steps
@@ -219,8 +219,6 @@ def _completions(trace, painter, done, arrived, texts, d, movable=frozenset()) -
         elif len(terms) > MAX_TERMS:
             lines.append(f"{texts[u]} complete: Σ of {len(terms):,} paths = "
                          f"{value_text(nodes_of(g)[u]['grad'], d)}")
-        if nodes_of(g)[u].get("graded"):        # gt.grade's words for the student's .grad
-            lines.append(nodes_of(g)[u]["graded"])
         if u in movable:
             lines += why_lines(painter, u)
     return lines
