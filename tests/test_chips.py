@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import gradtrace as gt
+from gradtrace.cli.targets import trace_target
 from gradtrace.errors import RenderError
 from gradtrace.render import chips
 from gradtrace.render.dot import dot_text
@@ -20,7 +21,6 @@ from gradtrace.render.gif import frames
 from gradtrace.render.output import svg_text
 from gradtrace.render.page import page, page_data
 from gradtrace.render.story import story
-from gradtrace.cli.targets import trace_target
 
 from .conftest import needs_dot
 from .realistic_models import STEPS, gru_steps, rnn_steps
