@@ -89,10 +89,11 @@ def _chipped_edges(view: View) -> set:
 
 
 def _ranks(n: int, src: list, dst: list) -> list:
-    """The layered layout's ranks, with every value computed from inputs and constants
-    alone (``x[t] @ W`` in the every-op view) moved down next to its first use, as dot
-    places it: otherwise all of a loop's ``x[t] @ W`` would share the first rank and
-    their weight would look used in one place."""
+    """The layered layout's ranks, with every op of inputs and constants alone (``x[t] @ W``
+    in the every-op view) moved down next to its first use, as dot places it: otherwise
+    all of a loop's ``x[t] @ W`` would share the first rank and their weight would look
+    used in one place.  (Only such ops: a whole computation from inputs, one sample of a
+    batch loop, stays where the layered layout puts it.)"""
     layer = layout.layers_of(n, src, dst)
     preds: list[list[int]] = [[] for _ in range(n)]
     succs: list[list[int]] = [[] for _ in range(n)]
@@ -100,11 +101,8 @@ def _ranks(n: int, src: list, dst: list) -> list:
         if u < v:
             preds[v].append(u)
             succs[u].append(v)
-    floating = [not ps for ps in preds]
-    for v in range(n):
-        floating[v] = floating[v] or all(floating[u] for u in preds[v])
     for v in reversed(range(n)):
-        if floating[v] and preds[v] and succs[v]:
+        if preds[v] and succs[v] and all(not preds[u] for u in preds[v]):
             layer[v] = min(layer[w] for w in succs[v]) - 1
     return layer
 
