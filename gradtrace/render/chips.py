@@ -126,7 +126,14 @@ def look(painter, chip: Chip) -> tuple[str, str]:
 
 def hover(painter, chip: Chip) -> str:
     """What the pointer shows on a chip: which box it refers to, and that the gradient
-    is the sum over all uses there."""
+    is the sum over all uses there (the same for every chip of one input: said once)."""
+    said = painter.chip_hovers.get(chip.home)
+    if said is None:
+        said = painter.chip_hovers[chip.home] = _hover(painter, chip)
+    return said
+
+
+def _hover(painter, chip: Chip) -> str:
     name = painter.texts[chip.home]
     where = painter.where(chip.home)
     uses = sum(len(keyed) for keyed in succs_of(painter.graph)[chip.home].values())

@@ -44,6 +44,7 @@ class Painter:
         self.opts = opts
         self.style = opts.palette
         self.shared = shared or {}
+        self.chip_hovers: dict[int, str] = {}     # a shared input's chip tooltip, once
         self.ranked = node_texts(self.graph)
         self.texts = {v: t for v, (t, _) in self.ranked.items()}
         self.out_name = self.texts[trace.output]
