@@ -115,7 +115,7 @@ def test_killing_gradtrace_leaves_no_graphviz_behind(tmp_path):
             for _ in range(150):
                 acc = gt.sigmoid(acc) * w
             return acc
-        gt.trace(f).backward().render("out.svg", layout="dot", timeout=0)
+        gt.trace(f).backward().render("out.svg", layout="dot", timeout=0, share="edges")
     """))
     proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
     children = []
