@@ -253,16 +253,11 @@ def test_fast_layout_for_big_graphs():
     dot = t.to_dot(view="ops", share="edges")      # (x's 300 uses drawn as edges, no chips)
     assert "splines=false" in dot
     shown = sum(1 for u, v in t.graph.edges() if t.graph.nodes[u]["requires_grad"])
-<<<<<<< HEAD
     pinned = re.findall(r'pos="-?[\d.]+,-?[\d.]+!"', dot)
     assert len(pinned) == t.graph.number_of_nodes() + shown   # a box per label
     routed = re.findall(r'-> \w+ \[[^]]*pos="', dot)            # every edge keeps its route
     assert len(routed) == dot.count(" -> ") == t.graph.number_of_edges() + shown
-    nodes, labels = read_fast_svg(svg_text(t, view="ops"))
-=======
-    assert dot.count("pos=") == t.graph.number_of_nodes() + shown   # a box per label
     nodes, labels = read_fast_svg(svg_text(t, view="ops", share="edges"))
->>>>>>> af310c0 (Reference chips for inputs shared across many steps (issue 23, item 5): an input whose uses lie more than two ranks apart (a loop's weight) is drawn once, at its first use, with a small dashed chip beside each later use whose edge carries the usual label; share='chips' (default) | 'edges' (--share); drawing-only (edges keep their home's ids, so the page, what-if and GIF find their lines; a step lighting a chip's edge lights the chip with the home box); a loop's carried state runs straight in dot; a chipped input's array sum is written as its count in its box (the panel lists every term); tests with an 8-step numpy RNN and a hand-written GRU with six shared weights)
     assert len(nodes) == t.graph.number_of_nodes()
     assert len(labels) == shown and all(len(lines) == 2 for _, lines in labels)
     assert all(lines[1].startswith("←") for _, lines in labels)

@@ -194,13 +194,8 @@ class Painter:
         terms = [e.get("contribution") for _, keyed in sorted(succs_of(self.graph)[v].items())
                  for _, e in sorted(keyed.items())]
         terms = [c for c in terms if c is not None]
-<<<<<<< HEAD
-        if len(terms) > MAX_TERMS:   # a weight used in every step: the count, not 2,500 terms
-            return f"{label} = Σ of {len(terms):,} paths = {value_text(a['grad'], d, rows=True)}"
-=======
         if self.counted(v, terms):   # a weight used in every step: the count, not 2,500 terms
-            return f"{label} = Σ of {len(terms):,} paths = {value_text(a['grad'], d)}"
->>>>>>> af310c0 (Reference chips for inputs shared across many steps (issue 23, item 5): an input whose uses lie more than two ranks apart (a loop's weight) is drawn once, at its first use, with a small dashed chip beside each later use whose edge carries the usual label; share='chips' (default) | 'edges' (--share); drawing-only (edges keep their home's ids, so the page, what-if and GIF find their lines; a step lighting a chip's edge lights the chip with the home box); a loop's carried state runs straight in dot; a chipped input's array sum is written as its count in its box (the panel lists every term); tests with an 8-step numpy RNN and a hand-written GRU with six shared weights)
+            return f"{label} = Σ of {len(terms):,} paths = {value_text(a['grad'], d, rows=True)}"
         if len(terms) > 1:
             return f"{label} = {sum_rule_text(a['grad'], terms, d)}"
         return f"{label} = {value_text(a['grad'], d, rows=True)}"

@@ -20,12 +20,7 @@ import numpy as np
 
 from ..core.graph import nodes_of, succs_of
 from ..notation import num, partial
-<<<<<<< HEAD
-from .painter import MAX_TERMS
 from .story import main_line
-=======
-from .story import line_ids
->>>>>>> af310c0 (Reference chips for inputs shared across many steps (issue 23, item 5): an input whose uses lie more than two ranks apart (a loop's weight) is drawn once, at its first use, with a small dashed chip beside each later use whose edge carries the usual label; share='chips' (default) | 'edges' (--share); drawing-only (edges keep their home's ids, so the page, what-if and GIF find their lines; a step lighting a chip's edge lights the chip with the home box); a loop's carried state runs straight in dot; a chipped input's array sum is written as its count in its box (the panel lists every term); tests with an 8-step numpy RNN and a hand-written GRU with six shared weights)
 
 
 def _is_float(x) -> bool:
@@ -53,13 +48,8 @@ def grad_template(painter, v: int) -> list:
     label = partial(painter.out_name, painter.texts[v])
     terms = [(w, k, e["contribution"]) for w, keyed in sorted(succs_of(g)[v].items())
              for k, e in sorted(keyed.items()) if e.get("contribution") is not None]
-<<<<<<< HEAD
-    if len(terms) > MAX_TERMS:
-        return [f"{label} = Σ of {len(terms):,} paths = ", ["g", v, "r"]]
-=======
     if painter.counted(v, [c for _, _, c in terms]):
-        return [f"{label} = Σ of {len(terms):,} paths = ", ["g", v, "t"]]
->>>>>>> af310c0 (Reference chips for inputs shared across many steps (issue 23, item 5): an input whose uses lie more than two ranks apart (a loop's weight) is drawn once, at its first use, with a small dashed chip beside each later use whose edge carries the usual label; share='chips' (default) | 'edges' (--share); drawing-only (edges keep their home's ids, so the page, what-if and GIF find their lines; a step lighting a chip's edge lights the chip with the home box); a loop's carried state runs straight in dot; a chipped input's array sum is written as its count in its box (the panel lists every term); tests with an 8-step numpy RNN and a hand-written GRU with six shared weights)
+        return [f"{label} = Σ of {len(terms):,} paths = ", ["g", v, "r"]]
     if len(terms) <= 1:
         return [f"{label} = ", ["g", v, "r"]]
     out: list = [f"{label} = "]
