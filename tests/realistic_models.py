@@ -156,5 +156,38 @@ def gelu_tanh(x=np.linspace(-2, 2, 5)):
     return np.sum(0.5 * x * (1.0 + np.tanh(inner)))
 
 
+# ------------------------------------------------------------------ weight sharing over many steps
+STEPS = 8
+xs = _r(STEPS, 2, scale=1.0)           # the data: a constant the loops read, xs[t]
+_SEQ = dict(Wxh=_r(2, H), Whh=_r(H, H), bh=np.zeros(H), Why=_r(H, 2), by=np.zeros(2))
+
+
+def rnn_steps(Wxh=_SEQ["Wxh"], Whh=_SEQ["Whh"], bh=_SEQ["bh"], Why=_SEQ["Why"], by=_SEQ["by"]):
+    """A vanilla RNN unrolled over 8 steps with a loss at every step: all five weights
+    are used by every step."""
+    h = np.zeros(H)
+    loss = 0.0
+    for t in range(STEPS):
+        h = np.tanh(xs[t] @ Wxh + h @ Whh + bh)
+        y = h @ Why + by
+        loss = loss + np.sum((y - xs[(t + 1) % STEPS]) ** 2)
+    return loss
+
+
+_GRU6 = {name: _r(2 if name[0] == "W" else H, H) for name in ("Wz", "Uz", "Wr", "Ur", "Wh", "Uh")}
+
+
+def gru_steps(Wz=_GRU6["Wz"], Uz=_GRU6["Uz"], Wr=_GRU6["Wr"], Ur=_GRU6["Ur"], Wh=_GRU6["Wh"],
+              Uh=_GRU6["Uh"]):
+    """A GRU written by hand, unrolled over 8 steps: six weights shared by every step."""
+    h = np.zeros(H)
+    for t in range(STEPS):
+        z = sigmoid(xs[t] @ Wz + h @ Uz)
+        r = sigmoid(xs[t] @ Wr + h @ Ur)
+        cand = np.tanh(xs[t] @ Wh + (r * h) @ Uh)
+        h = (1.0 - z) * h + z * cand
+    return np.sum(h)
+
+
 NUMPY_MODELS = [rnn_by_hand, lstm_by_hand, gru_by_hand, attention_by_hand, one_hot_readout,
                 comprehension, micrograd_mlp, object_net, gelu_tanh]

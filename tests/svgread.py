@@ -70,3 +70,25 @@ def overlapping(boxes) -> list:
 # 1.5 units apart along every edge line, all in the SVG's own units; returns the labels
 # a node box covers or an edge line runs through.
 LABEL_COLLISIONS_JS = (Path(__file__).parent / "label_geometry.js").read_text(encoding="utf-8")
+EDGE_GEOMETRY_JS = (Path(__file__).parent / "edge_geometry.js").read_text(encoding="utf-8")
+
+
+def rows_passed(svg_text: str) -> dict:
+    """Graphviz's SVG: {edge title: how many rows of boxes lie strictly between its two
+    ends} (a row: the boxes whose centres share one y, a rank of a top-to-bottom drawing)."""
+    root = ET.fromstring(svg_text)
+    centre = {}
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") == "node":
+            shape = next(e for e in g.iter() if e.tag in (f"{SVG}path", f"{SVG}polygon"))
+            ys = [float(y) for y in re.findall(r"-?[\d.]+", shape.get("d") or
+                                               shape.get("points"))[1::2]]
+            centre[g.find(f"{SVG}title").text] = round((min(ys) + max(ys)) / 2)
+    row = {y: i for i, y in enumerate(sorted(set(centre.values())))}
+    out = {}
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") == "edge":
+            title = g.find(f"{SVG}title").text
+            u, v = title.split("->")
+            out[title] = abs(row[centre[u]] - row[centre[v]]) - 1
+    return out

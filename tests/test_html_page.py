@@ -113,7 +113,8 @@ def test_marked_lines_are_the_ones_the_steps_name(target):
         if "grad" in a and a["kind"] != "const":
             assert f"g{v}" in p["marked"]
     for s in p["data"]["steps"]:
-        assert all(re.fullmatch(r"[nevglc][\d_]+", i) for i in s["show"] + s["now"] + s["also"])
+        assert all(re.fullmatch(r"[nevglc][\d_]+", i) for i in s["show"] + s["now"])
+        assert all(re.fullmatch(r"[nevglcr][\d_]+", i) for i in s["also"])    # r: a chip
 
 
 @needs_dot

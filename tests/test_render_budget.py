@@ -53,12 +53,14 @@ def test_weight_sharing_renders_fast_with_every_label(fn, view, tmp_path):
     svg = (tmp_path / "d.svg").read_text(encoding="utf-8")
     g = for_view(t, view).graph                       # the graph as drawn
     shown = sum(1 for u, _ in g.edges() if g.nodes[u]["requires_grad"])
+    boxes = len(t.drawing(view=view).view.nodes)      # its nodes and the chips of shared inputs
     if 'class="gradtrace fast"' in svg:
         nodes, labels = read_fast_svg(svg)
     else:                                             # few enough boxes for dot
         nodes, edges = read_svg(svg)
         labels = [lines for texts in edges.values() for lines in texts if lines]
-    assert len(nodes) == g.number_of_nodes() and len(labels) == shown
+    assert len(nodes) == boxes and len(labels) == shown
+    assert boxes > g.number_of_nodes() or fn is shared_constant and view == "lesson"
 
 
 def test_long_fan_out_sums_are_counted_not_listed():
@@ -78,7 +80,7 @@ def test_memory_cap_gives_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("GRADTRACE_GRAPHVIZ_MEMORY_MB", "16")
     t = gt.trace(rnn40).backward()
     with pytest.raises(gt.RenderError, match="memory") as info:
-        t.render(tmp_path / "capped.svg", layout="dot", timeout=60)
+        t.render(tmp_path / "capped.svg", layout="dot", timeout=60, share="edges")
     assert "16 MiB" in str(info.value) and not (tmp_path / "capped.svg").exists()
 
 
@@ -113,7 +115,7 @@ def test_killing_gradtrace_leaves_no_graphviz_behind(tmp_path):
             for _ in range(150):
                 acc = gt.sigmoid(acc) * w
             return acc
-        gt.trace(f).backward().render("out.svg", layout="dot", timeout=0)
+        gt.trace(f).backward().render("out.svg", layout="dot", timeout=0, share="edges")
     """))
     proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
     children = []

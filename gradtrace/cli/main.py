@@ -15,6 +15,7 @@ import click
 
 from .. import __version__
 from ..notation import ATOL, DIGITS, EPS, MAX_PATHS, RTOL, magnitude, num
+from ..render import options as render_options
 from ..render.options import DIGITS_RANGE, FORMAT_NAMES, LAYOUTS, RANKDIRS, STYLE_NAMES, VIEWS
 from .report import reported
 
@@ -104,6 +105,9 @@ def list_ops():
 @click.option("--view", type=click.Choice(VIEWS), default="lesson", show_default=True,
               help="lesson: one box per value your code names, unnamed steps folded into "
                    "the edges; ops: one box per operation.")
+@click.option("--share", type=click.Choice(render_options.SHARES),
+              default=render_options.Options.share, show_default=True,
+              help=render_options.SHARE_HELP)
 @input_options
 @pick_option
 @click.option("--wrt", multiple=True, metavar="NAME", callback=listed,
@@ -143,9 +147,9 @@ def list_ops():
               help="Inputs the update step holds fixed as data, besides x, y, targets, "
                    "labels ... Repeatable, or comma-separated; .html only.")
 @quiet_option
-def render(target, output, fmt, style, view, sets, inputs_file, pick, wrt, highlight, collapse,
-           collapse_all, depth, rankdir, layout, digits, no_values, no_grads, no_locals, timeout,
-           lr, no_whatif, params, data_names, quiet):
+def render(target, output, fmt, style, view, share, sets, inputs_file, pick, wrt, highlight,
+           collapse, collapse_all, depth, rankdir, layout, digits, no_values, no_grads,
+           no_locals, timeout, lr, no_whatif, params, data_names, quiet):
     """Draw TARGET's graph with local derivatives, gradients and fan-out sums.
 
     TARGET is FILE.py:FUNCTION, package.module:FUNCTION or a built-in example
@@ -171,9 +175,9 @@ def render(target, output, fmt, style, view, sets, inputs_file, pick, wrt, highl
         t, short = load_trace(target, sets, inputs_file, wrt, pick)
     if out is None and not to_stdout:
         out = cwd / f"{short}.{fmt or 'svg'}"
-    options = dict(style=style, view=view, values=not no_values, grads=not no_grads,
-                   locals=not no_locals, digits=digits, rankdir=rankdir, layout=layout,
-                   highlight=highlight,
+    options = dict(style=style, view=view, share=share, values=not no_values,
+                   grads=not no_grads, locals=not no_locals, digits=digits, rankdir=rankdir,
+                   layout=layout, highlight=highlight,
                    collapse=True if collapse_all else (list(collapse) or None), depth=depth)
     if lr is not None:
         options["lr"] = lr

@@ -8,13 +8,16 @@ same trace gives byte-identical DOT on every run and machine.
 from __future__ import annotations
 
 from ..core.graph import nodes_of
+from . import chips
 from . import fast as fast_draw
 from .drawing import Drawing, make_drawing
 from .labels import esc
 from .legend import legend_dot
 from .lesson import LessonTrace
+from .view import box_id
 
 MAX_ORDERED_FAN_OUT = 3     # the lesson view pins argument order up to this many uses of a value
+SPINE_WEIGHT = 10           # how much straighter dot keeps a loop's h₁ → h₂ than other edges
 
 
 def to_dot(trace, frame=None, **options) -> str:
@@ -46,24 +49,28 @@ def dot_text(drawing: Drawing, frame=None, dpi: int | None = None) -> str:
         f'  edge [fontname="{s["font"]}", fontsize=10, fontcolor="{s["fg"]}", '
         f'color="{s["edge"]}", arrowsize=0.7];',
     ]
-    node_lines = {}
+    node_lines: dict = {}
     for v in view.nodes:
         if isinstance(v, str):
             scope, members = view.groups[v]
             node_lines[v] = f"  {v} [{painter.group_attrs(v, scope, members)}];"
+        elif isinstance(v, chips.Chip):
+            node_lines[v] = f"  {v.id} [{chips.dot_attrs(painter, v, frame)}];"
         else:
             node_lines[v] = f"  n{v} [{painter.node_attrs(v, frame)}];"
     if drawing.options.clusters:
         lines.extend(_clustered(drawing.trace.graph, view, node_lines, painter))
     else:
         lines.extend(node_lines[v] for v in view.nodes)
+    spine = _spine(drawing.trace.graph, view)
     for u, v, k, e in view.edges:
-        su = u if isinstance(u, str) else f"n{u}"
-        sv = v if isinstance(v, str) else f"n{v}"
-        attrs = painter.edge_attrs(u, v, e, k, frame) if e is not None \
+        su, sv = box_id(u), box_id(v)
+        attrs = painter.edge_attrs(chips.home(u), v, e, k, frame) if e is not None \
             else f'color="{s["edge"]}"'
         if u in stagger:
             attrs += f", minlen={stagger[u]}"
+        if (u, v) in spine:
+            attrs += f", weight={SPINE_WEIGHT}"
         lines.append(f"  {su} -> {sv} [{attrs}];")
     if drawing.options.legend:
         lines.append(legend_dot(painter))
@@ -78,7 +85,7 @@ def _ordered(painter, view) -> bool:
     the ordered edges through each other's labels).  Collapsed calls have no argument
     order to keep, and a value shared by many steps (a loop's weight) is better placed
     freely: pinned orders would run its edges through the steps' labels."""
-    if not isinstance(painter.trace, LessonTrace) or view.groups:
+    if not isinstance(painter.trace, LessonTrace) or view.groups or view.shared:
         return False
     uses: dict = {}
     for u, v, _, _ in view.edges:
@@ -86,11 +93,23 @@ def _ordered(painter, view) -> bool:
     return max((len(vs) for vs in uses.values()), default=0) <= MAX_ORDERED_FAN_OUT
 
 
+def _spine(graph, view) -> set:
+    """In a drawing with chips (a loop unrolled), the edges from one binding of a variable
+    to the next (h₁ → h₂, loss₁ → loss₂): dot keeps them straight, so the steps stack
+    instead of drifting sideways one step after another."""
+    if not view.shared:
+        return set()
+    nodes = nodes_of(graph)
+    return {(u, v) for u, v, _, _ in view.edges if isinstance(u, int) and isinstance(v, int)
+            and nodes[u].get("var") is not None and nodes[u].get("var") == nodes[v].get("var")}
+
+
 def _staggered_leaves(view, levels: int = 3) -> dict:
     """Edge lengths 1, 2, 3, 1 ... for the inputs and constants in id order, so a wide
-    first rank folds into a few (what Graphviz's ``unflatten -l 3`` does)."""
+    first rank folds into a few (what Graphviz's ``unflatten -l 3`` does); a chip stays
+    next to its use."""
     fed = {v for _, v, _, _ in view.edges}
-    leaves = [v for v in view.nodes if v not in fed]
+    leaves = [v for v in view.nodes if v not in fed and not isinstance(v, chips.Chip)]
     return {v: 1 + i % levels for i, v in enumerate(leaves)}
 
 
@@ -99,9 +118,10 @@ def _clustered(graph, view, node_lines, painter) -> list[str]:
     s = painter.style
     tree: dict[tuple, list] = {(): []}
     for v in view.nodes:
-        scope = () if isinstance(v, str) else nodes_of(graph)[v]["scope"]
         if isinstance(v, str):
             scope = view.groups[v][0][:-1]
+        else:       # a chip sits in its use's cluster
+            scope = nodes_of(graph)[v.use if isinstance(v, chips.Chip) else v]["scope"]
         for i in range(1, len(scope) + 1):
             if scope[:i] not in tree:
                 tree[scope[:i]] = []

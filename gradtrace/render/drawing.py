@@ -12,8 +12,8 @@ from __future__ import annotations
 from functools import cached_property
 
 from ..record import gcpause
+from . import chips, layout
 from . import fast as fast_draw
-from . import layout
 from .lesson import for_view
 from .options import Options, make_options
 from .painter import Painter
@@ -35,7 +35,8 @@ class Drawing:
 
     Fields: ``trace`` (as the view draws it: folded to named values in the lesson
     view; ``recorded`` is the trace as recorded); ``options`` (checked ``Options``);
-    ``view`` (``View``: the boxes and edges drawn, collapsed calls as one box each);
+    ``view`` (``View``: the boxes and edges drawn, collapsed calls as one box each, a
+    reference chip beside each later use of an input shared across many steps);
     ``layout`` ("dot": Graphviz lays it out, "fast": gradtrace's layered layout, for big
     graphs or ones dot would stall on); ``painter`` (texts, colours, label rows);
     ``texts`` (each node's display name); ``legend()`` (what the colours say);
@@ -49,8 +50,9 @@ class Drawing:
         self.trace = trace = for_view(trace, options.view)
         self.options = options
         with gcpause.paused():          # many small objects, none of them cyclic garbage
-            self.view: View = build_view(trace.graph, options.collapse, options.depth)
-            self.painter = Painter(trace, options)
+            view = build_view(trace.graph, options.collapse, options.depth)
+            self.view: View = chips.share(view) if options.share == "chips" else view
+            self.painter = Painter(trace, options, self.view.shared)
         self.layout = "fast" if options.layout == "fast" or (options.layout == "auto" and (
             len(self.view.nodes) > options.fast_threshold or dot_would_stall(self.view))) \
             else "dot"
@@ -97,19 +99,21 @@ class Drawing:
 
     # ------------------------------------------------------------ reading it back
     def boxes(self) -> dict:
-        """What each box says: view id (node id, or 'g<k>' for a collapsed call) -> its
-        lines of text."""
+        """What each box says: view id (node id, 'g<k>' for a collapsed call, a
+        ``chips.Chip``) -> its lines of text."""
         out = {}
         for v in self.view.nodes:
             rows = (self.painter.group_rows(*self.view.groups[v]) if isinstance(v, str)
+                    else chips.rows(self.painter, v) if isinstance(v, chips.Chip)
                     else self.painter.node_rows(v))
             out[v] = [" ".join(t for t, _, _, _ in row) for row in rows]
         return out
 
     def edges(self) -> dict:
         """What each edge says: (source, target, argument slot) -> its label lines (none
-        for an edge into or out of a collapsed call)."""
-        return {(u, v, k): [t for t, _ in self.painter.edge_look(u, v, e)[0]]
+        for an edge into or out of a collapsed call); a chip's edge says what its home's
+        would."""
+        return {(u, v, k): [t for t, _ in self.painter.edge_look(chips.home(u), v, e)[0]]
                 if e is not None else [] for u, v, k, e in self.view.edges}
 
     def legend(self) -> list[tuple[str, str]]:

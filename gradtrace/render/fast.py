@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.graph import nodes_of
-from . import layout
+from . import chips, layout
 from .labels import clean, esc
 from .legend import legend_rows, swatch_look
 from .route import Router, Trunks
+from .view import box_id
 
 CHAR_W = {10: 6.0, 11: 6.6, 12: 7.2}     # average glyph advance per font size (points)
 LINE_H = 13.0
@@ -43,12 +44,16 @@ class Scene:
         """Rows of (text, colour, size or None, bold) pieces for node ``v``."""
         if isinstance(v, str):
             return self.painter.group_rows(*self.view.groups[v])
+        if isinstance(v, chips.Chip):
+            return chips.rows(self.painter, v)
         return self.painter.node_rows(v)
 
     def look(self, v) -> tuple:
         s = self.style
         if isinstance(v, str):
             return s["cluster"], s["border"], 1
+        if isinstance(v, chips.Chip):
+            return (*chips.look(self.painter, v), 1)
         a = nodes_of(self.graph)[v]
         fill, border, per = self.painter.look(v, a)
         return (s["const"], s["dim"], per) if a["kind"] == "const" else (fill, border, per)
@@ -58,7 +63,7 @@ class Scene:
         u, v, _, e = self.edges[i]
         if e is None:
             return [], self.style["edge"], 1.0
-        return self.painter.edge_look(u, v, e)
+        return self.painter.edge_look(chips.home(u), v, e)
 
 
 def text_width(row) -> float:
@@ -200,7 +205,7 @@ def _svg_edges(sc: Scene, classes: _ClassTables):
         texts = "".join(f'<text x="{lx:.1f}" y="{top + LINE_H * j:.1f}" '
                         f'class="{fill[c]}">{_x(t)}</text>' for j, (t, c) in enumerate(lines))
         eu, ev, ek, _ = sc.edges[i]
-        edge_id = f' id="e{eu}_{ev}_{ek}"' if ids else ""
+        edge_id = f' id="e{chips.home(eu)}_{ev}_{ek}"' if ids else ""
         yield (f'{edge}<g class="l" data-edge="{i}"{edge_id}><rect x="{lx - lw / 2:.1f}" '
                f'y="{ly - lh / 2:.1f}" width="{lw:.1f}" height="{lh:.1f}"/>{texts}</g>\n')
 
@@ -222,15 +227,16 @@ def _svg_nodes(sc: Scene, classes: _ClassTables):
         x, y, bw, bh = X[i], Y[i], W[i], H[i]
         f, b, per = sc.look(v)
         rows = sc.rows(v)
-        nid = v if isinstance(v, str) else f"n{v}"
-        thick = " p" if per > 1 else ""
+        nid = box_id(v)
+        thick = " p" if per > 1 else " d" if isinstance(v, chips.Chip) else ""
         top = y - bh / 2 + PAD + 10.5
         texts = "".join(
             f'<text x="{x:.1f}" y="{top + LINE_H * k:.1f}">' + "".join(
                 f'<tspan class="{fill[c]}{_cls(size, bold)}">{_x(t)} </tspan>'
                 for t, c, size, bold in row) + "</text>"
             for k, row in enumerate(rows))
-        title = rows[0][0][0] if isinstance(v, str) else sc.painter.hover(v)
+        title = rows[0][0][0] if isinstance(v, str) else \
+            chips.hover(sc.painter, v) if isinstance(v, chips.Chip) else sc.painter.hover(v)
         yield (f'<g class="n" id="{nid}"><title>{_x(title)}</title>'
                f'<rect x="{x - bw / 2:.1f}" y="{y - bh / 2:.1f}" width="{bw:.1f}" '
                f'height="{bh:.1f}" rx="4" class="{box[(f, b)]}{thick}"/>{texts}</g>\n')
@@ -241,7 +247,8 @@ def _svg_styles(s: dict, classes: _ClassTables) -> str:
     fill, stroke, box = classes.fill, classes.stroke, classes.box
     css = [f".e{{fill:none}}.l text{{font-size:10px;text-anchor:middle}}"
            f".l rect{{fill:{s['bg']};fill-opacity:.85}}.n text{{text-anchor:middle}}"
-           f".t{{font-weight:bold}}.m{{font-size:10px}}.p{{stroke-width:2.5}}"]
+           f".t{{font-weight:bold}}.m{{font-size:10px}}.p{{stroke-width:2.5}}"
+           f".d{{stroke-dasharray:4 2}}"]
     css += [f".{k}{{fill:{c}}}" for c, k in sorted(fill.items())]
     css += [f".{k}{{stroke:{c};marker-end:url(#a{k})}}" for c, k in sorted(stroke.items())]
     css += [f".{k}{{fill:{f};stroke:{b}}}" for (f, b), k in sorted(box.items())]
@@ -306,15 +313,14 @@ def dot_text(sc: Scene, dpi: int | None = None) -> str:
         fill, border, per = sc.look(v)
         label = "<BR/>".join(" ".join(f'<FONT COLOR="{c}"{_point(size)}>{_b(esc(t), bold)}</FONT>'
                                       for t, c, size, bold in row) for row in sc.rows(v))
-        nid = v if isinstance(v, str) else f"n{v}"
-        out.append(f'  {nid} [{pos(i)}, label=<{label}>, fillcolor="{fill}", '
-                   f'color="{border}", peripheries={per}];')
+        dashed = ', style="rounded,dashed,filled"' if isinstance(v, chips.Chip) else ""
+        out.append(f'  {box_id(v)} [{pos(i)}, label=<{label}>, fillcolor="{fill}", '
+                   f'color="{border}", peripheries={per}{dashed}];')
     router = Router(p, sc.src, sc.dst)
     trunks = Trunks(router)
     for i, (u, v, _, _) in enumerate(sc.edges):
         lines, color, width = sc.edge(i)
-        su = u if isinstance(u, str) else f"n{u}"
-        sv = v if isinstance(v, str) else f"n{v}"
+        su, sv = box_id(u), box_id(v)
         pen = f", penwidth={width:.2f}" if width != 1.0 else ""
         first = trunks.first(i, (color, width))
         if lines:

@@ -14,6 +14,7 @@ import io
 from pathlib import Path
 
 from ..errors import RenderError
+from . import chips
 from .dot import dot_text
 from .drawing import Drawing
 from .output import DEFAULT_TIMEOUT, graphviz_program, run_graphviz, write_atomic
@@ -84,7 +85,9 @@ def write_gif(drawing: Drawing, path, timeout: float | None = None) -> Path:
     graphviz_program("dot", "writing GIF", "write .html, the step-through page")
     trace, painter = drawing.trace, drawing.painter
     images = []
-    for frame in frames(trace, painter, story(trace, painter)):
+    steps = story(trace, painter)
+    chips.light(steps, drawing.view)          # a chip lights with the edge it sends
+    for frame in frames(trace, painter, steps):
         png = run_graphviz(dot_text(drawing, frame, dpi=DPI), "png",
                            DEFAULT_TIMEOUT if timeout is None else timeout, purpose="gif")
         images.append(Image.open(io.BytesIO(png)).convert("RGB"))

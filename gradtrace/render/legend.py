@@ -42,6 +42,9 @@ def legend_rows(painter) -> list[tuple[str, str, Swatch]]:
     if any(e.get("local") is None for e in edges):
         rows.append(("(VJP): an array op, its chain rule a vector-Jacobian product", s["dim"],
                      None))
+    if painter.shared:
+        rows.append(("dashed box: an input used by many steps, drawn once where first used; "
+                     "its gradient there sums every use", s["fg"], None))
     if getattr(painter.trace, "base", None) is not None:
         rows.append(("unnamed steps are folded into the edges (view='ops' shows them)",
                      s["dim"], None))

@@ -14,6 +14,11 @@ from .palette import PALETTES, STYLES, heat_palette
 STYLE_NAMES = tuple(sorted(STYLES))
 RANKDIRS = ("auto", "LR", "TB", "RL", "BT")
 LAYOUTS = ("auto", "dot", "fast")
+# how an input used across many steps is drawn (render/chips.py): once, with a reference
+# chip beside each later use, or with an edge to every use
+SHARES = ("chips", "edges")
+SHARE_HELP = ("chips: an input used across many steps (a loop's weight) is drawn once, with a "
+              "small dashed chip beside each later use; edges: an edge to every use.")
 DIGITS_RANGE = (1, 17)
 # output formats by file suffix (what ``format=`` and ``--format`` accept are the values)
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
@@ -44,6 +49,7 @@ class Options:
     view: str = "lesson"            # lesson: one box per named value; ops: one per operation
     legend: bool = False            # say what fills, colours, ←, ‖·‖ and VJP mean
     whatif: bool | None = None      # the page's live what-if (None: on; False leaves it out)
+    share: str = "chips"            # chips | edges: how an input shared by many steps is drawn
 
     def __post_init__(self):
         self._check_types()
@@ -57,6 +63,8 @@ class Options:
         if self.view not in VIEWS:
             raise RenderError(f"unknown view '{self.view}'; choose lesson (one box per value "
                               "your code names) or ops (one box per operation)")
+        if self.share not in SHARES:
+            raise RenderError(f"unknown share '{self.share}'; {SHARE_HELP}")
         if self.whatif is not None and not isinstance(self.whatif, bool):
             raise RenderError(f"whatif must be True or False, not {self.whatif!r}")
         if self.rankdir is None:
@@ -70,7 +78,7 @@ class Options:
 
     def _check_types(self) -> None:
         """Options of the wrong type are named here, not met as a TypeError deep inside."""
-        for name in ("style", "layout"):
+        for name in ("style", "layout", "share"):
             if not isinstance(getattr(self, name), str):
                 raise RenderError(f"{name} must be a string, not {getattr(self, name)!r}")
         if self.rankdir is not None and not isinstance(self.rankdir, str):

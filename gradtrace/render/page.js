@@ -87,7 +87,7 @@
     if (cur < 0 || full) { for (var id in lines) ids.push(id); full = false; }
     else for (var i = from + 1; i <= to; i++) ids = ids.concat(touched[i]);
     /* reads first (geometry of this step, boxes of lines about to grow), then writes */
-    steps[n].now.concat(steps[n].also).forEach(function (nid) { if (nid[0] === "n") measureNode(nid); });
+    steps[n].now.concat(steps[n].also).forEach(function (nid) { if (nid[0] != "e") measureNode(nid); });
     ids.forEach(function (lid) {
       if (longer[lid] && !(lid in fits) && textAt(lid, n).length > origLen[lid]) prepareFit(lid);
     });
@@ -317,8 +317,8 @@
   var pressed = null;
   view.addEventListener("pointerdown", function (e) {
     halt();
-    var g = e.target.closest ? e.target.closest("g[id^='n']") : null;
-    pressed = g && /^n\d+$/.test(g.id) ? [g.id.slice(1), e.clientX, e.clientY] : null;
+    var g = e.target.closest ? e.target.closest("g[id^='n'],g[id^='r']") : null;
+    pressed = g && /^(n\d+|r\d+_\d+)$/.test(g.id) ? [parseInt(g.id.slice(1)), e.clientX, e.clientY] : null;
     drag = { x: e.clientX, y: e.clientY, box: box.slice(), s: scale() };
     svg.style.willChange = "transform";  /* a drag moves a ready layer, no repaint */
     view.setPointerCapture(e.pointerId);

@@ -23,6 +23,7 @@ from ..calculus.params import split
 from ..core.graph import nodes_of
 from ..errors import RenderError
 from ..notation import num
+from . import chips
 from . import whatif as what_if
 from .drawing import Drawing, make_drawing
 from .labels import clean
@@ -63,7 +64,7 @@ def _page(drawing: Drawing, lr: float, timeout: float | None, params=None,
         raise RenderError(f"the graph has {len(view.nodes):,} boxes to draw, too many for a "
                           f"step-through page (at most {MAX_NODES:,}); fold calls with "
                           "--collapse-all or --depth 1, or render .svg instead")
-    steps = _steps_data(drawing.trace, painter, lr, params, data)
+    steps = _steps_data(drawing.trace, painter, lr, params, data, view)
     drawn = svg_of(drawing, timeout)
     svg, marked = mark(drawn, painter, view, set(steps["steps"][0]["show"]))
     extra = ("", "")
@@ -74,8 +75,10 @@ def _page(drawing: Drawing, lr: float, timeout: float | None, params=None,
     return assemble(painter, svg, steps, marked, extra, drawing.recorded), drawn
 
 
-def _steps_data(trace, painter, lr: float, params=None, data=None) -> dict:
+def _steps_data(trace, painter, lr: float, params=None, data=None, view=None) -> dict:
     told = story(trace, painter, lr=lr, params=params, data=data)
+    if view is not None:
+        chips.light(told, view)
     return {"output": painter.out_name, "lr": lr, "steps": [st.to_data() for st in told],
             "nodes": node_info(trace, painter)}
 
@@ -105,7 +108,7 @@ def node_info(trace, painter) -> dict:
 def steps_data(trace, lr: float = DEFAULT_LR, params=None, data=None, **options) -> dict:
     """What the page's script plays, without drawing (the gallery check compares it)."""
     drawing = make_drawing(trace, "html", **options)
-    return _steps_data(drawing.trace, drawing.painter, lr, params, data)
+    return _steps_data(drawing.trace, drawing.painter, lr, params, data, drawing.view)
 
 
 def page_data(path) -> dict:
@@ -127,7 +130,7 @@ def mark(svg: str, painter, view, shown: set | None = None) -> tuple[str, list[s
     groups = {el.get("id"): el for el in root.iter() if el.get("id")}
     wanted: list[tuple[str, str, str]] = []          # (group id, line id, text)
     for v in view.nodes:
-        if isinstance(v, str):
+        if not isinstance(v, int):      # a collapsed call, a chip: no lines to step
             continue
         for line_id, row in painter.node_lines(v):
             if line_id is not None:
@@ -135,6 +138,7 @@ def mark(svg: str, painter, view, shown: set | None = None) -> tuple[str, list[s
     for u, v, k, e in view.edges:
         if e is None:
             continue
+        u = chips.home(u)       # a chip's edge keeps its home's id
         lines = painter.edge_look(u, v, e)[0]
         for kind, (text, _) in zip("lc", lines):
             wanted.append((f"e{u}_{v}_{k}", f"{kind}{u}_{v}_{k}", text))
@@ -206,8 +210,10 @@ def _headline(trace) -> str:
     return f'<p id="gt-headline"><b>{html.escape(clean(text))}</b></p>' if text else ""
 
 
-def legend(s: dict, graded: bool = False) -> str:
-    """What the page's fills, colours, outlines and marks mean (never colour alone)."""
+def legend(s: dict, graded: bool = False, chips: bool = False) -> str:
+    """What the page's fills, colours, outlines and marks mean (never colour alone);
+    ``graded``: a student's wrong .grad values are marked; ``chips``: the drawing has
+    reference chips of shared inputs."""
     def sw(fill, text="", colour=None, style="solid"):
         col = f"color:{colour};" if colour else ""
         return (f'<span class="sw" style="background:{fill};{col}border-style:{style}">'
@@ -232,6 +238,10 @@ def legend(s: dict, graded: bool = False) -> str:
     if graded:
         rows.append((sw(s["bg"], "✗", s["wrong"]), "your .grad where it differs from the chain "
                      "rule (gt.grade); the step that completes that gradient says why"))
+    if chips:
+        rows.append((sw(s["param"], "w", None, "dashed"),
+                     "a chip: an input used by many steps, drawn once where first used; "
+                     "it lights with its box, whose gradient sums every use"))
     items = "".join(f"<li>{a}<span>{b}</span></li>" for a, b in rows)
     return (f'<details id="gt-legend" open><summary>Legend</summary><ul>{items}</ul>'
             "</details>")
@@ -263,7 +273,7 @@ def assemble(painter, svg: str, data: dict, marked: list[str],
 <aside id="gt-panel"><p id="gt-caption">{head}</p>{_headline(trace)}
 <div aria-live="polite"><h1 id="gt-title"></h1><ol id="gt-lines"></ol>
 <p id="gt-off"></p></div><div id="gt-node" hidden></div>
-{extra[0]}<p id="gt-help">{HELP}</p>{legend(s, _graded(painter))}</aside>
+{extra[0]}<p id="gt-help">{HELP}</p>{legend(s, _graded(painter), bool(painter.shared))}</aside>
 </main>
 <nav id="gt-bar">
 <button id="gt-prev" type="button" aria-label="previous step">◀ Prev</button>

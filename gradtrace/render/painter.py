@@ -22,6 +22,7 @@ from ..notation import (
     value_text,
 )
 from ..ops import PRIMITIVES
+from .chips import home_note
 from .labels import esc
 from .lesson import WhyLines
 from .options import Options
@@ -34,13 +35,16 @@ MAX_TERMS = 8          # a fan-out sum with more terms is shown as its count (ex
 class Painter:
     """Turns graph attributes into label rows and DOT attributes for one set of options:
     ``trace`` and its ``graph``, the checked ``opts``, the palette ``style``, and
-    ``texts`` (each node's display name; ``ranked`` keeps its precedence too)."""
+    ``texts`` (each node's display name; ``ranked`` keeps its precedence too) and
+    ``shared`` (each input drawn once with reference chips -> its chips)."""
 
-    def __init__(self, trace, opts: Options):
+    def __init__(self, trace, opts: Options, shared: dict | None = None):
         self.trace = trace
         self.graph = trace.graph
         self.opts = opts
         self.style = opts.palette
+        self.shared = shared or {}
+        self.chip_hovers: dict[int, str] = {}     # a shared input's chip tooltip, once
         self.ranked = node_texts(self.graph)
         self.texts = {v: t for v, (t, _) in self.ranked.items()}
         self.out_name = self.texts[trace.output]
@@ -152,8 +156,8 @@ class Painter:
     def hover(self, v: int) -> str:
         """What the pointer shows on a box: the whole name and source line, and once
         backward has run the lesson's product for its gradient (the why line)."""
-        why = self.why(v)
-        return f"{self.where(v)}\n{why}" if why else self.where(v)
+        lines = [self.where(v), self.why(v), home_note(self, v)]
+        return "\n".join(line for line in lines if line)
 
     def why(self, v: int) -> str:
         if not self.has_grads:
@@ -190,11 +194,18 @@ class Painter:
         terms = [e.get("contribution") for _, keyed in sorted(succs_of(self.graph)[v].items())
                  for _, e in sorted(keyed.items())]
         terms = [c for c in terms if c is not None]
-        if len(terms) > MAX_TERMS:   # a weight used in every step: the count, not 2,500 terms
+        if self.counted(v, terms):   # a weight used in every step: the count, not 2,500 terms
             return f"{label} = Σ of {len(terms):,} paths = {value_text(a['grad'], d, rows=True)}"
         if len(terms) > 1:
             return f"{label} = {sum_rule_text(a['grad'], terms, d)}"
         return f"{label} = {value_text(a['grad'], d, rows=True)}"
+
+    def counted(self, v: int, terms: list) -> bool:
+        """Is node ``v``'s fan-out sum of ``terms`` written as its count?  Past MAX_TERMS
+        terms, and for an input drawn with chips when its terms are arrays: each is on
+        its chip's edge, and the box stays narrow (the page's panel lists them all)."""
+        return len(terms) > MAX_TERMS or (v in self.shared and len(terms) > 1 and not all(
+            isinstance(t, float) for t in terms))
 
     def edge_look(self, u: int, v: int, e: dict) -> tuple[list[tuple], str, float]:
         """An edge's label lines [(text, colour)] (empty when it shows none), colour, width."""

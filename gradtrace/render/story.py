@@ -248,10 +248,12 @@ def glosses(g, v, lines: list[str]) -> list[str]:
 
 def _final_text(painter, v, came) -> str:
     """A node's gradient line once complete: its sum in the order the terms arrived."""
-    if came is None or len(came) < 2 or len(came) > MAX_TERMS or _compact(painter):
+    if came is None or len(came) < 2 or _compact(painter):
         return painter.grad_text(v, _compact(painter))
     g = painter.graph
     terms = [preds_of(g)[w][v][k]["contribution"] for w, k in came]
+    if painter.counted(v, terms):
+        return painter.grad_text(v, False)
     label = partial(painter.out_name, painter.texts[v])
     return f"{label} = {sum_rule_text(nodes_of(g)[v]['grad'], terms, painter.opts.digits)}"
 
@@ -280,7 +282,7 @@ def _running_sum(painter, u, arrived, texts, out_name) -> str:
         return _final_text(painter, u, arrived)
     d = painter.opts.digits
     label = "∇" if _compact(painter) else partial(out_name, texts[u])
-    if len(terms) > MAX_TERMS:
+    if painter.counted(u, [preds_of(g)[w][u][k]["contribution"] for w, k in terms]):
         return f"{label} = Σ of {len(arrived):,} of {len(terms):,} paths so far"
     shown = [_term(preds_of(g)[w][u][k]["contribution"], d) for w, k in arrived]
     return f"{label} = {' + '.join(shown)} + … ({len(arrived)} of {len(terms)} paths)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..core.graph import nodes_of, preds_of
 from ..errors import RenderError
@@ -10,12 +10,22 @@ from ..errors import RenderError
 
 @dataclass
 class View:
-    """What is drawn: nodes (ids, or 'g<k>' for collapsed groups) and edges."""
+    """What is drawn: nodes (ids, 'g<k>' for collapsed groups, ``chips.Chip`` for a
+    shared input's reference beside one of its uses) and edges."""
 
     nodes: list
     edges: list            # (u, v, key, attrs) with u, v view ids
     groups: dict           # group id -> (scope tuple, member ids)
     member_of: dict        # node id -> group id
+    shared: dict = field(default_factory=dict)    # home node id -> its chips, in use order
+
+
+def box_id(v) -> str:
+    """The DOT and SVG id of a view node: ``n12`` (a node), ``g3`` (a collapsed call),
+    ``r5_12`` (node 5's chip beside node 12)."""
+    if isinstance(v, int):
+        return f"n{v}"
+    return v if isinstance(v, str) else v.id
 
 
 def _collapsed_scope(scope: tuple, collapse, depth: int | None = None) -> tuple | None:

@@ -20,7 +20,6 @@ import numpy as np
 
 from ..core.graph import nodes_of, succs_of
 from ..notation import num, partial
-from .painter import MAX_TERMS
 from .story import main_line
 
 
@@ -49,7 +48,7 @@ def grad_template(painter, v: int) -> list:
     label = partial(painter.out_name, painter.texts[v])
     terms = [(w, k, e["contribution"]) for w, keyed in sorted(succs_of(g)[v].items())
              for k, e in sorted(keyed.items()) if e.get("contribution") is not None]
-    if len(terms) > MAX_TERMS:
+    if painter.counted(v, [c for _, _, c in terms]):
         return [f"{label} = Σ of {len(terms):,} paths = ", ["g", v, "r"]]
     if len(terms) <= 1:
         return [f"{label} = ", ["g", v, "r"]]
