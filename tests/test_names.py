@@ -204,7 +204,7 @@ def test_source_lines_reach_tooltips_info_and_explanations():
     steps = t.explain("h₂").to_data()["steps"]
     assert any(isinstance(s.get("line"), int) for s in steps)
     r = CliRunner().invoke(main, ["info", "rnn"])
-    assert re.search(r"h ×4 \(h₁ … h₄, line \d+\)", r.output), r.output
+    assert re.search(r"h ×5 \(h₀ … h₄, line \d+\)", r.output), r.output
 
 
 def test_unpacking_one_call_names_each_part():

@@ -23,7 +23,9 @@ def is_user_file(filename: str) -> bool:
     """Code the user wrote (not gradtrace's, numpy's or another installed library's)."""
     mine = _user_file.get(filename)
     if mine is None:
-        mine = _user_file[filename] = not os.path.abspath(filename).startswith(_LIBRARY_DIRS)
+        path = os.path.abspath(filename)
+        mine = _user_file[filename] = not path.startswith(_LIBRARY_DIRS) or (
+            path.startswith(PACKAGE_DIR + os.sep) and path not in INTERNAL_FILES)  # examples
     return mine
 
 
