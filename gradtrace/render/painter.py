@@ -277,7 +277,8 @@ class Painter:
         g = self.graph
         inside = set(members)
         ops = sum(1 for m in members if nodes_of(g)[m]["kind"] == "op")
-        rows = [[("/".join(scope), s["fg"], None, True), (f"{ops} ops", s["dim"], 10, False)]]
+        count = f"{ops} op" + ("" if ops == 1 else "s")
+        rows = [[("/".join(scope), s["fg"], None, True), (count, s["dim"], 10, False)]]
         feeds = sorted({u for m in members for u in preds_of(g)[m] if u not in inside
                         and nodes_of(g)[u]["kind"] != "const"})
         if feeds:
